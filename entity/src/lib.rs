@@ -1,0 +1,14 @@
+//! SeaORM entities for the tenant-registry schema: one module per table, one for the Postgres enums.
+//!
+//! They describe the schema as it is now (the `migration` crate describes how it got there);
+//! `tests::entities::entities_agree_with_the_migrated_tables` fails when the two drift apart.
+//! `updated_at` columns are written only by the `touch_updated_at()` trigger: leave them unset.
+
+pub mod api_keys;
+pub mod audit_log;
+pub mod prelude;
+pub mod sea_orm_active_enums;
+pub mod tenant_idp_config;
+pub mod tenant_products;
+pub mod tenant_projects;
+pub mod tenants;

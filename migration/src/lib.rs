@@ -1,0 +1,20 @@
+//! The tenant-registry schema as an ordered list of sea-orm migrations.
+//!
+//! Migrations are append-only: once a migration has landed it is never edited; changes go in a
+//! new file named as `sea-orm-cli migrate generate` names it. Migrations describe history and
+//! therefore never import the `entity` crate (which describes the schema as it is now).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_004700_initial_schema;
+
+/// Every migration of the registry, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_004700_initial_schema::Migration)]
+    }
+}
