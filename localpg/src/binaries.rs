@@ -1,5 +1,6 @@
-//! Finding the PostgreSQL server binaries: PATH, then `pg_config --bindir`, then the Debian
-//! layout `/usr/lib/postgresql/<major>/bin` (newest major first).
+//! Finding the PostgreSQL server binaries: `LOCALPG_BINDIR` if set (and then only there), else
+//! PATH, then `pg_config --bindir`, then the Debian layout `/usr/lib/postgresql/<major>/bin`
+//! (newest major first).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,6 +18,14 @@ const REQUIRED: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
 impl Binaries {
     /// Locates the server binaries, or says how to get them.
     pub fn locate() -> Result<Binaries> {
+        if let Some(dir) = std::env::var_os("LOCALPG_BINDIR").filter(|d| !d.is_empty()) {
+            let dir = PathBuf::from(dir);
+            return if complete(&dir) {
+                Ok(Binaries { bindir: dir })
+            } else {
+                Err(Error::NoBinaries)
+            };
+        }
         from_path()
             .or_else(from_pg_config)
             .or_else(from_debian_layout)

@@ -202,6 +202,15 @@ impl Cluster {
         Ok(true)
     }
 
+    /// Stops the named persistent cluster if it runs, then deletes its directory. Returns the
+    /// directory that was deleted.
+    pub fn destroy_persistent(root: &ClusterRoot, name: &str) -> Result<PathBuf> {
+        Cluster::stop_persistent(root, name)?;
+        let dir = root.cluster_dir(RunAs::detect()?, name)?;
+        std::fs::remove_dir_all(&dir).map_err(Error::io(format!("deleting {}", dir.display())))?;
+        Ok(dir)
+    }
+
     fn attached(dir: PathBuf, port: u16) -> Result<Cluster> {
         Ok(Cluster {
             password: read_state(&dir)?.password,

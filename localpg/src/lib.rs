@@ -24,8 +24,8 @@ pub use cluster::{Cluster, ClusterRoot, Lifetime};
 pub enum Error {
     /// No `initdb`/`pg_ctl`/`postgres` trio was found anywhere we looked.
     #[error(
-        "no PostgreSQL server binaries (initdb, pg_ctl, postgres) found on PATH, via \
-         `pg_config --bindir`, or under /usr/lib/postgresql/*/bin. Install them \
+        "no PostgreSQL server binaries (initdb, pg_ctl, postgres) found in LOCALPG_BINDIR, on \
+         PATH, via `pg_config --bindir`, or under /usr/lib/postgresql/*/bin. Install them \
          (`apt-get install postgresql`) or set DATABASE_URL to a PostgreSQL server you have"
     )]
     NoBinaries,

@@ -1,11 +1,15 @@
-//! `localpg`: the persistent local dev cluster, for `just db-up` / `just db-down`.
+//! `localpg`: the persistent local dev cluster (`just db-up` / `just db-down`), and `exec` to run
+//! one command against a throwaway cluster.
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use localpg::{Cluster, ClusterRoot, Lifetime};
 
-/// Manage the local PostgreSQL dev cluster kept under target/pg (created on first use from the
-/// machine's PostgreSQL server binaries).
+/// Local PostgreSQL clusters from the machine's own server binaries: the persistent dev cluster
+/// kept under target/pg (created on first use), and throwaway clusters for one command.
+///
+/// Binaries are looked up in LOCALPG_BINDIR if set, else on PATH, via `pg_config --bindir`, or
+/// under /usr/lib/postgresql/*/bin. As root, initdb and postgres run as the `postgres` user.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -25,6 +29,8 @@ enum Cmd {
     Up,
     /// Stop the cluster, keeping its data.
     Down,
+    /// Stop the cluster and delete it, data included (the next `up` starts afresh).
+    Destroy,
     /// Say whether the cluster is running, and its URL if it is.
     Status,
     /// Print the cluster's connection URL (for DATABASE_URL=$(localpg url)); fails if stopped.
@@ -33,9 +39,17 @@ enum Cmd {
         #[arg(long, default_value = "postgres")]
         database: String,
     },
+    /// Run a command with DATABASE_URL pointing at a fresh throwaway cluster, which is stopped
+    /// and deleted when the command ends (or when this process is killed). Exits with the
+    /// command's exit code.
+    Exec {
+        /// The command and its arguments (after `--`).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     let root = cli
         .root
@@ -64,6 +78,11 @@ fn main() -> anyhow::Result<()> {
                 eprintln!("cluster {:?} was not running", cli.name);
             }
         }
+        Cmd::Destroy => {
+            let dir = Cluster::destroy_persistent(&root, &cli.name)
+                .context("deleting the dev cluster")?;
+            eprintln!("cluster {:?} deleted ({})", cli.name, dir.display());
+        }
         Cmd::Status => match Cluster::find_running(&root, &cli.name)? {
             Some(cluster) => println!("running: {}", cluster.url("postgres")),
             None => println!("stopped"),
@@ -75,6 +94,30 @@ fn main() -> anyhow::Result<()> {
                 cli.name
             ),
         },
+        Cmd::Exec { command } => return exec(&root, &command),
     }
-    Ok(())
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn exec(
+    root: &ClusterRoot,
+    command: &[std::ffi::OsString],
+) -> anyhow::Result<std::process::ExitCode> {
+    let cluster = Cluster::throwaway(root).context("starting a throwaway cluster")?;
+    eprintln!(
+        "localpg: throwaway cluster in {} on port {}",
+        cluster.dir().display(),
+        cluster.port()
+    );
+    let (program, args) = command.split_first().context("no command given")?;
+    let status = std::process::Command::new(program)
+        .args(args)
+        .env("DATABASE_URL", cluster.url("postgres"))
+        .status()
+        .with_context(|| format!("running {}", program.to_string_lossy()))?;
+    // The cluster's watchdog deletes it once this process has exited.
+    Ok(match status.code() {
+        Some(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => std::process::ExitCode::from(1),
+    })
 }

@@ -582,29 +582,3 @@ enum AuditLog {
     UserAgent,
     CreatedAt,
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The SQL the builders write, for reading; the catalog test proves what PostgreSQL makes of it.
-    #[test]
-    fn builders_write_postgres_ddl_with_reference_names() {
-        let sql: Vec<String> = tables()
-            .iter()
-            .map(|t| t.to_string(PostgresQueryBuilder))
-            .chain(indexes().iter().map(|i| i.to_string(PostgresQueryBuilder)))
-            .collect();
-        let all = sql.join("\n");
-        for expected in [
-            r#""id" bigserial NOT NULL PRIMARY KEY"#,
-            r#"CONSTRAINT "tenants_slug_check" CHECK (slug ~ '^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$')"#,
-            r#"CONSTRAINT "tenant_projects_tenant_id_slug_key" UNIQUE ("tenant_id", "slug")"#,
-            r#"ON DELETE SET NULL"#,
-            r#"WHERE "product" IS NOT NULL"#,
-            r#""created_at" DESC"#,
-        ] {
-            assert!(all.contains(expected), "missing {expected} in:\n{all}");
-        }
-    }
-}

@@ -1,0 +1,158 @@
+//! The `migration` binary, as `cargo run -p migration -- ...` and `sea-orm-cli migrate` run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use localpg::{Binaries, Cluster, ClusterRoot};
+
+const MIGRATION: &str = env!("CARGO_BIN_EXE_migration");
+
+fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        Cluster::throwaway(&ClusterRoot::workspace_default())
+            .unwrap_or_else(|e| panic!("no PostgreSQL for the tests: {e}"))
+    })
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new(Binaries::locate().expect("binaries").program("psql"))
+        .args(["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql, url])
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "psql {sql}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A fresh database on the test cluster; its URL.
+fn fresh_database(name: &str) -> String {
+    let cluster = cluster();
+    psql(&cluster.url("postgres"), &format!("CREATE DATABASE {name}"));
+    cluster.url(name)
+}
+
+fn migration(args: &[&str], url: Option<&str>) -> Output {
+    let mut cmd = Command::new(MIGRATION);
+    cmd.args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("MIGRATION_DIR");
+    if let Some(url) = url {
+        cmd.env("DATABASE_URL", url);
+    }
+    cmd.output().expect("run the migration binary")
+}
+
+fn ok(args: &[&str], url: &str) -> String {
+    let out = migration(args, Some(url));
+    assert!(out.status.success(), "migration {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn tables(url: &str) -> usize {
+    psql(
+        url,
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'seaql_migrations'",
+    )
+    .parse()
+    .expect("a count")
+}
+
+#[test]
+fn every_subcommand_works_against_database_url() {
+    let url = fresh_database("cli_cycle");
+    assert!(ok(&["status"], &url).contains("Pending"));
+    ok(&["up"], &url);
+    assert_eq!(tables(&url), 6);
+    assert!(ok(&["status"], &url).contains("Applied"));
+    ok(&["down"], &url);
+    assert_eq!(tables(&url), 0);
+    ok(&["up", "-n", "1"], &url);
+    assert_eq!(tables(&url), 6);
+    ok(&["refresh"], &url);
+    assert_eq!(tables(&url), 6);
+    ok(&["reset"], &url);
+    assert_eq!(tables(&url), 0);
+    ok(&["fresh"], &url);
+    assert_eq!(tables(&url), 6);
+    assert_eq!(
+        psql(
+            &url,
+            "SELECT count(*) FROM pg_proc WHERE proname = 'touch_updated_at'"
+        ),
+        "1"
+    );
+}
+
+#[test]
+fn database_url_flag_works_like_the_variable() {
+    let url = fresh_database("cli_flag");
+    let out = migration(&["-u", &url, "up"], None);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(tables(&url), 6);
+}
+
+#[test]
+fn no_database_url_is_a_clear_error_not_a_panic() {
+    let out = migration(&["up"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("DATABASE_URL is not set") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unreachable_database_is_a_clear_error_not_a_panic() {
+    // Port 1 on loopback: nothing listens there.
+    let out = migration(
+        &["status"],
+        Some("postgres://nobody:secret@127.0.0.1:1/none"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_needs_no_database() {
+    let out = migration(&["--help"], None);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("generate"));
+}
+
+#[test]
+fn generate_adds_a_migration_file_and_registers_it() {
+    // A scratch copy of this crate's src/lib.rs: the real crate must not change under test.
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("gen-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("src")).expect("scratch dir");
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs");
+    std::fs::copy(&lib, dir.join("src/lib.rs")).expect("copy lib.rs");
+
+    let out = Command::new(MIGRATION)
+        .args(["generate", "add_widgets"])
+        .env("MIGRATION_DIR", &dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run generate");
+    assert!(out.status.success(), "{out:?}");
+    let created: Vec<String> = std::fs::read_dir(dir.join("src"))
+        .expect("read src")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with('m') && n.ends_with("_add_widgets.rs"))
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    let module = created[0].trim_end_matches(".rs");
+    let lib_rs = std::fs::read_to_string(dir.join("src/lib.rs")).expect("lib.rs");
+    assert!(lib_rs.contains(&format!("mod {module};")), "{lib_rs}");
+    assert!(
+        lib_rs.contains("m20261122_004700_initial_schema"),
+        "existing migrations stay"
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
