@@ -1,0 +1,51 @@
+# tenant-registry: everyday commands. `just` lists them; each is a plain cargo command underneath.
+
+# List the recipes.
+default:
+    @just --list
+
+# Run the whole test suite (starts its own PostgreSQL unless DATABASE_URL is set).
+test *ARGS:
+    cargo test {{ARGS}}
+
+# What CI runs: fmt, clippy, the tests, and no PostgreSQL left behind.
+ci:
+    bash .ci/run
+
+# Start the persistent local dev cluster (target/pg/dev) and print its URL.
+db-up:
+    cargo run -q -p localpg -- up
+
+# Stop the dev cluster, keeping its data.
+db-down:
+    cargo run -q -p localpg -- down
+
+# Stop the dev cluster and delete its data.
+db-destroy:
+    cargo run -q -p localpg -- destroy
+
+# Apply all pending migrations.
+migrate-up: (_migrate "up")
+
+# Roll back the last applied migration.
+migrate-down: (_migrate "down")
+
+# Roll back every applied migration.
+migrate-down-all: (_migrate "reset")
+
+# List the migrations and whether each is applied.
+migrate-status: (_migrate "status")
+
+# Drop all tables and enums, then apply every migration.
+migrate-fresh: (_migrate "fresh")
+
+# Add a new, empty migration named NAME to migration/src.
+migrate-create NAME:
+    cargo run -q -p migration -- generate {{NAME}}
+
+# Runs the migration CLI against DATABASE_URL, or the dev cluster (started if needed) when unset.
+_migrate *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    url="${DATABASE_URL:-$(cargo run -q -p localpg -- up)}"
+    DATABASE_URL="$url" cargo run -q -p migration -- {{ARGS}}
