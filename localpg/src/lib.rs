@@ -14,9 +14,12 @@
 mod binaries;
 mod cluster;
 mod os_user;
+mod process;
+mod root;
 
 pub use binaries::Binaries;
-pub use cluster::{Cluster, ClusterRoot, Lifetime};
+pub use cluster::{Cluster, Lifetime};
+pub use root::ClusterRoot;
 
 /// What can go wrong while finding, creating, starting or stopping a cluster. Every message says
 /// what to do about it.

@@ -1,20 +1,16 @@
 //! The entities: every table written and read back through them, and no drift from the schema.
 
-use std::collections::BTreeMap;
-
 use chrono::{NaiveDate, TimeZone, Utc};
 use entity::prelude::*;
 use entity::sea_orm_active_enums::{IdpKind, TenantKind, TenantProjectStatus, TenantStatus};
 use entity::{api_keys, audit_log, tenant_idp_config, tenant_products, tenant_projects, tenants};
 use ipnetwork::IpNetwork;
-use sea_orm::sea_query::ColumnType;
 use sea_orm::{
-    ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    DatabaseConnection, EntityTrait, Iterable, Statement,
+    ActiveEnum, ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, Iterable,
 };
 use serde_json::json;
-use tests::TestDb;
 use tests::fixtures::*;
+use tests::{TestDb, drift};
 
 #[tokio::test]
 async fn every_table_round_trips_through_its_entity() {
@@ -177,7 +173,7 @@ async fn every_table_round_trips_through_its_entity() {
             .expect("row");
         assert_eq!(found.source_ip, Some(ip));
         assert_eq!(found, event);
-        let text: String = scalar(
+        let text: String = drift::scalar(
             &db.db,
             &format!(
                 "SELECT source_ip::text FROM audit_log WHERE id = {}",
@@ -250,12 +246,12 @@ async fn every_enum_value_round_trips_and_labels_match_the_database() {
 async fn entities_agree_with_the_migrated_tables() {
     let db = TestDb::migrated().await;
     let mut problems = Vec::new();
-    problems.extend(drift::<Tenants>(&db.db).await);
-    problems.extend(drift::<TenantProjects>(&db.db).await);
-    problems.extend(drift::<TenantProducts>(&db.db).await);
-    problems.extend(drift::<TenantIdpConfig>(&db.db).await);
-    problems.extend(drift::<ApiKeys>(&db.db).await);
-    problems.extend(drift::<AuditLog>(&db.db).await);
+    problems.extend(drift::entity_drift::<Tenants>(&db.db).await);
+    problems.extend(drift::entity_drift::<TenantProjects>(&db.db).await);
+    problems.extend(drift::entity_drift::<TenantProducts>(&db.db).await);
+    problems.extend(drift::entity_drift::<TenantIdpConfig>(&db.db).await);
+    problems.extend(drift::entity_drift::<ApiKeys>(&db.db).await);
+    problems.extend(drift::entity_drift::<AuditLog>(&db.db).await);
     assert!(
         problems.is_empty(),
         "entities and schema disagree:\n{}",
@@ -267,12 +263,12 @@ async fn entities_agree_with_the_migrated_tables() {
 async fn drift_check_reports_a_column_or_label_the_entity_lacks() {
     let db = TestDb::migrated().await;
     db.exec("ALTER TABLE audit_log ADD COLUMN request_id TEXT; ALTER TABLE api_keys ALTER COLUMN prefix DROP NOT NULL;").await;
-    let problems = drift::<AuditLog>(&db.db).await;
+    let problems = drift::entity_drift::<AuditLog>(&db.db).await;
     assert_eq!(
         problems,
         ["audit_log.request_id: in the table (text NULL) but not in the entity"]
     );
-    let problems = drift::<ApiKeys>(&db.db).await;
+    let problems = drift::entity_drift::<ApiKeys>(&db.db).await;
     assert_eq!(
         problems,
         ["api_keys.prefix: entity says text NOT NULL, table says text NULL"]
@@ -281,115 +277,16 @@ async fn drift_check_reports_a_column_or_label_the_entity_lacks() {
     db.exec("ALTER TYPE tenant_status ADD VALUE 'suspended'")
         .await;
     assert_ne!(
-        enum_labels(&db.db, "tenant_status").await,
-        entity_labels::<TenantStatus>()
+        drift::enum_labels(&db.db, "tenant_status").await,
+        drift::entity_labels::<TenantStatus>()
     );
-}
-
-/// Differences between an entity's columns and its live table: names, types, nullability.
-async fn drift<E: EntityTrait + Default>(db: &DatabaseConnection) -> Vec<String> {
-    let table = E::default().table_name().to_owned();
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            format!(
-                "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
-                 FROM pg_attribute a
-                 WHERE a.attrelid = 'public.{table}'::regclass AND a.attnum > 0 AND NOT a.attisdropped"
-            ),
-        ))
-        .await
-        .expect("columns of the table");
-    let mut live: BTreeMap<String, (String, bool)> = rows
-        .iter()
-        .map(|r| {
-            let name: String = r.try_get_by_index(0).expect("name");
-            let ty: String = r.try_get_by_index(1).expect("type");
-            let not_null: bool = r.try_get_by_index(2).expect("not null");
-            (name, (ty, not_null))
-        })
-        .collect();
-    let null = |not_null: bool| if not_null { "NOT NULL" } else { "NULL" };
-    let mut problems = Vec::new();
-    for column in E::Column::iter() {
-        let def = column.def();
-        let name = sea_orm::Iden::to_string(&column);
-        let want = (pg_type(def.get_column_type()), !def.is_null());
-        match live.remove(&name) {
-            None => problems.push(format!(
-                "{table}.{name}: in the entity but not in the table"
-            )),
-            Some(got) if got != want => problems.push(format!(
-                "{table}.{name}: entity says {} {}, table says {} {}",
-                want.0,
-                null(want.1),
-                got.0,
-                null(got.1)
-            )),
-            Some(_) => {}
-        }
-    }
-    problems.extend(live.into_iter().map(|(name, (ty, not_null))| {
-        format!(
-            "{table}.{name}: in the table ({ty} {}) but not in the entity",
-            null(not_null)
-        )
-    }));
-    problems
-}
-
-/// How PostgreSQL's `format_type` names the type an entity column declares.
-fn pg_type(ty: &ColumnType) -> String {
-    match ty {
-        ColumnType::Uuid => "uuid".into(),
-        ColumnType::Text => "text".into(),
-        ColumnType::String(_) => "character varying".into(),
-        ColumnType::Boolean => "boolean".into(),
-        ColumnType::BigInteger => "bigint".into(),
-        ColumnType::Integer => "integer".into(),
-        ColumnType::Date => "date".into(),
-        ColumnType::TimestampWithTimeZone => "timestamp with time zone".into(),
-        ColumnType::Json => "json".into(),
-        ColumnType::JsonBinary => "jsonb".into(),
-        ColumnType::Inet => "inet".into(),
-        ColumnType::Cidr => "cidr".into(),
-        ColumnType::Array(inner) => format!("{}[]", pg_type(inner)),
-        ColumnType::Enum { name, .. } => name.to_string(),
-        ColumnType::Custom(name) => name.to_string(),
-        other => format!("{other:?}"),
-    }
 }
 
 async fn assert_enum_labels<E: ActiveEnum<Value = String> + Iterable>(db: &DatabaseConnection) {
     let name = E::name().to_string();
     assert_eq!(
-        enum_labels(db, &name).await,
-        entity_labels::<E>(),
+        drift::enum_labels(db, &name).await,
+        drift::entity_labels::<E>(),
         "labels of {name}"
     );
-}
-
-fn entity_labels<E: ActiveEnum<Value = String> + Iterable>() -> Vec<String> {
-    E::iter().map(|v| v.to_value()).collect()
-}
-
-async fn enum_labels(db: &DatabaseConnection, name: &str) -> Vec<String> {
-    let labels: Vec<String> = scalar(
-        db,
-        &format!(
-            "SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
-             FROM pg_enum e WHERE e.enumtypid = '{name}'::regtype"
-        ),
-    )
-    .await;
-    labels
-}
-
-async fn scalar<T: sea_orm::TryGetable>(db: &DatabaseConnection, sql: &str) -> T {
-    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .expect("query")
-        .expect("a row")
-        .try_get_by_index(0)
-        .expect("a value")
 }

@@ -5,8 +5,10 @@
 //!   a template database migrated once per run.
 //! - [`TestDb`]: one database per test, cloned from that template, dropped afterwards.
 //! - [`catalog`]: a normalised snapshot of a schema, to compare two databases.
+//! - [`drift`]: an entity's columns and enum labels against the live database.
 
 pub mod catalog;
+pub mod drift;
 pub mod server;
 mod testdb;
 
