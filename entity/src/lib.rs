@@ -1,7 +1,7 @@
 //! SeaORM entities for the tenant-registry schema: one module per table, one for the Postgres enums.
 //!
 //! They describe the schema as it is now (the `migration` crate describes how it got there);
-//! `tests::entities::entities_agree_with_the_migrated_tables` fails when the two drift apart.
+//! the integration test `entities::entities_agree_with_the_migrated_tables` fails when the two drift apart.
 //! `updated_at` columns are written only by the `touch_updated_at()` trigger: leave them unset.
 
 pub mod api_keys;

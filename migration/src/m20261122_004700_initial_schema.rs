@@ -2,7 +2,8 @@
 //!
 //! Constraint and index names are the ones PostgreSQL gives the reference DDL (`tenants_slug_key`,
 //! `tenant_projects_tenant_id_fkey`, ...): the API maps constraint violations to user errors by
-//! name, and `tests::schema::catalog_matches_reference_ddl` proves the two catalogs are equal.
+//! name, and the integration test `migrations::first_migration_builds_exactly_the_reference_catalog`
+//! proves the two catalogs are equal.
 //! Improvements to this schema go in later migrations; this file never changes once landed.
 //! It is longer than the house limit on file length because one migration is one file
 //! (STYLE rule 8); most of it is declarative builder calls and identifiers.
