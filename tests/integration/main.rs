@@ -6,3 +6,4 @@
 mod constraints;
 mod entities;
 mod migrations;
+mod seeding;
