@@ -210,7 +210,7 @@ impl Generator {
         if self.rng.random_bool(0.1) {
             return ip(&format!("192.0.2.{}", self.rng.random_range(1..255)));
         }
-        if h % 3 == 0 {
+        if h.is_multiple_of(3) {
             ip(&format!(
                 "2001:db8:{:x}:{:x}::{:x}",
                 (h >> 8) & 0xffff,
