@@ -43,9 +43,21 @@ migrate-fresh: (_migrate "fresh")
 migrate-create NAME:
     cargo run -q -p migration -- generate {{NAME}}
 
+# Seed the demo platform (migrating first); new API keys are printed once.
+seed *ARGS: (_with-db "cargo run -q -p migration -- up && cargo run -q -p seed -- demo " + ARGS)
+
+# The nightly demo reset: recreate the demo tenants; customers are not touched.
+seed-reset: (_with-db "cargo run -q -p migration -- up && cargo run -q -p seed -- demo --reset")
+
+# Bulk benchmark data (release build): TENANTS tenants, EVENTS audit events.
+seed-bulk TENANTS="1000" EVENTS="10000000": (_with-db "cargo run -q -p migration -- up && cargo run --release -q -p seed -- bulk --tenants " + TENANTS + " --events " + EVENTS)
+
 # Runs the migration CLI against DATABASE_URL, or the dev cluster (started if needed) when unset.
-_migrate *ARGS:
+_migrate *ARGS: (_with-db "cargo run -q -p migration -- " + ARGS)
+
+# Runs CMD with DATABASE_URL set: as given, or the dev cluster's (started if needed).
+_with-db CMD:
     #!/usr/bin/env bash
     set -euo pipefail
-    url="${DATABASE_URL:-$(cargo run -q -p localpg -- up)}"
-    DATABASE_URL="$url" cargo run -q -p migration -- {{ARGS}}
+    export DATABASE_URL="${DATABASE_URL:-$(cargo run -q -p localpg -- up)}"
+    {{CMD}}
