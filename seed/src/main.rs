@@ -9,7 +9,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
-use seed::bulk::{BulkOptions, seed_bulk};
+use seed::bulk::{BulkOptions, Progress, seed_bulk};
 use seed::demo::{DemoOptions, DemoReport, reset_demo, seed_demo};
 
 /// Seed a migrated tenant-registry database: the demo platform, or bulk data for benchmarks.
@@ -55,9 +55,13 @@ enum Cmd {
         /// Rows per COPY statement (each its own transaction).
         #[arg(long, default_value_t = 50_000)]
         batch: usize,
-        /// Concurrent COPY connections.
+        /// Concurrent COPY connections (used when audit_log already has rows).
         #[arg(long, default_value_t = 2)]
         connections: usize,
+        /// Keep audit_log's indexes during the load even when it is empty (by default an
+        /// empty table is loaded first and indexed after, in one transaction: much faster).
+        #[arg(long)]
+        keep_indexes: bool,
     },
 }
 
@@ -99,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
             seed,
             batch,
             connections,
+            keep_indexes,
         } => {
             let options = BulkOptions {
                 tenants,
@@ -106,16 +111,22 @@ async fn main() -> anyhow::Result<()> {
                 seed,
                 batch_rows: batch,
                 connections,
+                keep_indexes,
                 now: Utc::now(),
             };
             let bar = progress_bar(events);
             let report = seed_bulk(&db, &options, bar.clone()).await?;
             eprintln!(
-                "wrote {} events for {tenants} tenants ({} new) in {:.1} s: {:.0} events/s",
+                "wrote {} events for {tenants} tenants ({} new) in {:.1} s: {:.0} events/s{}",
                 report.events_written,
                 report.tenants_created,
                 report.elapsed.as_secs_f64(),
-                report.events_per_second()
+                report.events_per_second(),
+                if report.deferred_indexes {
+                    " (empty table: indexes built after the load)"
+                } else {
+                    ""
+                }
             );
         }
     }
@@ -179,26 +190,31 @@ fn print_demo(report: &DemoReport, reset: bool) {
 }
 
 /// A progress bar on a terminal; on anything else, a line at every tenth of the way.
-fn progress_bar(total: u64) -> Arc<dyn Fn(u64) + Send + Sync> {
+fn progress_bar(total: u64) -> Arc<dyn Fn(Progress<'_>) + Send + Sync> {
     if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(total);
         bar.set_style(
             ProgressStyle::with_template(
-                "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} events, {per_sec}, ETA {eta}",
+                "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} events, {per_sec}, ETA {eta} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        Arc::new(move |done| {
-            bar.set_position(done);
-            if done >= total {
-                bar.finish();
-            }
+        Arc::new(move |progress| match progress {
+            Progress::Rows(done) => bar.set_position(done),
+            Progress::Phase(phase) => bar.set_message(phase.to_owned()),
         })
     } else {
         let started = std::time::Instant::now();
         let step = (total / 10).max(1);
         let next = std::sync::atomic::AtomicU64::new(step);
-        Arc::new(move |done| {
+        Arc::new(move |progress| {
+            let done = match progress {
+                Progress::Rows(done) => done,
+                Progress::Phase(phase) => {
+                    eprintln!("{phase}...");
+                    return;
+                }
+            };
             if done >= next.load(std::sync::atomic::Ordering::Relaxed) {
                 next.store(
                     done - done % step + step,

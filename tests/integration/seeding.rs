@@ -9,7 +9,7 @@ use entity::tenants;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Statement,
 };
-use seed::bulk::{BulkOptions, seed_bulk, zipf_counts};
+use seed::bulk::{BulkOptions, Progress, seed_bulk, zipf_counts};
 use seed::demo::{DemoOptions, demo_history, reset_demo, seed_demo};
 use seed::history::TenantProfile;
 use tests::TestDb;
@@ -256,14 +256,20 @@ async fn bulk_writes_exactly_the_requested_events_over_the_requested_tenants() {
         seed: 3,
         batch_rows: 3_000,
         connections: 2,
+        keep_indexes: false,
         now: Utc::now(),
     };
+    let catalog_before = tests::catalog::snapshot(&db.db).await.expect("catalog");
     let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let progress = seen.clone();
     let report = seed_bulk(
         &db.db,
         &options,
-        Arc::new(move |n| progress.store(n, std::sync::atomic::Ordering::Relaxed)),
+        Arc::new(move |p: Progress<'_>| {
+            if let Progress::Rows(n) = p {
+                progress.store(n, std::sync::atomic::Ordering::Relaxed);
+            }
+        }),
     )
     .await
     .expect("bulk");
@@ -332,6 +338,22 @@ async fn bulk_writes_exactly_the_requested_events_over_the_requested_tenants() {
     .await
     .expect("again");
     assert_eq!((again.tenants_created, again.events_written), (0, 1_000));
+    assert!(
+        report.deferred_indexes,
+        "an empty table is loaded first and indexed after"
+    );
+    assert!(
+        !again.deferred_indexes,
+        "a table with rows keeps its indexes during the load"
+    );
+    let diff = tests::catalog::snapshot(&db.db)
+        .await
+        .expect("catalog")
+        .diff(&catalog_before);
+    assert!(
+        diff.is_empty(),
+        "the load must leave every index as it was:\n{diff}"
+    );
     assert_eq!(count(&db.db, "SELECT count(*) FROM tenants").await, 50);
 }
 
