@@ -3,10 +3,15 @@
 //! They describe the schema as it is now (the `migration` crate describes how it got there);
 //! the integration test `entities::entities_agree_with_the_migrated_tables` fails when the two drift apart.
 //! `updated_at` columns are written only by the `touch_updated_at()` trigger: leave them unset.
+//!
+//! Beside the entities: [`keys`] (issuing and verifying API keys: one implementation for the
+//! server and the seed tool) and [`scope`] (what a key may do).
 
 pub mod api_keys;
 pub mod audit_log;
+pub mod keys;
 pub mod prelude;
+pub mod scope;
 pub mod sea_orm_active_enums;
 pub mod tenant_idp_config;
 pub mod tenant_products;

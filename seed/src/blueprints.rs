@@ -1,8 +1,8 @@
 //! The demo platform: two shared demo tenants and a customer in each other lifecycle state,
 //! with projects, entitlements, identity providers and API keys.
 
-use api::auth::Scope;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use entity::scope::Scope;
 use entity::sea_orm_active_enums::{IdpKind, TenantKind, TenantStatus};
 use serde_json::{Value, json};
 

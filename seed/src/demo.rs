@@ -1,8 +1,8 @@
 //! `seed demo`: create the demo platform, idempotently; `seed demo --reset`: recreate its demo
 //! tenants (the nightly reset) and leave customers alone.
 
-use api::auth::{IssuedKey, NewKey, issue_key};
 use chrono::{DateTime, Duration, Utc};
+use entity::keys::{IssuedKey, NewKey, issue_key};
 use entity::sea_orm_active_enums::{TenantKind, TenantProjectStatus};
 use entity::{audit_log, tenant_idp_config, tenant_products, tenant_projects, tenants};
 use sea_orm::{

@@ -11,8 +11,8 @@ pub mod demo;
 pub mod history;
 pub mod vocabulary;
 
-use api::auth::IssueKeyError;
 use entity::audit_log;
+use entity::keys::IssueKeyError;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 

@@ -1,18 +1,19 @@
-//! API keys: the one implementation of issuing, hashing and verifying them.
+//! API keys: the one implementation of issuing, hashing and verifying them, used by the server
+//! (`api issue-key`, `issueApiKey`), the dev server's operator key and the seed tool.
 //!
 //! A key is `trk_` followed by 40 random base62 characters (about 238 bits). The `trk_` marker
 //! lets secret scanners recognise a leaked key. Only an argon2id hash (a PHC string) and the
 //! first 8 characters (the lookup and display prefix) are stored; the plaintext exists only in
 //! the [`IssuedKey`] returned once to the caller.
 
+use crate::api_keys;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use entity::api_keys;
 use rand::Rng;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
 use uuid::Uuid;
 
-use super::scope::{Scope, UnknownScope};
+use crate::scope::{Scope, UnknownScope};
 
 /// Every key starts with this.
 pub const KEY_MARKER: &str = "trk_";
