@@ -1,1 +1,20 @@
-//! tenant-registry's server library. The server itself is not built yet (issue 4).
+//! tenant-registry's server: a GraphQL API over the registry and its cross-product audit log.
+//!
+//! - [`config`]: every setting, flag and environment variable, in one place.
+//! - [`startup`]: builds the server from a config; binds (port 0 in tests) and runs it.
+//! - [`dev`]: the dev mode's own cluster, demo data and operator key.
+//! - [`http`]: routes: GraphQL endpoint, playground, health.
+//! - [`graphql`]: the schema, independent of HTTP.
+//! - [`auth`]: API keys and the reach of a caller.
+//! - [`audit`]: filtering, search language, keyset paging of the audit log.
+//! - [`error`]: the error codes callers see.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod dev;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod startup;
+pub mod state;

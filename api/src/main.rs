@@ -1,15 +1,218 @@
-//! `api`: the tenant-registry server. Not built yet (issue 4); until then it says so and fails,
-//! rather than pretending to serve anything.
+//! `api`: the tenant-registry server, and two tools around it.
+//!
+//! - `api` / `api serve`: serve GraphQL (dev mode when `DATABASE_URL` is unset).
+//! - `api issue-key --tenant SLUG --name NAME --scopes a,b [--product P]`: print a new key.
+//! - `api schema`: print the GraphQL SDL.
 
-use clap::Parser;
+use std::time::Duration;
 
-/// The tenant-registry GraphQL server. Not implemented yet: this binary only reports that.
+use anyhow::{Context as _, bail};
+use api::config::{DEFAULT_LOG_FILTER, MAX_BODY_BYTES, ServeConfig};
+use api::http::HttpSettings;
+use api::startup::{Application, connect};
+use clap::{Parser, Subcommand};
+use entity::keys::{NewKey, issue_key, parse_scopes};
+use entity::prelude::Tenants;
+use entity::tenants;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+/// The tenant-registry server: tenants, entitlements, SSO settings, API keys, and one audit
+/// log shared by every product, over GraphQL.
 #[derive(Debug, Parser)]
-#[command(version)]
-struct Cli {}
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    serve: ServeConfig,
+}
 
-fn main() -> std::process::ExitCode {
-    let _ = Cli::parse();
-    eprintln!("api: the server is not implemented yet (tracked in issue 4); nothing was started");
-    std::process::ExitCode::from(2)
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Serve the API (the default). With DATABASE_URL unset: dev mode.
+    Serve(ServeConfig),
+    /// Issue an API key and print it, alone on one line, once. Uses DATABASE_URL, or the dev
+    /// cluster when unset. The only way to mint a key with the `platform` scope.
+    IssueKey {
+        /// The slug of the tenant the key belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// A name for the key, unique within the tenant.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: tenants:read, tenants:write, keys:write, audit:read,
+        /// audit:write, platform.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Confine the key to one product.
+        #[arg(long)]
+        product: Option<String>,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match cli.command {
+        Some(Cmd::Schema) => {
+            print!("{}", api::graphql::sdl());
+            Ok(())
+        }
+        Some(Cmd::IssueKey {
+            tenant,
+            name,
+            scopes,
+            product,
+        }) => issue(cli.serve, tenant, name, scopes, product).await,
+        Some(Cmd::Serve(config)) => serve(config).await,
+        None => serve(cli.serve).await,
+    }
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let (db, playground_key, _cluster) = if config.dev_mode() {
+        let dev = api::dev::prepare(config.pool_size)
+            .await
+            .context("preparing dev mode")?;
+        if let Some(demo) = &dev.demo {
+            eprintln!(
+                "seeded the demo platform: {} tenants, {} audit events",
+                demo.created.len(),
+                demo.events
+            );
+        }
+        (
+            dev.db,
+            Some(dev.operator_key.expose().to_owned()),
+            Some(dev.cluster),
+        )
+    } else {
+        let url = config.database_url.clone().unwrap_or_default();
+        let db = connect(&url, config.pool_size)
+            .await
+            .context("connecting to DATABASE_URL")?;
+        if config.migrate {
+            Migrator::up(&db, None)
+                .await
+                .context("applying migrations")?;
+        } else {
+            let pending = Migrator::get_pending_migrations(&db).await?.len();
+            if pending > 0 {
+                bail!(
+                    "the database has {pending} pending migration(s): start with --migrate, or run `cargo run -p migration -- up`"
+                );
+            }
+        }
+        (db, None, None)
+    };
+    let settings = HttpSettings {
+        playground: config.playground(),
+        playground_key: playground_key.clone(),
+        request_timeout: config.request_timeout(),
+        max_body_bytes: MAX_BODY_BYTES,
+    };
+    let app = Application::build(config.bind, db, settings, config.argon2_concurrency)
+        .await
+        .with_context(|| format!("binding {}", config.bind))?;
+    let base = format!("http://{}", app.address());
+    eprintln!("tenant-registry listening on {base}  (GraphQL: {base}/graphql)");
+    if config.playground() {
+        eprintln!("playground: {base}/");
+    }
+    if let Some(key) = &playground_key {
+        eprintln!(
+            "dev mode: local operator key (all scopes; new each start, already filled into the playground):"
+        );
+        println!("{key}");
+    }
+    app.run_until(shutdown_signal(), Duration::from_secs(10))
+        .await?;
+    eprintln!("stopped");
+    Ok(())
+}
+
+async fn issue(
+    config: ServeConfig,
+    tenant: String,
+    name: String,
+    scopes: Vec<String>,
+    product: Option<String>,
+) -> anyhow::Result<()> {
+    let scopes = parse_scopes(&scopes)?;
+    let (db, _cluster) = if config.dev_mode() {
+        let cluster = localpg::Cluster::persistent(
+            &localpg::ClusterRoot::workspace_default(),
+            api::dev::CLUSTER,
+            localpg::Lifetime::StopWithProcess,
+        )?;
+        (connect(&cluster.url("postgres"), 2).await?, Some(cluster))
+    } else {
+        (
+            connect(config.database_url.as_deref().unwrap_or_default(), 2).await?,
+            None,
+        )
+    };
+    let owner = Tenants::find()
+        .filter(tenants::Column::Slug.eq(&tenant))
+        .one(&db)
+        .await?
+        .with_context(|| format!("no tenant with slug {tenant:?}"))?;
+    let issued = issue_key(
+        &db,
+        NewKey {
+            tenant_id: owner.id,
+            name,
+            scopes,
+            product,
+            created_by: Some("api issue-key".into()),
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        entity::keys::IssueKeyError::Db(db) => anyhow::anyhow!(api_error_text(db)),
+        other => anyhow::anyhow!(other),
+    })?;
+    eprintln!(
+        "issued key {} ({}) for {tenant} with scopes {}; it is shown once:",
+        issued.record.name,
+        issued.record.prefix,
+        issued.record.scopes.join(",")
+    );
+    println!("{}", issued.plaintext.expose());
+    Ok(())
+}
+
+fn api_error_text(err: sea_orm::DbErr) -> String {
+    api::error::ApiError::from(err).message()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    eprintln!("shutting down: finishing requests in flight");
 }

@@ -71,6 +71,9 @@ pub(crate) fn init(bin: &Binaries, run_as: RunAs, dir: &Path, lifetime: Lifetime
     if lifetime == Lifetime::Throwaway {
         // Throwaway clusters trade crash safety for speed: their data dies with the process.
         settings.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+        // A client that stalls mid-handshake (a test runtime shutting down) must not hold
+        // DROP DATABASE's barrier for the default minute.
+        settings.push_str("authentication_timeout = '5s'\n");
     }
     std::fs::OpenOptions::new()
         .append(true)

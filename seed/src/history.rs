@@ -91,13 +91,17 @@ impl Generator {
     /// A moment in the `days` before `now`, mostly in working hours.
     pub fn recent_time(&mut self, now: DateTime<Utc>, days: i64) -> DateTime<Utc> {
         let at = now - Duration::seconds(self.rng.random_range(0..days * 86_400));
-        let at = if !(7..19).contains(&at.hour()) && self.rng.random_bool(0.7) {
-            at.with_hour(self.rng.random_range(8..18)).unwrap_or(at)
+        if (7..19).contains(&at.hour()) || !self.rng.random_bool(0.7) {
+            return at;
+        }
+        // Into office hours the same day, unless that leaves the window (today's office hours
+        // may still be ahead of `now`).
+        let moved = at.with_hour(self.rng.random_range(8..18)).unwrap_or(at);
+        if moved <= now && moved >= now - Duration::days(days) {
+            moved
         } else {
             at
-        };
-        // Moving into working hours can cross the window's edges on its first and last day.
-        at.clamp(now - Duration::days(days), now)
+        }
     }
 
     /// One event of `tenant` at `at`.

@@ -3,6 +3,11 @@
 //! With `DATABASE_URL` unset, the harness starts a throwaway cluster from the machine's
 //! PostgreSQL binaries; each test gets its own database (see the `tests` library).
 
+// In tests a panic is the failure report: `unwrap` on test data is the clearest way to say
+// "this must be there". The workspace lint stays on for every other target.
+#![allow(clippy::unwrap_used)]
+
+mod api;
 mod constraints;
 mod entities;
 mod migrations;

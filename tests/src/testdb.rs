@@ -1,6 +1,6 @@
-//! One database per test, dropped when the test ends (pass or fail).
+//! One database per test, dropped after the test ends (pass or fail).
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::server::{connect, server, unique_name};
 
@@ -66,28 +66,58 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        // Drop cannot await, and the test's runtime may be single-threaded: drop the database
-        // from a thread with a runtime of its own. FORCE ends this test's open connections.
-        let name = self.name.clone();
-        let dropped = std::thread::spawn(move || -> Result<(), DbErr> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| DbErr::Custom(e.to_string()))?;
-            runtime.block_on(async {
-                let admin = connect(server().admin_url()).await?;
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await?;
-                admin.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!(
-                "warning: could not drop test database {}: {dropped:?}",
-                self.name
-            );
+        // Never block here: the test's runtime may be single-threaded, and its tasks may be
+        // half-way through opening a connection; a backend left in authentication would hold up
+        // DROP DATABASE (its ProcSignalBarrier) for a minute. The janitor drops it instead, once
+        // this runtime has closed its connections.
+        janitor::drop_later(self.name.clone());
+    }
+}
+
+/// A thread that drops test databases, one at a time, in the background.
+mod janitor {
+    use std::sync::mpsc::{Sender, channel};
+    use std::sync::{Mutex, OnceLock};
+
+    use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+    use crate::server::{connect, server};
+
+    static QUEUE: OnceLock<Mutex<Sender<String>>> = OnceLock::new();
+
+    pub(super) fn drop_later(name: String) {
+        let queue = QUEUE.get_or_init(|| {
+            let (tx, rx) = channel::<String>();
+            std::thread::spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                let mut admin: Option<DatabaseConnection> = None;
+                while let Ok(name) = rx.recv() {
+                    runtime.block_on(async {
+                        if admin.is_none() {
+                            admin = connect(server().admin_url()).await.ok();
+                        }
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let result = match &admin {
+                            Some(admin) => admin.execute_unprepared(&sql).await.map(|_| ()),
+                            None => Err(sea_orm::DbErr::Custom("no admin connection".into())),
+                        };
+                        if let Err(e) = result {
+                            // Left for the next run's sweep of stale test databases.
+                            eprintln!("warning: could not drop test database {name}: {e}");
+                            admin = None;
+                        }
+                    });
+                }
+            });
+            Mutex::new(tx)
+        });
+        if let Ok(queue) = queue.lock() {
+            let _ = queue.send(name);
         }
     }
 }

@@ -1,0 +1,410 @@
+//! The Retraced search language: one parser for `AuditEventFilter.query` and (later) the
+//! Retraced search endpoint.
+//!
+//! `key:value`, `key:"quoted value"`, `key:a,b,"c d"` (comma = OR), bare words and `"quoted
+//! phrases"` (free text). Repeating a key appends to its list. Keys: `action` (a trailing `*`
+//! matches a prefix), `crud` (`c`, `r`, `u`, `d`), `received` and `created` (exactly two ISO
+//! datetimes, a `[start, end)` range), `actor.id`, `actor.name`, `description`, `external_id`,
+//! `target.id`, `target.name`, `target.type`, `location`. An unknown `key:value` is free text.
+//! Unlike Retraced, `-key:value` negates.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use entity::audit_log::Column;
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, SimpleExpr};
+
+/// A keyed term's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// `action`, with `*` prefixes.
+    Action,
+    /// `crud`.
+    Crud,
+    /// `received` (when we stored the event).
+    Received,
+    /// `created` (when the event happened, per its publisher; ours: the same moment).
+    Created,
+    /// `actor.id`.
+    ActorId,
+    /// `actor.name`.
+    ActorName,
+    /// `description` (kept in `metadata.description`).
+    Description,
+    /// `external_id` (kept in `metadata.external_id`).
+    ExternalId,
+    /// `target.id`.
+    TargetId,
+    /// `target.name`.
+    TargetName,
+    /// `target.type`.
+    TargetType,
+    /// `location` (not recorded: matches everything, as Retraced without GeoIP).
+    Location,
+}
+
+const KEYS: [(&str, Key); 12] = [
+    ("action", Key::Action),
+    ("crud", Key::Crud),
+    ("received", Key::Received),
+    ("created", Key::Created),
+    ("actor.id", Key::ActorId),
+    ("actor.name", Key::ActorName),
+    ("description", Key::Description),
+    ("external_id", Key::ExternalId),
+    ("target.id", Key::TargetId),
+    ("target.name", Key::TargetName),
+    ("target.type", Key::TargetType),
+    ("location", Key::Location),
+];
+
+impl Key {
+    fn name(self) -> &'static str {
+        KEYS.iter()
+            .find(|(_, k)| *k == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+}
+
+/// One term of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Term {
+    /// `key:v1,v2` (any of the values).
+    Keyed {
+        /// The key.
+        key: Key,
+        /// The values, as written (unquoted).
+        values: Vec<String>,
+        /// `-key:...`.
+        negated: bool,
+    },
+    /// A `[start, end)` time range on `received` or `created`.
+    Range {
+        /// [`Key::Received`] or [`Key::Created`].
+        key: Key,
+        /// Inclusive start.
+        start: DateTime<Utc>,
+        /// Exclusive end.
+        end: DateTime<Utc>,
+        /// `-received:...`.
+        negated: bool,
+    },
+    /// Free text: matches action, actor, target and description, case-insensitively.
+    Text {
+        /// The word or phrase.
+        text: String,
+        /// `-word`.
+        negated: bool,
+    },
+}
+
+/// A parsed query: all terms must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SearchQuery {
+    /// The terms, keyed terms merged per key and sign.
+    pub terms: Vec<Term>,
+}
+
+/// Why a query does not parse. The message is Retraced's where Retraced has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchError(pub String);
+
+impl fmt::Display for SearchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl SearchQuery {
+    /// Parses a query string.
+    pub fn parse(input: &str) -> Result<SearchQuery, SearchError> {
+        let mut query = SearchQuery::default();
+        for token in tokenize(input)? {
+            let (negated, body) = match token.strip_prefix('-') {
+                Some(rest) if !rest.is_empty() => (true, rest),
+                _ => (false, token.as_str()),
+            };
+            let keyed = split_key(body).and_then(|(k, v)| {
+                KEYS.iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, key)| (*key, v))
+            });
+            match keyed {
+                Some((key @ (Key::Received | Key::Created), value)) => {
+                    let values = split_values(value)?;
+                    let range = match values.as_slice() {
+                        [start, end] => parse_time(start).zip(parse_time(end)),
+                        _ => None,
+                    };
+                    let (start, end) = range.ok_or_else(|| {
+                        SearchError(format!(
+                            "The {} field requires a range of two datetimes.",
+                            key.name()
+                        ))
+                    })?;
+                    query.terms.push(Term::Range {
+                        key,
+                        start,
+                        end,
+                        negated,
+                    });
+                }
+                Some((key, value)) => {
+                    let values = split_values(value)?;
+                    if values.is_empty() {
+                        return Err(SearchError(format!("{}: needs a value", key.name())));
+                    }
+                    if key == Key::Crud
+                        && let Some(bad) = values
+                            .iter()
+                            .find(|v| !matches!(v.as_str(), "c" | "r" | "u" | "d"))
+                    {
+                        return Err(SearchError(format!(
+                            "crud: {bad:?} is not one of c, r, u, d"
+                        )));
+                    }
+                    query.add_keyed(key, values, negated);
+                }
+                None => {
+                    let text = unquote(body);
+                    if !text.is_empty() {
+                        query.terms.push(Term::Text { text, negated });
+                    }
+                }
+            }
+        }
+        Ok(query)
+    }
+
+    fn add_keyed(&mut self, key: Key, values: Vec<String>, negated: bool) {
+        for term in &mut self.terms {
+            if let Term::Keyed {
+                key: k,
+                values: existing,
+                negated: n,
+            } = term
+                && *k == key
+                && *n == negated
+            {
+                existing.extend(values);
+                return;
+            }
+        }
+        self.terms.push(Term::Keyed {
+            key,
+            values,
+            negated,
+        });
+    }
+
+    /// The SQL condition on `audit_log` that this query selects.
+    pub fn condition(&self) -> Condition {
+        self.terms.iter().fold(Condition::all(), |all, term| {
+            let (expr, negated) = match term {
+                Term::Keyed {
+                    key,
+                    values,
+                    negated,
+                } => (keyed_expr(*key, values), *negated),
+                Term::Range {
+                    start,
+                    end,
+                    negated,
+                    ..
+                } => (
+                    Expr::col(Column::CreatedAt)
+                        .gte(*start)
+                        .and(Expr::col(Column::CreatedAt).lt(*end)),
+                    *negated,
+                ),
+                Term::Text { text, negated } => (text_expr(text), *negated),
+            };
+            all.add(if negated { expr.not() } else { expr })
+        })
+    }
+}
+
+fn keyed_expr(key: Key, values: &[String]) -> SimpleExpr {
+    let any_of = |column: Expr| column.is_in(values.iter().cloned());
+    match key {
+        Key::Action => values
+            .iter()
+            .map(|v| match v.strip_suffix('*') {
+                Some(prefix) => Expr::col(Column::Action).like(prefix_pattern(prefix)),
+                None => Expr::col(Column::Action).eq(v.clone()),
+            })
+            .reduce(|a, b| a.or(b))
+            .unwrap_or_else(|| Expr::value(false)),
+        Key::Crud => any_of(Expr::cust("(metadata->>'crud')")),
+        Key::Received | Key::Created => Expr::value(true),
+        Key::ActorId => any_of(Expr::col(Column::ActorId)),
+        Key::ActorName => any_of(Expr::col(Column::ActorName)),
+        Key::Description => any_of(Expr::cust("(metadata->>'description')")),
+        Key::ExternalId => any_of(Expr::cust("(metadata->>'external_id')")),
+        Key::TargetId => any_of(Expr::col(Column::TargetId)),
+        Key::TargetName => any_of(Expr::col(Column::TargetName)),
+        Key::TargetType => any_of(Expr::col(Column::TargetType)),
+        Key::Location => Expr::value(true),
+    }
+}
+
+fn text_expr(text: &str) -> SimpleExpr {
+    // strpos needs no escaping of `%` or `_`, unlike (I)LIKE.
+    [
+        "action",
+        "actor_id",
+        "actor_name",
+        "target_id",
+        "target_name",
+        "(metadata->>'description')",
+    ]
+    .into_iter()
+    .map(|column| {
+        Expr::cust_with_values(
+            format!("strpos(lower({column}), lower($1)) > 0"),
+            [text.to_owned()],
+        )
+    })
+    .reduce(|a, b| a.or(b))
+    .unwrap_or_else(|| Expr::value(false))
+}
+
+/// `LIKE 'prefix%'` with `%`, `_` and `\` in the prefix matched literally.
+pub fn prefix_pattern(prefix: &str) -> LikeExpr {
+    LikeExpr::new(format!("{}%", escape_like(prefix))).escape('\\')
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Splits on whitespace outside double quotes; quotes stay in the tokens.
+fn tokenize(input: &str) -> Result<Vec<String>, SearchError> {
+    let mut tokens = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in input.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !current.is_empty() {
+                    tokens.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if quoted {
+        return Err(SearchError("unterminated quote in the query".to_owned()));
+    }
+    if !current.is_empty() {
+        tokens.push(current);
+    }
+    Ok(tokens)
+}
+
+/// `key:value` where the key is outside quotes and made of `[a-z_.]`.
+fn split_key(token: &str) -> Option<(&str, &str)> {
+    let (key, value) = token.split_once(':')?;
+    let valid = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.');
+    valid.then_some((key, value))
+}
+
+/// `a,"b c",d` into its values, unquoted; commas inside quotes belong to the value.
+fn split_values(value: &str) -> Result<Vec<String>, SearchError> {
+    let mut values = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in value.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => values.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    values.push(current);
+    Ok(values.into_iter().filter(|v| !v.is_empty()).collect())
+}
+
+fn unquote(text: &str) -> String {
+    text.chars().filter(|c| *c != '"').collect()
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        })
+}
+
+fn quote(value: &str) -> String {
+    if value.is_empty()
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || c == ',' || c == ':' || c == '-')
+    {
+        format!("\"{value}\"")
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Prints the query back in the language; parsing the output gives the same query.
+impl fmt::Display for SearchQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for term in &self.terms {
+            if !first {
+                f.write_str(" ")?;
+            }
+            first = false;
+            match term {
+                Term::Keyed {
+                    key,
+                    values,
+                    negated,
+                } => {
+                    let values: Vec<String> = values.iter().map(|v| quote(v)).collect();
+                    write!(
+                        f,
+                        "{}{}:{}",
+                        if *negated { "-" } else { "" },
+                        key.name(),
+                        values.join(",")
+                    )?;
+                }
+                Term::Range {
+                    key,
+                    start,
+                    end,
+                    negated,
+                } => write!(
+                    f,
+                    "{}{}:{},{}",
+                    if *negated { "-" } else { "" },
+                    key.name(),
+                    start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                    end.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                )?,
+                Term::Text { text, negated } => {
+                    write!(f, "{}\"{text}\"", if *negated { "-" } else { "" })?
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! Reading and writing `audit_log`: keyset pages, counts, single events, inserts.
+//!
+//! Pages are ordered by `(created_at, id)` and continue after a cursor with a row-value
+//! comparison `(created_at, id) < ($1, $2)`, which an index on those columns serves directly
+//! (no OFFSET). One extra row is fetched to learn whether another page follows.
+
+use async_graphql::Enum;
+use entity::audit_log::{self, Column};
+use entity::prelude::AuditLog;
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::{
+    ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::cursor::Cursor;
+
+/// The order of a page.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuditOrder {
+    /// `(created_at, id)` descending.
+    #[default]
+    NewestFirst,
+    /// `(created_at, id)` ascending.
+    OldestFirst,
+}
+
+/// One page of events.
+#[derive(Debug)]
+pub struct Page {
+    /// At most the requested number of rows, in order.
+    pub rows: Vec<audit_log::Model>,
+    /// Whether more rows follow the last one.
+    pub has_next_page: bool,
+}
+
+/// The `first` events matching `condition` after `after`, in `order`.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    order: AuditOrder,
+    first: u64,
+    after: Option<Cursor>,
+) -> Result<Page, DbErr> {
+    let (direction, beyond): (Order, fn(Expr, Expr) -> Expr) = match order {
+        AuditOrder::NewestFirst => (Order::Desc, |a, b| a.lt(b)),
+        AuditOrder::OldestFirst => (Order::Asc, |a, b| a.gt(b)),
+    };
+    let mut query = AuditLog::find().filter(condition);
+    if let Some(cursor) = after {
+        query = query.filter(beyond(
+            Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)]),
+            Expr::tuple([Expr::value(cursor.created_at), Expr::value(cursor.id)]),
+        ));
+    }
+    let mut rows = query
+        .order_by(Column::CreatedAt, direction.clone())
+        .order_by(Column::Id, direction)
+        .limit(first + 1)
+        .all(db)
+        .await?;
+    let has_next_page = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok(Page {
+        rows,
+        has_next_page,
+    })
+}
+
+/// How many events match `condition` (all pages).
+pub async fn count(db: &impl ConnectionTrait, condition: Condition) -> Result<u64, DbErr> {
+    AuditLog::find().filter(condition).count(db).await
+}
+
+/// The event `id`, if `condition` (the caller's reach) allows it.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: i64,
+    condition: Condition,
+) -> Result<Option<audit_log::Model>, DbErr> {
+    AuditLog::find_by_id(id).filter(condition).one(db).await
+}
+
+/// The cursor pointing at `row`.
+pub fn cursor_of(row: &audit_log::Model) -> Cursor {
+    Cursor {
+        created_at: row.created_at.to_utc(),
+        id: row.id,
+    }
+}

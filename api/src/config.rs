@@ -1,0 +1,76 @@
+//! Every setting of the server, each a flag with an environment variable, read once at start.
+//!
+//! | flag | variable | default |
+//! | --- | --- | --- |
+//! | `--bind ADDR` | `API_BIND` | `127.0.0.1:8000` |
+//! | (none) | `DATABASE_URL` | unset: dev mode |
+//! | `--migrate` | `API_MIGRATE` | off (always on in dev mode) |
+//! | `--playground` / `--no-playground` | `API_PLAYGROUND` | on in dev mode, off with `DATABASE_URL` |
+//! | `--pool-size N` | `API_POOL_SIZE` | 10 |
+//! | `--request-timeout-secs N` | `API_REQUEST_TIMEOUT_SECS` | 30 |
+//! | `--argon2-concurrency N` | `API_ARGON2_CONCURRENCY` | 2 |
+//! | (none) | `RUST_LOG` | `info,sqlx=warn,sea_orm=warn` |
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Settings of `api serve`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "API_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+    /// The PostgreSQL to serve. Unset: dev mode, with a local cluster under target/pg/dev, the
+    /// demo tenants, a local operator key, and the playground with that key filled in.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Apply pending migrations before serving (dev mode always does).
+    #[arg(long, env = "API_MIGRATE")]
+    pub migrate: bool,
+    /// Serve the GraphiQL playground at / (default: on in dev mode, off with DATABASE_URL).
+    #[arg(long, env = "API_PLAYGROUND", overrides_with = "no_playground")]
+    pub playground: bool,
+    /// Do not serve the playground.
+    #[arg(long, overrides_with = "playground")]
+    pub no_playground: bool,
+    /// Database connections in the pool.
+    #[arg(long, env = "API_POOL_SIZE", default_value_t = 10)]
+    pub pool_size: u32,
+    /// Longest a GraphQL request may run, in seconds.
+    #[arg(long, env = "API_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// How many argon2 key checks may run at once (each takes tens of ms of CPU).
+    #[arg(long, env = "API_ARGON2_CONCURRENCY", default_value_t = 2)]
+    pub argon2_concurrency: usize,
+}
+
+/// The default `RUST_LOG` filter.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn";
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+impl ServeConfig {
+    /// Dev mode: no `DATABASE_URL`.
+    pub fn dev_mode(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_none_or(|u| u.trim().is_empty())
+    }
+
+    /// Whether to serve the playground.
+    pub fn playground(&self) -> bool {
+        if self.playground {
+            true
+        } else if self.no_playground {
+            false
+        } else {
+            self.dev_mode()
+        }
+    }
+
+    /// The request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+}

@@ -1,0 +1,211 @@
+//! The errors callers see: a stable code, a sentence, and (from the HTTP layer) the request id.
+//! Internals (SQL, hosts, driver text) go to the log, never to the client.
+
+use async_graphql::ErrorExtensions as _;
+use sea_orm::{DbErr, RuntimeErr};
+
+/// An error the API reports. Not `Display`: it becomes a GraphQL error only through
+/// [`From<ApiError> for async_graphql::Error`], which attaches its code.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The input is malformed or not allowed. Code `BAD_USER_INPUT`; `field` names the input.
+    BadUserInput {
+        /// The offending input field, e.g. `filter.sourceIp`.
+        field: Option<String>,
+        /// What is wrong and what would be right.
+        message: String,
+    },
+    /// No API key, or not a valid, unrevoked one. Code `UNAUTHENTICATED`.
+    Unauthenticated(String),
+    /// The key lacks a scope, or reaches for another tenant's data. Code `FORBIDDEN`.
+    Forbidden(String),
+    /// The thing named does not exist (or is not visible to this key). Code `NOT_FOUND`.
+    NotFound(String),
+    /// A unique name is taken. Code `CONFLICT`; `field` names the input.
+    Conflict {
+        /// The clashing input field.
+        field: Option<String>,
+        /// What clashes.
+        message: String,
+    },
+    /// The database cannot be reached right now. Code `UNAVAILABLE`; retrying later may work.
+    Unavailable,
+    /// A fault of ours. Code `INTERNAL`; the detail is logged (with the request id), not shown.
+    Internal(String),
+}
+
+impl ApiError {
+    /// `BAD_USER_INPUT` about `field`.
+    pub fn bad_input(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::BadUserInput {
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    /// `INTERNAL`, logging what happened.
+    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(detail.to_string())
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Conflict { .. } => "CONFLICT",
+            ApiError::Unavailable => "UNAVAILABLE",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The sentence shown to the caller.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::BadUserInput { message, .. } | ApiError::Conflict { message, .. } => {
+                message.clone()
+            }
+            ApiError::Unauthenticated(m) | ApiError::Forbidden(m) | ApiError::NotFound(m) => {
+                m.clone()
+            }
+            ApiError::Unavailable => "the database is unavailable; try again shortly".to_owned(),
+            ApiError::Internal(_) => {
+                "internal error; the server log has the details under this request's id".to_owned()
+            }
+        }
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> async_graphql::Error {
+        if let ApiError::Internal(detail) = &e {
+            tracing::error!(error = %detail, "internal error");
+        }
+        let code = e.code();
+        let field = match &e {
+            ApiError::BadUserInput { field, .. } | ApiError::Conflict { field, .. } => {
+                field.clone()
+            }
+            _ => None,
+        };
+        async_graphql::Error::new(e.message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(field) = field {
+                ext.set("field", field);
+            }
+        })
+    }
+}
+
+/// How each named constraint violation reads to a caller: (constraint, code, field, message).
+const CONSTRAINTS: [(&str, &str, &str, &str); 12] = [
+    (
+        "tenants_slug_key",
+        "CONFLICT",
+        "slug",
+        "a tenant with this slug already exists",
+    ),
+    (
+        "tenants_slug_check",
+        "BAD_USER_INPUT",
+        "slug",
+        "a tenant slug is 3 to 40 characters of a-z, 0-9 and '-', not starting or ending with '-'",
+    ),
+    (
+        "tenants_erp_customer_id_key",
+        "CONFLICT",
+        "erpCustomerId",
+        "another tenant has this ERP customer id",
+    ),
+    (
+        "tenants_stripe_cust_id_key",
+        "CONFLICT",
+        "stripeCustId",
+        "another tenant has this Stripe customer id",
+    ),
+    (
+        "tenant_projects_tenant_id_slug_key",
+        "CONFLICT",
+        "slug",
+        "this tenant already has a project with this slug",
+    ),
+    (
+        "tenant_projects_slug_check",
+        "BAD_USER_INPUT",
+        "slug",
+        "a project slug is 2 to 40 characters of a-z, 0-9 and '-', not starting or ending with '-'",
+    ),
+    (
+        "tenant_idp_config_tenant_id_type_key",
+        "CONFLICT",
+        "type",
+        "this tenant already has an identity provider of this type",
+    ),
+    (
+        "api_keys_tenant_id_name_key",
+        "CONFLICT",
+        "name",
+        "this tenant already has an API key with this name",
+    ),
+    (
+        "tenant_products_pkey",
+        "CONFLICT",
+        "product",
+        "this tenant already has this entitlement",
+    ),
+    (
+        "audit_log_project_id_fkey",
+        "NOT_FOUND",
+        "projectId",
+        "no such project",
+    ),
+    (
+        "audit_log_tenant_id_fkey",
+        "NOT_FOUND",
+        "tenantId",
+        "no such tenant",
+    ),
+    (
+        "api_keys_tenant_id_fkey",
+        "NOT_FOUND",
+        "tenantId",
+        "no such tenant",
+    ),
+];
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> ApiError {
+        if let Some(name) = violated_constraint(&err)
+            && let Some((_, code, field, message)) = CONSTRAINTS.iter().find(|(c, ..)| *c == name)
+        {
+            let (field, message) = (Some((*field).to_owned()), (*message).to_owned());
+            return match *code {
+                "CONFLICT" => ApiError::Conflict { field, message },
+                "NOT_FOUND" => ApiError::NotFound(message),
+                _ => ApiError::BadUserInput { field, message },
+            };
+        }
+        match err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::Unavailable
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// The name of the constraint a failed statement violated, as PostgreSQL reports it.
+pub fn violated_constraint(err: &DbErr) -> Option<String> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match &**e {
+                sea_orm::sqlx::Error::Database(db_err) => db_err.constraint().map(str::to_owned),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}

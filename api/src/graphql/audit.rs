@@ -1,0 +1,356 @@
+//! The audit log over GraphQL: `auditEvents` (filtered, keyset-paged), `auditEvent`, and
+//! `recordAuditEvent` for products that publish through GraphQL.
+
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::audit_log;
+use entity::prelude::TenantProjects;
+use entity::scope::Scope;
+use ipnetwork::IpNetwork;
+use sea_orm::sea_query::Condition;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::context::{db, principal, request_meta};
+use super::tenants::{MAX_PAGE, PageInfo};
+use crate::audit::cursor::Cursor;
+use crate::audit::filter::{AuditEventFilter, FilterArg};
+use crate::audit::store::{self, AuditOrder};
+use crate::error::ApiError;
+
+/// Who did it.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Actor {
+    /// A user id or e-mail, a service account, or `system`.
+    pub id: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// `user`, `service` or `system`.
+    #[graphql(name = "type")]
+    pub kind: Option<String>,
+}
+
+/// What it was done to.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Target {
+    /// The object's id.
+    pub id: Option<String>,
+    /// The object's kind (`contact`, `invoice`, ...).
+    #[graphql(name = "type")]
+    pub kind: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// One audit event.
+#[derive(Debug, Clone)]
+pub struct AuditEvent(pub audit_log::Model);
+
+/// An address as clients expect it: `203.0.113.7`, or `10.0.0.0/8` for a network.
+pub fn format_ip(ip: &IpNetwork) -> String {
+    if ip.prefix() == if ip.is_ipv4() { 32 } else { 128 } {
+        ip.ip().to_string()
+    } else {
+        ip.to_string()
+    }
+}
+
+#[Object]
+impl AuditEvent {
+    /// The row id, as a decimal string.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The tenant (none once the tenant is deleted).
+    async fn tenant_id(&self) -> Option<Uuid> {
+        self.0.tenant_id
+    }
+    async fn project_id(&self) -> Option<Uuid> {
+        self.0.project_id
+    }
+    /// The emitting product; none for the registry's own (portal) events.
+    async fn product(&self) -> Option<&str> {
+        self.0.product.as_deref()
+    }
+    async fn actor(&self) -> Actor {
+        Actor {
+            id: self.0.actor_id.clone(),
+            name: self.0.actor_name.clone(),
+            kind: self.0.actor_type.clone(),
+        }
+    }
+    /// The dotted action, e.g. `crm.contact.created`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn target(&self) -> Target {
+        Target {
+            id: self.0.target_id.clone(),
+            kind: self.0.target_type.clone(),
+            name: self.0.target_name.clone(),
+        }
+    }
+    async fn metadata(&self) -> Json<Value> {
+        Json(self.0.metadata.clone())
+    }
+    async fn source_ip(&self) -> Option<String> {
+        self.0.source_ip.as_ref().map(format_ip)
+    }
+    async fn user_agent(&self) -> Option<&str> {
+        self.0.user_agent.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at.to_utc()
+    }
+}
+
+/// An event in a page.
+#[derive(SimpleObject, Debug)]
+pub struct AuditEventEdge {
+    /// Where this event is in the order.
+    pub cursor: String,
+    /// The event.
+    pub node: AuditEvent,
+}
+
+/// A page of events.
+#[derive(Debug)]
+pub struct AuditEventConnection {
+    edges: Vec<AuditEventEdge>,
+    has_next_page: bool,
+    condition: Condition,
+}
+
+#[Object]
+impl AuditEventConnection {
+    /// The events of this page.
+    async fn edges(&self) -> &[AuditEventEdge] {
+        &self.edges
+    }
+    /// Paging state.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_next_page: self.has_next_page,
+            end_cursor: self.edges.last().map(|e| e.cursor.clone()),
+        }
+    }
+    /// How many events match the filter, over all pages. Counted only when asked for.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(store::count(db(ctx)?, self.condition.clone())
+            .await
+            .map_err(ApiError::from)?)
+    }
+}
+
+/// Queries of the audit log.
+#[derive(Debug, Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// Events across products (and the portal), newest first by default. Scope `audit:read`.
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<FilterArg>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+        #[graphql(default)] order: AuditOrder,
+    ) -> Result<AuditEventConnection> {
+        let caller = principal(ctx)?;
+        caller.require(Scope::AuditRead)?;
+        if !(1..=MAX_PAGE).contains(&first) {
+            return Err(
+                ApiError::bad_input("first", format!("first must be 1 to {MAX_PAGE}")).into(),
+            );
+        }
+        let after = after
+            .map(|text| {
+                Cursor::decode(&text).ok_or_else(|| {
+                    ApiError::bad_input("after", "after is not a cursor this API returned")
+                })
+            })
+            .transpose()?;
+        let condition = filter.unwrap_or_default().0.condition(caller)?;
+        let page = store::page(db(ctx)?, condition.clone(), order, first as u64, after)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(AuditEventConnection {
+            edges: page
+                .rows
+                .into_iter()
+                .map(|row| AuditEventEdge {
+                    cursor: store::cursor_of(&row).encode(),
+                    node: AuditEvent(row),
+                })
+                .collect(),
+            has_next_page: page.has_next_page,
+            condition,
+        })
+    }
+
+    /// One event by id, if the key may see it. Scope `audit:read`.
+    async fn audit_event(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AuditEvent>> {
+        let caller = principal(ctx)?;
+        caller.require(Scope::AuditRead)?;
+        let id: i64 = id
+            .parse()
+            .map_err(|_| ApiError::bad_input("id", "id is an audit event id: a decimal number"))?;
+        let reach = AuditEventFilter::default().condition(caller)?;
+        Ok(store::find(db(ctx)?, id, reach)
+            .await
+            .map_err(ApiError::from)?
+            .map(AuditEvent))
+    }
+}
+
+/// Who did it (for `recordAuditEvent`).
+#[derive(InputObject, Debug, Default)]
+pub struct ActorInput {
+    /// A user id or e-mail, a service account, or `system`.
+    pub id: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// `user`, `service` or `system`.
+    #[graphql(name = "type")]
+    pub kind: Option<String>,
+}
+
+/// What it was done to (for `recordAuditEvent`).
+#[derive(InputObject, Debug, Default)]
+pub struct TargetInput {
+    /// The object's id.
+    pub id: Option<String>,
+    /// The object's kind.
+    #[graphql(name = "type")]
+    pub kind: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// One event to record.
+#[derive(InputObject, Debug)]
+pub struct AuditEventInput {
+    /// The tenant: platform keys only; other keys record for their own tenant.
+    pub tenant_id: Option<Uuid>,
+    /// A project of that tenant.
+    pub project_id: Option<Uuid>,
+    /// The emitting product. A product key always records as its product.
+    pub product: Option<String>,
+    /// The dotted action, e.g. `crm.contact.created`.
+    pub action: String,
+    /// Who did it.
+    pub actor: Option<ActorInput>,
+    /// What it was done to.
+    pub target: Option<TargetInput>,
+    /// Details (a JSON object).
+    pub metadata: Option<Json<Value>>,
+    /// The client's address; the request's when absent.
+    pub source_ip: Option<String>,
+    /// The client's user agent; the request's when absent.
+    pub user_agent: Option<String>,
+}
+
+/// Mutations of the audit log.
+#[derive(Debug, Default)]
+pub struct AuditMutation;
+
+const ACTOR_TYPES: [&str; 3] = ["user", "service", "system"];
+
+#[Object]
+impl AuditMutation {
+    /// Records one event, committed and searchable when this returns. Scope `audit:write`.
+    async fn record_audit_event(
+        &self,
+        ctx: &Context<'_>,
+        input: AuditEventInput,
+    ) -> Result<AuditEvent> {
+        let caller = principal(ctx)?;
+        caller.require(Scope::AuditWrite)?;
+        let db = db(ctx)?;
+        let action = input.action.trim();
+        if action.is_empty() || action.len() > 200 || action.contains(char::is_whitespace) {
+            return Err(ApiError::bad_input("input.action", "input.action is a dotted name without spaces, 1 to 200 characters, e.g. crm.contact.created").into());
+        }
+        let tenant_id = match input.tenant_id {
+            Some(id) => {
+                caller.require_tenant(id)?;
+                id
+            }
+            None => caller.tenant_id,
+        };
+        let product = match (&caller.product, input.product) {
+            (Some(own), Some(asked)) if *own != asked => {
+                return Err(ApiError::Forbidden(format!(
+                    "input.product: this API key records only {own} events"
+                ))
+                .into());
+            }
+            (Some(own), _) => Some(own.clone()),
+            (None, asked) => asked.filter(|p| !p.trim().is_empty()),
+        };
+        if let Some(project_id) = input.project_id {
+            let project = TenantProjects::find_by_id(project_id)
+                .one(db)
+                .await
+                .map_err(ApiError::from)?;
+            if project.is_none_or(|p| p.tenant_id != tenant_id) {
+                return Err(ApiError::NotFound(
+                    "input.projectId: no such project in this tenant".to_owned(),
+                )
+                .into());
+            }
+        }
+        let actor = input.actor.unwrap_or_default();
+        if let Some(kind) = actor.kind.as_deref().filter(|k| !ACTOR_TYPES.contains(k)) {
+            return Err(ApiError::bad_input(
+                "input.actor.type",
+                format!("input.actor.type {kind:?} is not one of user, service, system"),
+            )
+            .into());
+        }
+        let metadata = match input.metadata {
+            Some(Json(value)) if value.is_object() => value,
+            Some(_) => {
+                return Err(ApiError::bad_input(
+                    "input.metadata",
+                    "input.metadata must be a JSON object",
+                )
+                .into());
+            }
+            None => serde_json::json!({}),
+        };
+        let meta = request_meta(ctx);
+        let source_ip = match input.source_ip {
+            Some(text) => Some(text.trim().parse::<IpNetwork>().map_err(|_| {
+                ApiError::bad_input(
+                    "input.sourceIp",
+                    format!("input.sourceIp: {text:?} is not an IP address"),
+                )
+            })?),
+            None => meta.ip.map(IpNetwork::from),
+        };
+        let target = input.target.unwrap_or_default();
+        let row = audit_log::ActiveModel {
+            tenant_id: Set(Some(tenant_id)),
+            project_id: Set(input.project_id),
+            actor_id: Set(actor.id),
+            actor_name: Set(actor.name),
+            actor_type: Set(actor.kind),
+            action: Set(action.to_owned()),
+            target_id: Set(target.id),
+            target_type: Set(target.kind),
+            target_name: Set(target.name),
+            product: Set(product),
+            metadata: Set(metadata),
+            source_ip: Set(source_ip),
+            user_agent: Set(input.user_agent.or(meta.user_agent)),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .map_err(ApiError::from)?;
+        Ok(AuditEvent(row))
+    }
+}

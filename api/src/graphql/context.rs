@@ -1,0 +1,42 @@
+//! What a resolver can ask of its request: the caller, the database, where the request came from.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_graphql::Context;
+use sea_orm::DatabaseConnection;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Facts about the HTTP request, for audit rows.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// The client's address.
+    pub ip: Option<IpAddr>,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+/// The verified caller.
+pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Principal>, ApiError> {
+    ctx.data::<Arc<Principal>>()
+        .map_err(|_| ApiError::Unauthenticated("an API key is required".to_owned()))
+}
+
+/// The shared state.
+pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a AppState, ApiError> {
+    ctx.data::<AppState>()
+        .map_err(|e| ApiError::internal(e.message))
+}
+
+/// The connection pool.
+pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection, ApiError> {
+    Ok(&state(ctx)?.db)
+}
+
+/// The request's facts (empty when the schema runs outside HTTP).
+pub fn request_meta<'a>(ctx: &Context<'a>) -> RequestMeta {
+    ctx.data::<RequestMeta>().cloned().unwrap_or_default()
+}

@@ -1,0 +1,258 @@
+//! The GraphQL endpoint. Unlike the stock integration it authenticates first, never runs a
+//! mutation sent with GET (405), rejects batches (400), reads bodies with a size limit (413),
+//! requires a JSON content type on POST (415), bounds execution time (503), and stamps the
+//! request id on every error.
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ServerError, Value};
+use poem::http::{StatusCode, header};
+use poem::web::Data;
+use poem::{Body, IntoResponse, Request, Response, handler};
+use serde_json::json;
+
+use super::{HttpSettings, RequestId};
+use crate::error::ApiError;
+use crate::graphql::RegistrySchema;
+use crate::graphql::context::RequestMeta;
+use crate::state::AppState;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// `POST /graphql` with a JSON body `{query, variables, operationName}`.
+#[handler]
+pub async fn post(
+    req: &Request,
+    body: Body,
+    schema: Data<&RegistrySchema>,
+    state: Data<&AppState>,
+    settings: Data<&HttpSettings>,
+    request_id: Data<&RequestId>,
+) -> Response {
+    let reply = Reply::for_request(req, &request_id.0.0);
+    let content_type = req
+        .header(header::CONTENT_TYPE)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    if media != JSON && media != GRAPHQL_RESPONSE {
+        return reply.error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::bad_input(
+                "Content-Type",
+                "POST /graphql needs Content-Type: application/json",
+            ),
+        );
+    }
+    let bytes = match body.into_bytes_limit(settings.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return reply.error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ApiError::bad_input(
+                    "body",
+                    format!(
+                        "the request body is larger than {} bytes",
+                        settings.max_body_bytes
+                    ),
+                ),
+            );
+        }
+    };
+    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(value) => value,
+        Err(e) => {
+            return reply.error(
+                StatusCode::BAD_REQUEST,
+                ApiError::bad_input("body", format!("the body is not JSON: {e}")),
+            );
+        }
+    };
+    if value.is_array() {
+        return reply.error(
+            StatusCode::BAD_REQUEST,
+            ApiError::bad_input(
+                "body",
+                "batched requests are not supported: send one operation per request",
+            ),
+        );
+    }
+    let request: async_graphql::Request = match serde_json::from_value(value) {
+        Ok(request) => request,
+        Err(e) => {
+            return reply.error(
+                StatusCode::BAD_REQUEST,
+                ApiError::bad_input("body", format!("the body is not a GraphQL request: {e}")),
+            );
+        }
+    };
+    execute(req, request, &schema, &state, &settings, reply).await
+}
+
+/// `GET /graphql?query=...&variables=...`: queries only.
+#[handler]
+pub async fn get(
+    req: &Request,
+    schema: Data<&RegistrySchema>,
+    state: Data<&AppState>,
+    settings: Data<&HttpSettings>,
+    request_id: Data<&RequestId>,
+) -> Response {
+    let reply = Reply::for_request(req, &request_id.0.0);
+    let request =
+        match async_graphql::http::parse_query_string(req.uri().query().unwrap_or_default()) {
+            Ok(request) => request,
+            Err(e) => {
+                return reply.error(
+                    StatusCode::BAD_REQUEST,
+                    ApiError::bad_input("query", format!("not a GraphQL request: {e}")),
+                );
+            }
+        };
+    if is_mutation(&request) {
+        let mut response = reply.error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::bad_input("query", "mutations are accepted only with POST"),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(req, request, &schema, &state, &settings, reply).await
+}
+
+/// Whether the operation the request would run is a mutation (unparsable: not; the schema
+/// reports the syntax error).
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let wanted = request.operation_name.as_deref();
+    document
+        .operations
+        .iter()
+        .filter(|(name, _)| wanted.is_none() || name.map(|n| n.as_str()) == wanted)
+        .any(|(_, op)| op.node.ty == OperationType::Mutation)
+}
+
+async fn execute(
+    req: &Request,
+    request: async_graphql::Request,
+    schema: &RegistrySchema,
+    state: &AppState,
+    settings: &HttpSettings,
+    reply: Reply,
+) -> Response {
+    let principal = match state
+        .auth
+        .authenticate(req.header(header::AUTHORIZATION))
+        .await
+    {
+        Ok(principal) => principal,
+        Err(e @ ApiError::Unauthenticated(_)) => return reply.error(StatusCode::UNAUTHORIZED, e),
+        Err(e) => return reply.error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    let meta = RequestMeta {
+        ip: req.remote_addr().as_socket_addr().map(|a| a.ip()),
+        user_agent: req.header(header::USER_AGENT).map(str::to_owned),
+    };
+    let request = request.data(principal).data(meta);
+    match tokio::time::timeout(settings.request_timeout, schema.execute(request)).await {
+        Ok(response) => reply.graphql(response),
+        Err(_) => {
+            tracing::warn!(timeout = ?settings.request_timeout, "request timed out");
+            reply.error_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TIMEOUT",
+                &format!(
+                    "the request took longer than {} s and was stopped",
+                    settings.request_timeout.as_secs()
+                ),
+            )
+        }
+    }
+}
+
+/// How to answer one request: its media type and id.
+struct Reply {
+    content_type: &'static str,
+    request_id: String,
+}
+
+impl Reply {
+    /// `application/graphql-response+json` when the client accepts it, else `application/json`.
+    fn for_request(req: &Request, request_id: &str) -> Reply {
+        let accept = req.header(header::ACCEPT).unwrap_or_default();
+        let content_type = if accept.contains(GRAPHQL_RESPONSE) {
+            GRAPHQL_RESPONSE
+        } else {
+            JSON
+        };
+        Reply {
+            content_type,
+            request_id: request_id.to_owned(),
+        }
+    }
+
+    fn error(&self, status: StatusCode, error: ApiError) -> Response {
+        let field = match &error {
+            ApiError::BadUserInput { field, .. } | ApiError::Conflict { field, .. } => {
+                field.clone()
+            }
+            _ => None,
+        };
+        let mut body = json!({ "errors": [{
+            "message": error.message(),
+            "extensions": { "code": error.code(), "requestId": self.request_id },
+        }]});
+        if let (Some(field), Some(ext)) = (field, body["errors"][0]["extensions"].as_object_mut()) {
+            ext.insert("field".into(), field.into());
+        }
+        self.json(status, &body)
+    }
+
+    fn error_code(&self, status: StatusCode, code: &str, message: &str) -> Response {
+        let body = json!({ "errors": [{ "message": message, "extensions": { "code": code, "requestId": self.request_id } }] });
+        self.json(status, &body)
+    }
+
+    fn graphql(&self, mut response: async_graphql::Response) -> Response {
+        for error in &mut response.errors {
+            stamp(error, &self.request_id);
+        }
+        // With the GraphQL response media type, a request that never ran (it did not parse or
+        // validate) is a 4xx; with plain JSON every executed request is a 200.
+        let status = if self.content_type == GRAPHQL_RESPONSE
+            && response.data == Value::Null
+            && response.is_err()
+        {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        match serde_json::to_value(&response) {
+            Ok(body) => self.json(status, &body),
+            Err(e) => self.error(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal(e)),
+        }
+    }
+
+    fn json(&self, status: StatusCode, body: &serde_json::Value) -> Response {
+        Response::builder()
+            .status(status)
+            .content_type(self.content_type)
+            .body(body.to_string())
+            .into_response()
+    }
+}
+
+/// Adds `requestId`, and a code where the error has none. Every error of ours has a code
+/// (see `ApiError`); the ones without come from async-graphql's handling of the request itself:
+/// syntax, validation, and coercion of arguments and variables, which are the caller's input.
+fn stamp(error: &mut ServerError, request_id: &str) {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", "BAD_USER_INPUT");
+    }
+    extensions.set("requestId", request_id);
+}

@@ -1,0 +1,46 @@
+//! The HTTP surface: `POST/GET /graphql`, the playground at `/`, `/healthz`, `/readyz`.
+//! Every response carries an `x-request-id`; every log line of a request carries it too.
+
+mod graphql;
+mod health;
+mod playground;
+mod request_id;
+
+use std::time::Duration;
+
+use poem::{Endpoint, EndpointExt, Route, get};
+
+pub use request_id::RequestId;
+
+use crate::graphql::RegistrySchema;
+use crate::state::AppState;
+
+/// What the HTTP layer needs to know beyond the schema and state.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Serve the playground at `/`.
+    pub playground: bool,
+    /// Pre-fill the playground's `Authorization` header with this key (dev mode only).
+    pub playground_key: Option<String>,
+    /// Longest a GraphQL request may run.
+    pub request_timeout: Duration,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// All routes, with their shared data.
+pub fn routes(
+    schema: RegistrySchema,
+    state: AppState,
+    settings: HttpSettings,
+) -> impl Endpoint<Output = poem::Response> {
+    Route::new()
+        .at("/", get(playground::page))
+        .at("/graphql", get(graphql::get).post(graphql::post))
+        .at("/healthz", get(health::healthz))
+        .at("/readyz", get(health::readyz))
+        .data(schema)
+        .data(state)
+        .data(settings)
+        .around(request_id::with_request_id)
+}

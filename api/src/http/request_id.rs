@@ -1,0 +1,43 @@
+//! A request id for every request: in the `x-request-id` response header, in GraphQL errors'
+//! `extensions.requestId`, and on every log line the request writes.
+
+use poem::{Endpoint, IntoResponse, Request, Response, Result};
+use tracing::Instrument as _;
+
+/// The id of the request being served.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Middleware: assigns the id (a well-formed incoming `x-request-id` is kept), logs the request.
+pub async fn with_request_id<E: Endpoint>(next: E, mut req: Request) -> Result<Response> {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span =
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    async move {
+        let started = std::time::Instant::now();
+        let mut response = match next.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => e.into_response(),
+        };
+        if let Ok(value) = id.parse() {
+            response.headers_mut().insert("x-request-id", value);
+        }
+        tracing::info!(
+            status = response.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "served"
+        );
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,99 @@
+//! Building the server from settings and a database, binding it (port 0 works, for tests),
+//! and running it until stopped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::{EndpointExt, Server};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use crate::auth::Authenticator;
+use crate::graphql::build_schema;
+use crate::http::{HttpSettings, routes};
+use crate::state::AppState;
+
+/// A bound, not yet running, server.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    address: SocketAddr,
+    state: AppState,
+    endpoint: poem::endpoint::BoxEndpoint<'static>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds `bind` and prepares the routes over `db`.
+    pub async fn build(
+        bind: SocketAddr,
+        db: DatabaseConnection,
+        settings: HttpSettings,
+        argon2_concurrency: usize,
+    ) -> std::io::Result<Application> {
+        let state = AppState {
+            auth: Arc::new(Authenticator::new(db.clone(), argon2_concurrency)),
+            db,
+        };
+        let endpoint = routes(build_schema(state.clone()), state.clone(), settings).boxed();
+        let acceptor = TcpListener::bind(bind).into_acceptor().await?;
+        let address = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .unwrap_or(bind);
+        Ok(Application {
+            acceptor,
+            address,
+            state,
+            endpoint,
+        })
+    }
+
+    /// The address actually bound (the port is chosen when binding port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The shared state (tests use it to reach the authenticator and the pool).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the process is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        Server::new_with_acceptor(self.acceptor)
+            .run(self.endpoint)
+            .await
+    }
+
+    /// Serves until `signal` completes, then lets in-flight requests finish (up to `grace`).
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send,
+        grace: Duration,
+    ) -> std::io::Result<()> {
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.endpoint, signal, Some(grace))
+            .await
+    }
+}
+
+/// A connection pool of `size` connections to `url`.
+pub async fn connect(url: &str, size: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(size.max(1))
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    Database::connect(options).await
+}

@@ -1,0 +1,145 @@
+//! The server over real HTTP: playground, health, readiness, the endpoint's rules.
+
+use entity::scope::Scope;
+use serde_json::{Value, json};
+use tests::app::{TestApp, error_code};
+use tests::fixtures::insert_tenant;
+
+#[tokio::test]
+async fn smoke_playground_health_readiness_and_an_authenticated_query() {
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
+    let key = app
+        .issue_key(acme.id, "smoke", &[Scope::AuditRead], None)
+        .await;
+
+    let page = app.http().get(app.url("/")).send().await.expect("GET /");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("html").contains("graphiql"));
+    let health = app
+        .http()
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(
+        (health.status().as_u16(), health.text().await.expect("text")),
+        (200, "ok".to_owned())
+    );
+    let ready = app
+        .http()
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 200);
+
+    let response = app
+        .http()
+        .post(app.url("/graphql"))
+        .bearer_auth(&key)
+        .json(&json!({"query": "{ viewer { name } }"}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("x-request-id").is_some());
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"]["viewer"]["name"], "smoke");
+
+    let get = app
+        .http()
+        .get(app.url("/graphql"))
+        .bearer_auth(&key)
+        .query(&[("query", "{ viewer { name } }")])
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(get.status(), 200);
+    assert_eq!(
+        get.json::<Value>().await.expect("json")["data"]["viewer"]["name"],
+        "smoke"
+    );
+}
+
+#[tokio::test]
+async fn get_never_runs_a_mutation_and_batches_are_refused() {
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
+    let key = app
+        .issue_key(acme.id, "w", &[Scope::AuditWrite, Scope::AuditRead], None)
+        .await;
+    let mutation = "mutation { recordAuditEvent(input: {action: \"a.b\"}) { id } }";
+    let get = app
+        .http()
+        .get(app.url("/graphql"))
+        .bearer_auth(&key)
+        .query(&[("query", mutation)])
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(get.status(), 405);
+    let count = app
+        .gql_ok(&key, "{ auditEvents { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        count["auditEvents"]["totalCount"], 0,
+        "nothing was recorded"
+    );
+
+    let batch = app
+        .http()
+        .post(app.url("/graphql"))
+        .bearer_auth(&key)
+        .json(&json!([{"query": "{ viewer { name } }"}, {"query": "{ viewer { name } }"}]))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(batch.status(), 400);
+    let text = app
+        .http()
+        .post(app.url("/graphql"))
+        .bearer_auth(&key)
+        .header("content-type", "text/plain")
+        .body("{ viewer { name } }")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(text.status(), 415);
+    let big = app
+        .http()
+        .post(app.url("/graphql"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(format!("{{\"query\": \"{}\"}}", " ".repeat(300 * 1024)))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(big.status(), 413);
+}
+
+#[tokio::test]
+async fn errors_carry_a_code_and_the_request_id() {
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
+    let key = app.issue_key(acme.id, "r", &[Scope::AuditRead], None).await;
+    let response = app
+        .http()
+        .post(app.url("/graphql"))
+        .bearer_auth(&key)
+        .json(&json!({"query": "{ auditEvents(first: 9999) { totalCount } }"}))
+        .send()
+        .await
+        .expect("POST");
+    let id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-request-id")
+        .to_owned();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert_eq!(body["errors"][0]["extensions"]["requestId"], id);
+    let syntax = app.gql(&key, "{ auditEvents(", json!({})).await;
+    assert_eq!(error_code(&syntax), "BAD_USER_INPUT");
+}

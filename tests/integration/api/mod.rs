@@ -1,0 +1,8 @@
+//! The GraphQL API through the real server: filters, paging, isolation, HTTP behaviour, SDL.
+
+mod filter;
+mod http;
+mod isolation;
+mod paging;
+mod random;
+mod schema;

@@ -1,0 +1,228 @@
+//! `TestApp`: the real server on a random port, over a database of its own, with typed helpers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use api::http::HttpSettings;
+use api::startup::Application;
+use api::state::AppState;
+use chrono::{DateTime, Utc};
+use entity::audit_log;
+use entity::keys::{NewKey, issue_key};
+use entity::scope::Scope;
+use ipnetwork::IpNetwork;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::TestDb;
+
+/// The `User-Agent` the test client sends.
+pub const USER_AGENT: &str = "tenant-registry-tests/1";
+
+/// A running server and its database.
+#[derive(Debug)]
+pub struct TestApp {
+    /// The server's own database.
+    pub db: TestDb,
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// Its shared state (authenticator, pool).
+    pub state: AppState,
+    client: reqwest::Client,
+}
+
+impl TestApp {
+    /// Starts the server on 127.0.0.1 and a free port, playground on, no pre-filled key.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with adjusted HTTP settings.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut HttpSettings)) -> TestApp {
+        // The server's log goes to the test's captured output: shown when a test fails.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn,api=info".into()),
+            )
+            .with_test_writer()
+            .try_init();
+        let db = TestDb::migrated().await;
+        let mut settings = HttpSettings {
+            playground: true,
+            playground_key: None,
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: api::config::MAX_BODY_BYTES,
+        };
+        adjust(&mut settings);
+        let pool = crate::server::connect(db.url())
+            .await
+            .expect("pool for the server");
+        let app = Application::build("127.0.0.1:0".parse().expect("address"), pool, settings, 2)
+            .await
+            .expect("bind the server");
+        let (address, state) = (app.address(), app.state().clone());
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .build()
+            .expect("HTTP client");
+        TestApp {
+            db,
+            address,
+            state,
+            client,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// A request builder on this server's HTTP client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// POSTs a GraphQL operation with `key`; the whole JSON response.
+    pub async fn gql(&self, key: &str, query: &str, variables: Value) -> Value {
+        self.client
+            .post(self.url("/graphql"))
+            .bearer_auth(key)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("JSON response")
+    }
+
+    /// Like [`TestApp::gql`], but fails the test on any error; the `data`.
+    pub async fn gql_ok(&self, key: &str, query: &str, variables: Value) -> Value {
+        let response = self.gql(key, query, variables).await;
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
+        response["data"].clone()
+    }
+
+    /// Issues a key for `tenant_id`; its plaintext.
+    pub async fn issue_key(
+        &self,
+        tenant_id: Uuid,
+        name: &str,
+        scopes: &[Scope],
+        product: Option<&str>,
+    ) -> String {
+        issue_key(
+            &self.db.db,
+            NewKey {
+                tenant_id,
+                name: name.to_owned(),
+                scopes: scopes.to_vec(),
+                product: product.map(str::to_owned),
+                created_by: None,
+            },
+        )
+        .await
+        .expect("issue a key")
+        .plaintext
+        .expose()
+        .to_owned()
+    }
+}
+
+/// The first error's `extensions.code` (panics if the response has no error).
+pub fn error_code(response: &Value) -> String {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error: {response:#}"))
+        .to_owned()
+}
+
+/// An audit event to insert, every column settable; defaults are a bare `test.event`.
+#[derive(Debug, Clone)]
+pub struct Ev {
+    /// `tenant_id`.
+    pub tenant: Option<Uuid>,
+    /// `project_id`.
+    pub project: Option<Uuid>,
+    /// `product`.
+    pub product: Option<&'static str>,
+    /// `action`.
+    pub action: &'static str,
+    /// `actor_id`.
+    pub actor_id: Option<&'static str>,
+    /// `actor_type`.
+    pub actor_type: Option<&'static str>,
+    /// `target_type`.
+    pub target_type: Option<&'static str>,
+    /// `target_id`.
+    pub target_id: Option<&'static str>,
+    /// `metadata`.
+    pub metadata: Value,
+    /// `source_ip`.
+    pub ip: Option<&'static str>,
+    /// `created_at`.
+    pub at: DateTime<Utc>,
+}
+
+impl Ev {
+    /// A `test.event` of `tenant` at `at`.
+    pub fn new(tenant: Uuid, at: DateTime<Utc>) -> Ev {
+        Ev {
+            tenant: Some(tenant),
+            project: None,
+            product: None,
+            action: "test.event",
+            actor_id: None,
+            actor_type: None,
+            target_type: None,
+            target_id: None,
+            metadata: json!({}),
+            ip: None,
+            at,
+        }
+    }
+
+    /// Inserts it; the row id.
+    pub async fn insert(self, db: &TestDb) -> i64 {
+        audit_log::ActiveModel {
+            tenant_id: Set(self.tenant),
+            project_id: Set(self.project),
+            product: Set(self.product.map(str::to_owned)),
+            action: Set(self.action.to_owned()),
+            actor_id: Set(self.actor_id.map(str::to_owned)),
+            actor_type: Set(self.actor_type.map(str::to_owned)),
+            target_type: Set(self.target_type.map(str::to_owned)),
+            target_id: Set(self.target_id.map(str::to_owned)),
+            metadata: Set(self.metadata),
+            source_ip: Set(self.ip.map(|ip| ip.parse::<IpNetwork>().expect("an IP"))),
+            created_at: Set(self.at.fixed_offset()),
+            ..Default::default()
+        }
+        .insert(&db.db)
+        .await
+        .expect("insert an audit event")
+        .id
+    }
+}
+
+/// The ids of `auditEvents(...).edges`, in order.
+pub fn edge_ids(connection: &Value) -> Vec<i64> {
+    connection["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no edges in {connection:#}"))
+        .iter()
+        .map(|e| {
+            e["node"]["id"]
+                .as_str()
+                .and_then(|id| id.parse().ok())
+                .expect("an id")
+        })
+        .collect()
+}
