@@ -6,3 +6,4 @@ mod isolation;
 mod paging;
 mod random;
 mod schema;
+mod tenants;

@@ -1,0 +1,340 @@
+//! The real `api` binary, as the README runs it: dev mode end to end, production mode,
+//! `issue-key`, `schema`, and a clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use localpg::{Binaries, Cluster, ClusterRoot};
+
+const API: &str = env!("CARGO_BIN_EXE_api");
+
+/// Starts `api` with `args` and `env`, and waits for its "listening on" line; the child, its
+/// base URL, and its stdout lines so far.
+fn start(args: &[&str], env: &[(&str, &str)]) -> (Child, String, mpsc::Receiver<String>) {
+    let mut cmd = Command::new(API);
+    cmd.args(args)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start api");
+    let (out_tx, out_rx) = mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_tx.send(line);
+        }
+    });
+    let (err_tx, err_rx) = mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("api: {line}");
+            let _ = err_tx.send(line);
+        }
+    });
+    let base = loop {
+        let line = err_rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("api did not start listening");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .expect("an address")
+                .to_owned();
+        }
+    };
+    (child, base, out_rx)
+}
+
+/// A minimal HTTP/1.1 exchange: (status, body).
+fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let address = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn graphql(base: &str, key: &str, query: &str) -> (u16, String) {
+    let body = format!("{{\"query\": {query:?}}}");
+    http(
+        base,
+        "POST",
+        "/graphql",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &format!("Bearer {key}")),
+        ],
+        &body,
+    )
+}
+
+fn sigterm(child: &mut Child) -> Option<i32> {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    child.wait().expect("wait").code()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+#[test]
+fn dev_mode_serves_demo_events_across_products_with_the_key_prefilled() {
+    // Its own target dir, so the developer's dev cluster is not touched.
+    let target = scratch("dev-mode");
+    let target_str = target.to_str().expect("utf-8 path");
+    let (mut child, base, stdout) = start(
+        &["--bind", "127.0.0.1:0"],
+        &[("CARGO_TARGET_DIR", target_str)],
+    );
+    let key = stdout
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the operator key on stdout");
+    assert!(key.starts_with("trk_") && key.len() == 44, "{key}");
+
+    let (status, page) = http(&base, "GET", "/", &[], "");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&format!("Bearer {key}")),
+        "the playground is pre-filled with the key"
+    );
+
+    let (status, body) = graphql(
+        &base,
+        &key,
+        "{ auditEvents(first: 200) { totalCount edges { node { product tenantId } } } }",
+    );
+    assert_eq!(status, 200, "{body}");
+    let products: std::collections::BTreeSet<&str> =
+        ["\"crm\"", "\"billing\"", "\"analytics\"", "\"llm-gateway\""]
+            .into_iter()
+            .filter(|p| body.contains(&format!("\"product\":{p}")))
+            .collect();
+    assert!(
+        products.len() >= 2,
+        "demo events of several products: {products:?}"
+    );
+
+    assert_eq!(
+        sigterm(&mut child),
+        Some(0),
+        "SIGTERM ends the server cleanly"
+    );
+    // Dev mode started the cluster, so it stops it on the way out.
+    let root = ClusterRoot::new(target.join("pg"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while Cluster::find_running(&root, "dev")
+        .expect("status")
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dev cluster is still running"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A second start keeps the data and does not seed again, but issues a new key.
+    let (mut again, base, stdout) = start(
+        &["--bind", "127.0.0.1:0"],
+        &[("CARGO_TARGET_DIR", target_str)],
+    );
+    let new_key = stdout
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a new key");
+    assert_ne!(new_key, key);
+    let (_, body) = graphql(&base, &key, "{ viewer { name } }");
+    assert!(
+        body.contains("UNAUTHENTICATED"),
+        "the old operator key is gone: {body}"
+    );
+    let (_, body) = graphql(
+        &base,
+        &new_key,
+        "{ tenants(filter: {kinds: [DEMO]}) { edges { node { slug } } } }",
+    );
+    assert_eq!(body.matches("\"slug\"").count(), 2, "seeded once: {body}");
+    assert_eq!(sigterm(&mut again), Some(0));
+    let _ = Cluster::stop_persistent(&root, "dev");
+}
+
+#[test]
+fn production_mode_issue_key_and_schema() {
+    let cluster = Cluster::throwaway(&ClusterRoot::workspace_default()).expect("a cluster");
+    let url = cluster.url("postgres");
+    let env = [("DATABASE_URL", url.as_str())];
+
+    // Unmigrated: refuses to serve without --migrate.
+    let out = Command::new(API)
+        .args(["--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("run api");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--migrate"));
+
+    let (mut child, base, _) = start(&["serve", "--bind", "127.0.0.1:0", "--migrate"], &env);
+    assert_eq!(
+        http(&base, "GET", "/", &[], "").0,
+        404,
+        "no playground with DATABASE_URL unless --playground"
+    );
+    assert_eq!(http(&base, "GET", "/healthz", &[], "").0, 200);
+    assert_eq!(http(&base, "GET", "/readyz", &[], "").0, 200);
+
+    let psql = Binaries::locate().expect("binaries").program("psql");
+    let ok = Command::new(psql)
+        .args([
+            "-X",
+            "-q",
+            "-c",
+            "INSERT INTO tenants (slug, name) VALUES ('acme', 'Acme')",
+            &url,
+        ])
+        .status()
+        .expect("psql");
+    assert!(ok.success());
+    let out = Command::new(API)
+        .args([
+            "issue-key",
+            "--tenant",
+            "acme",
+            "--name",
+            "ci",
+            "--scopes",
+            "audit:read,tenants:read",
+            "--product",
+            "crm",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("issue-key");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(stdout.lines().count(), 1, "the key alone on one line");
+    let key = stdout.trim();
+    let (status, body) = graphql(
+        &base,
+        key,
+        "{ viewer { name product scopes tenant { slug } } }",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("\"name\":\"ci\"")
+            && body.contains("\"product\":\"crm\"")
+            && body.contains("\"slug\":\"acme\""),
+        "{body}"
+    );
+
+    let out = Command::new(API)
+        .args([
+            "issue-key",
+            "--tenant",
+            "nope",
+            "--name",
+            "x",
+            "--scopes",
+            "audit:read",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("run");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no tenant"));
+    let out = Command::new(API)
+        .args([
+            "issue-key",
+            "--tenant",
+            "acme",
+            "--name",
+            "y",
+            "--scopes",
+            "audit:everything",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("run");
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unknown scope")
+    );
+    let out = Command::new(API)
+        .args([
+            "issue-key",
+            "--tenant",
+            "acme",
+            "--name",
+            "ci",
+            "--scopes",
+            "audit:read",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("run");
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr)
+                .contains("already has an API key with this name")
+    );
+
+    assert_eq!(sigterm(&mut child), Some(0));
+
+    let schema = Command::new(API)
+        .arg("schema")
+        .output()
+        .expect("api schema");
+    assert_eq!(
+        String::from_utf8_lossy(&schema.stdout),
+        include_str!("../schema.graphql")
+    );
+    let help = Command::new(API)
+        .arg("--help")
+        .output()
+        .expect("api --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("issue-key") && help.contains("--bind") && help.contains("API_BIND"),
+        "{help}"
+    );
+}
