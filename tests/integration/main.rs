@@ -10,5 +10,6 @@
 mod api;
 mod constraints;
 mod entities;
+mod manage;
 mod migrations;
 mod seeding;

@@ -1,6 +1,8 @@
-//! The cross-product audit log: filtering, the search language, keyset paging, recording.
+//! The cross-product audit log: filtering, the search language, keyset paging, recording, and
+//! the registry's own trail of its changes.
 
 pub mod cursor;
 pub mod filter;
+pub mod portal;
 pub mod search;
 pub mod store;

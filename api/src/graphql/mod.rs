@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod context;
+pub mod manage;
 pub mod tenants;
 pub mod viewer;
 
@@ -12,11 +13,23 @@ use crate::state::AppState;
 
 /// Every query.
 #[derive(MergedObject, Default, Debug)]
-pub struct Query(viewer::ViewerQuery, tenants::TenantQuery, audit::AuditQuery);
+pub struct Query(
+    viewer::ViewerQuery,
+    tenants::TenantQuery,
+    manage::entitlements::EntitlementQuery,
+    audit::AuditQuery,
+);
 
 /// Every mutation.
 #[derive(MergedObject, Default, Debug)]
-pub struct Mutation(audit::AuditMutation);
+pub struct Mutation(
+    manage::tenants::TenantMutation,
+    manage::projects::ProjectMutation,
+    manage::entitlements::EntitlementMutation,
+    manage::idp::IdpMutation,
+    manage::keys::KeyMutation,
+    audit::AuditMutation,
+);
 
 /// The registry's schema.
 pub type RegistrySchema = Schema<Query, Mutation, EmptySubscription>;

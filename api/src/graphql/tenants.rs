@@ -171,7 +171,10 @@ impl Tenant {
         Ok(children::<ProductsLoader>(ctx, self.0.id)
             .await?
             .into_iter()
-            .map(Entitlement)
+            .map(|row| Entitlement {
+                row,
+                tenant_status: self.0.status,
+            })
             .collect())
     }
     /// The tenant's identity providers (at most one per kind).
@@ -223,31 +226,44 @@ impl Project {
 
 /// A tenant's entitlement to a product.
 #[derive(Debug, Clone)]
-pub struct Entitlement(pub tenant_products::Model);
+pub struct Entitlement {
+    /// The row.
+    pub row: tenant_products::Model,
+    /// Its tenant's status (an entitlement is active only for a live tenant).
+    pub tenant_status: db_enums::TenantStatus,
+}
 
 #[Object]
 impl Entitlement {
+    /// Whether the product may be used now: enabled, not expired, and the tenant in DEMO,
+    /// TRIAL or ACTIVE.
+    async fn active(&self) -> bool {
+        use db_enums::TenantStatus::{Active, Demo, Trial};
+        self.row.enabled
+            && self.row.expires_at.is_none_or(|t| t.to_utc() > Utc::now())
+            && matches!(self.tenant_status, Demo | Trial | Active)
+    }
     async fn tenant_id(&self) -> Uuid {
-        self.0.tenant_id
+        self.row.tenant_id
     }
     async fn product(&self) -> &str {
-        &self.0.product
+        &self.row.product
     }
     async fn enabled(&self) -> bool {
-        self.0.enabled
+        self.row.enabled
     }
     /// Product-specific settings.
     async fn config(&self) -> Json<serde_json::Value> {
-        Json(self.0.config.clone())
+        Json(self.row.config.clone())
     }
     async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.0.expires_at.map(|t| t.to_utc())
+        self.row.expires_at.map(|t| t.to_utc())
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at.to_utc()
+        self.row.created_at.to_utc()
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at.to_utc()
+        self.row.updated_at.to_utc()
     }
 }
 

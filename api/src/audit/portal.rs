@@ -1,0 +1,84 @@
+//! The registry's own audit trail: every successful mutation writes exactly one row (product
+//! NULL) in the mutation's own transaction, so the log can neither miss a change nor record one
+//! that was rolled back.
+
+use entity::audit_log;
+use ipnetwork::IpNetwork;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::graphql::context::RequestMeta;
+
+/// One change to record.
+#[derive(Debug)]
+pub struct Change {
+    /// `tenant.created`, `project.renamed`, ...
+    pub action: &'static str,
+    /// `c`, `u` or `d`.
+    pub crud: &'static str,
+    /// The tenant the change belongs to (none once that tenant is deleted).
+    pub tenant_id: Option<Uuid>,
+    /// The changed row: its kind, id and display name.
+    pub target: (&'static str, String, String),
+    /// The changed fields before (JSON object; `{}` for a creation).
+    pub before: Value,
+    /// The changed fields after (`{}` for a deletion).
+    pub after: Value,
+    /// Why, when the caller said.
+    pub reason: Option<String>,
+}
+
+/// Writes the audit row of `change`, made by `caller`, on `db` (the mutation's transaction).
+pub async fn record(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    meta: &RequestMeta,
+    change: Change,
+) -> Result<(), ApiError> {
+    let mut metadata =
+        json!({ "crud": change.crud, "before": change.before, "after": change.after });
+    if let (Some(reason), Some(object)) = (change.reason, metadata.as_object_mut()) {
+        object.insert("reason".into(), Value::String(reason));
+    }
+    let (target_type, target_id, target_name) = change.target;
+    audit_log::ActiveModel {
+        tenant_id: Set(change.tenant_id),
+        actor_id: Set(Some(caller.key_id.to_string())),
+        actor_name: Set(Some(caller.key_name.clone())),
+        actor_type: Set(Some("service".into())),
+        action: Set(change.action.into()),
+        target_id: Set(Some(target_id)),
+        target_type: Set(Some(target_type.into())),
+        target_name: Set(Some(target_name)),
+        product: Set(None),
+        metadata: Set(metadata),
+        source_ip: Set(meta.ip.map(IpNetwork::from)),
+        user_agent: Set(meta.user_agent.clone()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The fields that differ between two serialised rows: (before, after), `updated_at` left out.
+pub fn diff(before: &Value, after: &Value) -> (Value, Value) {
+    let (mut old, mut new) = (Map::new(), Map::new());
+    if let (Some(b), Some(a)) = (before.as_object(), after.as_object()) {
+        for (key, value) in a {
+            if key != "updated_at" && b.get(key) != Some(value) {
+                old.insert(key.clone(), b.get(key).cloned().unwrap_or(Value::Null));
+                new.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    (Value::Object(old), Value::Object(new))
+}
+
+/// A row as JSON (entities never serialise secrets: the key hash is skipped).
+pub fn snapshot<T: serde::Serialize>(row: &T) -> Value {
+    serde_json::to_value(row).unwrap_or(Value::Null)
+}

@@ -1,0 +1,232 @@
+//! `setEntitlement` (upsert), `removeEntitlement`, and the `entitlement` query products ask
+//! on every login (one primary-key lookup joined to its tenant).
+
+use async_graphql::{Context, Json, MaybeUndefined, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::prelude::{TenantProducts, Tenants};
+use entity::scope::Scope;
+use entity::{tenant_products, tenants};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::begin;
+use crate::audit::portal::{Change, diff, record, snapshot};
+use crate::error::ApiError;
+use crate::graphql::context::{db, principal, request_meta};
+use crate::graphql::tenants::Entitlement;
+
+fn valid_product(product: &str) -> Result<String, ApiError> {
+    let p = product.trim();
+    let ok = (1..=40).contains(&p.len())
+        && p.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(p.to_owned())
+    } else {
+        Err(ApiError::bad_input(
+            "product",
+            "product is 1 to 40 characters of a-z, 0-9 and '-'",
+        ))
+    }
+}
+
+fn change(
+    action: &'static str,
+    crud: &'static str,
+    row: &tenant_products::Model,
+    before: Value,
+    after: Value,
+) -> Change {
+    Change {
+        action,
+        crud,
+        tenant_id: Some(row.tenant_id),
+        target: (
+            "entitlement",
+            format!("{}/{}", row.tenant_id, row.product),
+            row.product.clone(),
+        ),
+        before,
+        after,
+        reason: None,
+    }
+}
+
+/// Entitlement mutations. Scope `tenants:write`.
+#[derive(Debug, Default)]
+pub struct EntitlementMutation;
+
+#[Object]
+impl EntitlementMutation {
+    /// Grants or changes a tenant's entitlement to a product. Absent fields keep their value
+    /// (a new entitlement: enabled, `{}` config, no expiry); `expiresAt: null` clears it.
+    async fn set_entitlement(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Uuid,
+        product: String,
+        enabled: Option<bool>,
+        config: Option<Json<Value>>,
+        expires_at: MaybeUndefined<DateTime<Utc>>,
+    ) -> Result<Entitlement> {
+        let caller = principal(ctx)?;
+        caller.require(Scope::TenantsWrite)?;
+        caller.require_tenant(tenant_id)?;
+        let product = valid_product(&product)?;
+        if config.as_ref().is_some_and(|c| !c.0.is_object()) {
+            return Err(ApiError::bad_input("config", "config must be a JSON object").into());
+        }
+        let txn = begin(ctx).await?;
+        let tenant = Tenants::find_by_id(tenant_id)
+            .one(&txn)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("no tenant {tenant_id}")))?;
+        let current = TenantProducts::find_by_id((tenant_id, product.clone()))
+            .lock_exclusive()
+            .one(&txn)
+            .await
+            .map_err(ApiError::from)?;
+        let saved = match &current {
+            Some(existing) => {
+                let mut row: tenant_products::ActiveModel = existing.clone().into();
+                if let Some(enabled) = enabled {
+                    row.enabled = Set(enabled);
+                }
+                if let Some(Json(config)) = config {
+                    row.config = Set(config);
+                }
+                match expires_at {
+                    MaybeUndefined::Undefined => {}
+                    MaybeUndefined::Null => row.expires_at = Set(None),
+                    MaybeUndefined::Value(t) => row.expires_at = Set(Some(t.fixed_offset())),
+                }
+                row.update(&txn).await
+            }
+            None => {
+                tenant_products::ActiveModel {
+                    tenant_id: Set(tenant_id),
+                    product: Set(product.clone()),
+                    enabled: Set(enabled.unwrap_or(true)),
+                    config: Set(config.map(|c| c.0).unwrap_or_else(|| json!({}))),
+                    expires_at: Set(expires_at.value().map(|t| t.fixed_offset())),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await
+            }
+        }
+        .map_err(ApiError::from)?;
+        let (before, after) = match &current {
+            Some(existing) => diff(&snapshot(existing), &snapshot(&saved)),
+            None => (json!({}), snapshot(&saved)),
+        };
+        let crud = if current.is_some() { "u" } else { "c" };
+        record(
+            &txn,
+            caller,
+            &request_meta(ctx),
+            change("entitlement.set", crud, &saved, before, after),
+        )
+        .await?;
+        txn.commit().await.map_err(ApiError::from)?;
+        Ok(Entitlement {
+            row: saved,
+            tenant_status: tenant.status,
+        })
+    }
+
+    /// Removes a tenant's entitlement to a product; returns what was removed.
+    async fn remove_entitlement(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Uuid,
+        product: String,
+    ) -> Result<Entitlement> {
+        let caller = principal(ctx)?;
+        caller.require(Scope::TenantsWrite)?;
+        caller.require_tenant(tenant_id)?;
+        let txn = begin(ctx).await?;
+        let found = TenantProducts::find_by_id((tenant_id, product.clone()))
+            .find_also_related(Tenants)
+            .one(&txn)
+            .await
+            .map_err(ApiError::from)?;
+        let Some((row, Some(tenant))) = found else {
+            return Err(ApiError::NotFound(format!(
+                "tenant {tenant_id} has no entitlement to {product:?}"
+            ))
+            .into());
+        };
+        TenantProducts::delete_by_id((tenant_id, product))
+            .exec(&txn)
+            .await
+            .map_err(ApiError::from)?;
+        record(
+            &txn,
+            caller,
+            &request_meta(ctx),
+            change("entitlement.removed", "d", &row, snapshot(&row), json!({})),
+        )
+        .await?;
+        txn.commit().await.map_err(ApiError::from)?;
+        Ok(Entitlement {
+            row,
+            tenant_status: tenant.status,
+        })
+    }
+}
+
+/// The entitlement query.
+#[derive(Debug, Default)]
+pub struct EntitlementQuery;
+
+#[Object]
+impl EntitlementQuery {
+    /// A tenant's entitlement to a product (give `tenantId` or `tenantSlug`). Keys with
+    /// `tenants:read` may ask about any product; a product key about its own product.
+    async fn entitlement(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Option<Uuid>,
+        tenant_slug: Option<String>,
+        product: String,
+    ) -> Result<Option<Entitlement>> {
+        let caller = principal(ctx)?;
+        let own_product = caller.product.as_deref() == Some(product.as_str());
+        if !own_product {
+            caller.require(Scope::TenantsRead)?;
+        }
+        let tenant_condition = match (tenant_id, tenant_slug) {
+            (Some(id), None) => tenants::Column::Id.eq(id),
+            (None, Some(slug)) => tenants::Column::Slug.eq(slug),
+            _ => {
+                return Err(ApiError::bad_input(
+                    "tenantId",
+                    "give exactly one of tenantId and tenantSlug",
+                )
+                .into());
+            }
+        };
+        let found = TenantProducts::find()
+            .filter(tenant_products::Column::Product.eq(product))
+            .find_also_related(Tenants)
+            .filter(tenant_condition)
+            .one(db(ctx)?)
+            .await
+            .map_err(ApiError::from)?;
+        match found {
+            Some((row, Some(tenant))) => {
+                caller.require_tenant(tenant.id)?;
+                Ok(Some(Entitlement {
+                    row,
+                    tenant_status: tenant.status,
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+}

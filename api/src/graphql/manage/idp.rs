@@ -1,0 +1,304 @@
+//! `setIdpConfig` (upsert per tenant and type, validated) and `verifyIdpConfig`.
+
+use std::time::Duration;
+
+use async_graphql::{Context, Json, Object, Result};
+use entity::prelude::TenantIdpConfig;
+use entity::scope::Scope;
+use entity::sea_orm_active_enums::IdpKind as DbIdpKind;
+use entity::tenant_idp_config;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::begin;
+use crate::audit::portal::{Change, diff, record, snapshot};
+use crate::error::ApiError;
+use crate::graphql::context::{principal, request_meta};
+use crate::graphql::tenants::{IdpConfig, IdpKind};
+
+const DISCOVERY_SUFFIX: &str = "/.well-known/openid-configuration";
+
+/// An `https` URL; plain `http` only to a loopback host (local identity providers and tests).
+fn web_url(field: &str, text: &str) -> Result<url::Url, ApiError> {
+    let url = url::Url::parse(text)
+        .map_err(|_| ApiError::bad_input(field, format!("{field} is not a URL")))?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(ApiError::bad_input(
+            field,
+            format!("{field} must be an https URL"),
+        )),
+    }
+}
+
+fn text<'a>(metadata: &'a Value, key: &str) -> Option<&'a str> {
+    metadata
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// Checks an identity provider's metadata: OIDC needs an https `discovery_url` and a
+/// `client_id`; SAML an `entity_id` and an https `metadata_url` or a PEM `certificate`.
+pub fn validate(kind: DbIdpKind, metadata: &Value) -> Result<(), ApiError> {
+    if !metadata.is_object() {
+        return Err(ApiError::bad_input(
+            "metadata",
+            "metadata must be a JSON object",
+        ));
+    }
+    match kind {
+        DbIdpKind::Oidc => {
+            let url = text(metadata, "discovery_url").ok_or_else(|| {
+                ApiError::bad_input(
+                    "metadata.discovery_url",
+                    "OIDC needs metadata.discovery_url",
+                )
+            })?;
+            web_url("metadata.discovery_url", url)?;
+            text(metadata, "client_id").ok_or_else(|| {
+                ApiError::bad_input("metadata.client_id", "OIDC needs metadata.client_id")
+            })?;
+        }
+        DbIdpKind::Saml => {
+            text(metadata, "entity_id").ok_or_else(|| {
+                ApiError::bad_input("metadata.entity_id", "SAML needs metadata.entity_id")
+            })?;
+            match (
+                text(metadata, "metadata_url"),
+                text(metadata, "certificate"),
+            ) {
+                (Some(url), _) => {
+                    web_url("metadata.metadata_url", url)?;
+                }
+                (None, Some(pem))
+                    if pem.starts_with("-----BEGIN CERTIFICATE-----")
+                        && pem.ends_with("-----END CERTIFICATE-----") => {}
+                (None, Some(_)) => {
+                    return Err(ApiError::bad_input(
+                        "metadata.certificate",
+                        "metadata.certificate must be a PEM certificate",
+                    ));
+                }
+                (None, None) => {
+                    return Err(ApiError::bad_input(
+                        "metadata.metadata_url",
+                        "SAML needs metadata.metadata_url or metadata.certificate",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn change(
+    action: &'static str,
+    row: &tenant_idp_config::Model,
+    crud: &'static str,
+    before: Value,
+    after: Value,
+) -> Change {
+    Change {
+        action,
+        crud,
+        tenant_id: Some(row.tenant_id),
+        target: (
+            "idp_config",
+            row.id.to_string(),
+            format!("{:?}", IdpKind::from(row.r#type)).to_lowercase(),
+        ),
+        before,
+        after,
+        reason: None,
+    }
+}
+
+/// Identity-provider mutations. Scope `tenants:write`.
+#[derive(Debug, Default)]
+pub struct IdpMutation;
+
+#[Object]
+impl IdpMutation {
+    /// Sets a tenant's identity provider of one type (creating or replacing its metadata).
+    /// Changed metadata is unverified until `verifyIdpConfig` succeeds again.
+    async fn set_idp_config(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Uuid,
+        #[graphql(name = "type")] kind: IdpKind,
+        metadata: Json<Value>,
+    ) -> Result<IdpConfig> {
+        let caller = principal(ctx)?;
+        caller.require(Scope::TenantsWrite)?;
+        caller.require_tenant(tenant_id)?;
+        let kind: DbIdpKind = kind.into();
+        validate(kind, &metadata.0)?;
+        let txn = begin(ctx).await?;
+        let current = TenantIdpConfig::find()
+            .filter(tenant_idp_config::Column::TenantId.eq(tenant_id))
+            .filter(tenant_idp_config::Column::Type.eq(kind))
+            .lock_exclusive()
+            .one(&txn)
+            .await
+            .map_err(ApiError::from)?;
+        let saved = match &current {
+            Some(existing) => {
+                let mut row: tenant_idp_config::ActiveModel = existing.clone().into();
+                if existing.metadata != metadata.0 {
+                    row.metadata = Set(metadata.0.clone());
+                    row.verified = Set(false);
+                }
+                row.update(&txn).await
+            }
+            None => {
+                tenant_idp_config::ActiveModel {
+                    tenant_id: Set(tenant_id),
+                    r#type: Set(kind),
+                    metadata: Set(metadata.0.clone()),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await
+            }
+        }
+        .map_err(ApiError::from)?;
+        let (crud, (before, after)) = match &current {
+            Some(existing) => ("u", diff(&snapshot(existing), &snapshot(&saved))),
+            None => ("c", (json!({}), snapshot(&saved))),
+        };
+        record(
+            &txn,
+            caller,
+            &request_meta(ctx),
+            change("idp.configured", &saved, crud, before, after),
+        )
+        .await?;
+        txn.commit().await.map_err(ApiError::from)?;
+        Ok(IdpConfig(saved))
+    }
+
+    /// Verifies an identity provider. OIDC: fetches the discovery document and checks that its
+    /// `issuer` is the discovery URL's issuer. SAML: fetches `metadata_url` and checks it names
+    /// the `entity_id` (a certificate-only SAML config is checked to be well-formed).
+    async fn verify_idp_config(&self, ctx: &Context<'_>, id: Uuid) -> Result<IdpConfig> {
+        let caller = principal(ctx)?;
+        caller.require(Scope::TenantsWrite)?;
+        let db = crate::graphql::context::db(ctx)?;
+        let config = TenantIdpConfig::find_by_id(id)
+            .one(db)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("no identity provider {id}")))?;
+        caller.require_tenant(config.tenant_id)?;
+        // Fetched outside the transaction: a slow identity provider must not hold row locks.
+        check_with_provider(&config).await?;
+        let txn = begin(ctx).await?;
+        let current = TenantIdpConfig::find_by_id(id)
+            .lock_exclusive()
+            .one(&txn)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("no identity provider {id}")))?;
+        if current.metadata != config.metadata {
+            return Err(ApiError::Conflict {
+                field: Some("id".into()),
+                message: "the metadata changed while it was being verified; verify again".into(),
+            }
+            .into());
+        }
+        let mut row: tenant_idp_config::ActiveModel = current.clone().into();
+        row.verified = Set(true);
+        let saved = row.update(&txn).await.map_err(ApiError::from)?;
+        record(
+            &txn,
+            caller,
+            &request_meta(ctx),
+            change(
+                "idp.verified",
+                &saved,
+                "u",
+                json!({"verified": current.verified}),
+                json!({"verified": true}),
+            ),
+        )
+        .await?;
+        txn.commit().await.map_err(ApiError::from)?;
+        Ok(IdpConfig(saved))
+    }
+}
+
+async fn fetch(field: &str, url: &str) -> Result<String, ApiError> {
+    let url = web_url(field, url)?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .map_err(ApiError::internal)?;
+    let response = client.get(url.clone()).send().await.map_err(|e| {
+        tracing::info!(error = %e, %url, "identity provider unreachable");
+        ApiError::bad_input(
+            field,
+            format!("could not fetch {url}: the identity provider did not answer"),
+        )
+    })?;
+    if !response.status().is_success() {
+        return Err(ApiError::bad_input(
+            field,
+            format!("{url} answered {}", response.status()),
+        ));
+    }
+    response
+        .text()
+        .await
+        .map_err(|_| ApiError::bad_input(field, format!("could not read {url}")))
+}
+
+async fn check_with_provider(config: &tenant_idp_config::Model) -> Result<(), ApiError> {
+    let metadata = &config.metadata;
+    match config.r#type {
+        DbIdpKind::Oidc => {
+            let url = text(metadata, "discovery_url").unwrap_or_default();
+            let body = fetch("metadata.discovery_url", url).await?;
+            let document: Value = serde_json::from_str(&body).map_err(|_| {
+                ApiError::bad_input(
+                    "metadata.discovery_url",
+                    "the discovery document is not JSON",
+                )
+            })?;
+            let expected = url
+                .strip_suffix(DISCOVERY_SUFFIX)
+                .unwrap_or(url)
+                .trim_end_matches('/');
+            let issuer = document
+                .get("issuer")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if issuer.trim_end_matches('/') != expected {
+                return Err(ApiError::bad_input(
+                    "metadata.discovery_url",
+                    format!("the discovery document's issuer is {issuer:?}, expected {expected:?}"),
+                ));
+            }
+        }
+        DbIdpKind::Saml => {
+            let entity_id = text(metadata, "entity_id").unwrap_or_default();
+            if let Some(url) = text(metadata, "metadata_url") {
+                let body = fetch("metadata.metadata_url", url).await?;
+                if !body.contains(&format!("entityID=\"{entity_id}\"")) {
+                    return Err(ApiError::bad_input(
+                        "metadata.metadata_url",
+                        format!("the SAML metadata does not name entityID {entity_id:?}"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! setEntitlement, removeEntitlement, and the entitlement query.
+
+use entity::scope::Scope;
+use serde_json::json;
+use tests::app::error_code;
+
+use super::Ops;
+
+const SET: &str = "mutation($t: UUID!, $p: String!, $e: Boolean, $c: JSON, $x: DateTime) {
+  setEntitlement(tenantId: $t, product: $p, enabled: $e, config: $c, expiresAt: $x) { product enabled config expiresAt active }
+}";
+const ASK: &str = "query($t: UUID, $s: String, $p: String!) { entitlement(tenantId: $t, tenantSlug: $s, product: $p) { enabled config active expiresAt } }";
+
+#[tokio::test]
+async fn entitlements_upsert_remove_and_answer_products() {
+    let ops = Ops::new().await;
+    let set = ops
+        .gql_ok(
+            SET,
+            json!({"t": ops.acme, "p": "crm", "c": {"max_seats": 5}}),
+        )
+        .await;
+    assert_eq!(
+        set["setEntitlement"],
+        json!({"product": "crm", "enabled": true, "config": {"max_seats": 5}, "expiresAt": null, "active": true})
+    );
+    let row = ops.only_audit("entitlement.set", "c").await;
+    assert_eq!(
+        (
+            row.tenant_id,
+            row.target_type.as_deref(),
+            row.target_name.as_deref()
+        ),
+        (Some(ops.acme), Some("entitlement"), Some("crm"))
+    );
+    assert_eq!(row.metadata["after"]["config"], json!({"max_seats": 5}));
+
+    ops.gql_ok(SET, json!({"t": ops.acme, "p": "crm", "e": false}))
+        .await;
+    let rows = ops.audit("entitlement.set").await;
+    assert_eq!(
+        (
+            rows[1].metadata["before"].clone(),
+            rows[1].metadata["after"].clone()
+        ),
+        (json!({"enabled": true}), json!({"enabled": false}))
+    );
+
+    // The product's question, by id or slug; a product key may ask about its own product.
+    let crm_key = ops
+        .app
+        .issue_key(ops.acme, "crm-login", &[Scope::AuditWrite], Some("crm"))
+        .await;
+    let answer = ops
+        .app
+        .gql_ok(&crm_key, ASK, json!({"s": "acme", "p": "crm"}))
+        .await;
+    assert_eq!(
+        answer["entitlement"],
+        json!({"enabled": false, "config": {"max_seats": 5}, "active": false, "expiresAt": null})
+    );
+    assert_eq!(
+        error_code(
+            &ops.app
+                .gql(&crm_key, ASK, json!({"s": "acme", "p": "billing"}))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    ops.gql_ok(
+        SET,
+        json!({"t": ops.acme, "p": "crm", "e": true, "x": "2020-01-01T00:00:00Z"}),
+    )
+    .await;
+    let expired = ops.gql_ok(ASK, json!({"t": ops.acme, "p": "crm"})).await;
+    assert_eq!(
+        (
+            expired["entitlement"]["enabled"].clone(),
+            expired["entitlement"]["active"].clone()
+        ),
+        (json!(true), json!(false)),
+        "expired"
+    );
+    ops.gql_ok(SET, json!({"t": ops.acme, "p": "crm", "x": null}))
+        .await;
+    assert_eq!(
+        ops.gql_ok(ASK, json!({"t": ops.acme, "p": "crm"})).await["entitlement"]["active"],
+        true
+    );
+    ops.gql_ok(
+        "mutation($id: UUID!) { changeTenantStatus(id: $id, status: FROZEN) { status } }",
+        json!({"id": ops.acme}),
+    )
+    .await;
+    assert_eq!(
+        ops.gql_ok(ASK, json!({"t": ops.acme, "p": "crm"})).await["entitlement"]["active"],
+        false,
+        "a frozen tenant's products are not active"
+    );
+    assert_eq!(
+        ops.gql_ok(ASK, json!({"t": ops.acme, "p": "nothing"}))
+            .await["entitlement"],
+        json!(null)
+    );
+
+    let removed = ops
+        .gql_ok(
+            "mutation($t: UUID!) { removeEntitlement(tenantId: $t, product: \"crm\") { product } }",
+            json!({"t": ops.acme}),
+        )
+        .await;
+    assert_eq!(removed["removeEntitlement"]["product"], "crm");
+    let row = ops.only_audit("entitlement.removed", "d").await;
+    assert_eq!(row.metadata["before"]["product"], "crm");
+    let before = ops.audit_count().await;
+    assert_eq!(error_code(&ops.gql("mutation($t: UUID!) { removeEntitlement(tenantId: $t, product: \"crm\") { product } }", json!({"t": ops.acme})).await), "NOT_FOUND");
+    assert_eq!(
+        error_code(
+            &ops.gql(SET, json!({"t": ops.acme, "p": "Not A Product"}))
+                .await
+        ),
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        error_code(
+            &ops.gql(SET, json!({"t": ops.acme, "p": "crm", "c": [1]}))
+                .await
+        ),
+        "BAD_USER_INPUT"
+    );
+    let reader = ops.key_for(ops.acme, "reader", &[Scope::TenantsRead]).await;
+    assert_eq!(
+        error_code(
+            &ops.app
+                .gql(&reader, SET, json!({"t": ops.acme, "p": "crm"}))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    assert_eq!(ops.audit_count().await, before);
+}
