@@ -1,6 +1,7 @@
 //! Managing the registry through GraphQL: every mutation, its audit row, its refusals.
 
 mod entitlements;
+mod forbidden;
 mod idp;
 mod keys;
 mod projects;
