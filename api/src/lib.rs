@@ -7,6 +7,7 @@
 //! - [`graphql`]: the schema, independent of HTTP.
 //! - [`auth`]: API keys and the reach of a caller.
 //! - [`audit`]: filtering, search language, keyset paging of the audit log.
+//! - [`retraced`]: Retraced's publisher protocol, so products keep their Retraced clients.
 //! - [`error`]: the error codes callers see.
 
 pub mod audit;
@@ -16,5 +17,6 @@ pub mod dev;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod retraced;
 pub mod startup;
 pub mod state;

@@ -12,4 +12,5 @@ mod constraints;
 mod entities;
 mod manage;
 mod migrations;
+mod retraced;
 mod seeding;

@@ -85,6 +85,11 @@ impl Authenticator {
             })
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::Unauthenticated(UNAUTHENTICATED.to_owned()))?;
+        self.authenticate_token(token).await
+    }
+
+    /// The caller behind a bare key (Retraced clients send `token=KEY`).
+    pub async fn authenticate_token(&self, token: &str) -> Result<Arc<Principal>, ApiError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
 
         if let Some(principal) = self.cached(&digest) {

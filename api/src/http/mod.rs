@@ -1,4 +1,5 @@
-//! The HTTP surface: `POST/GET /graphql`, the playground at `/`, `/healthz`, `/readyz`.
+//! The HTTP surface: `POST/GET /graphql`, the playground at `/`, `/healthz`, `/readyz`, and
+//! Retraced's publisher endpoints under `/publisher/v1/project/{project}/`.
 //! Every response carries an `x-request-id`; every log line of a request carries it too.
 
 mod graphql;
@@ -8,7 +9,7 @@ mod request_id;
 
 use std::time::Duration;
 
-use poem::{Endpoint, EndpointExt, Route, get};
+use poem::{Endpoint, EndpointExt, Route, get, post};
 
 pub use request_id::RequestId;
 
@@ -39,6 +40,14 @@ pub fn routes(
         .at("/graphql", get(graphql::get).post(graphql::post))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
+        .at(
+            "/publisher/v1/project/:project/event",
+            post(crate::retraced::publish::one),
+        )
+        .at(
+            "/publisher/v1/project/:project/event/bulk",
+            post(crate::retraced::publish::bulk),
+        )
         .data(schema)
         .data(state)
         .data(settings)
