@@ -48,6 +48,10 @@ pub fn routes(
             "/publisher/v1/project/:project/event/bulk",
             post(crate::retraced::publish::bulk),
         )
+        .at(
+            "/publisher/v1/project/:project/graphql",
+            post(crate::retraced::search::endpoint),
+        )
         .data(schema)
         .data(state)
         .data(settings)

@@ -3,9 +3,9 @@
 //! - [`hash`]: the per-event hash the clients verify.
 //! - [`event`]: event bodies validated as Retraced validates them.
 //! - [`publish`]: the publisher endpoints (single and bulk).
-//!
-//! Not yet here: the publisher `graphql` search endpoint (issue 6 continues).
+//! - [`search`]: the publisher `graphql` endpoint, Retraced's `search` schema.
 
 pub mod event;
 pub mod hash;
 pub mod publish;
+pub mod search;

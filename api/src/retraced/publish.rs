@@ -38,7 +38,7 @@ use crate::state::AppState;
 pub const MAX_BULK: usize = 50;
 
 /// Retraced's error body.
-fn error(status: StatusCode, message: &str, invalid: Option<Value>) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str, invalid: Option<Value>) -> Response {
     let mut body = json!({ "status": status.as_u16(), "type": "Error", "error": message });
     if let Some(invalid) = invalid {
         body["invalid"] = invalid;
@@ -57,11 +57,13 @@ fn token(req: &Request) -> Option<&str> {
     Some(header[start..].trim()).filter(|t| !t.is_empty())
 }
 
-/// The caller, if its key may publish for `project`.
-async fn publisher(
+/// The caller, if its key holds `scope` and may use `project` (a product key only its own).
+/// Refusals are 401, as Retraced answers them.
+pub(crate) async fn caller_for(
     req: &Request,
     state: &AppState,
     project: &str,
+    scope: Scope,
 ) -> Result<std::sync::Arc<Principal>, Response> {
     let unauthorized = |m: &str| error(StatusCode::UNAUTHORIZED, m, None);
     let Some(token) = token(req) else {
@@ -74,18 +76,25 @@ async fn publisher(
         Err(ApiError::Unauthenticated(m)) => return Err(unauthorized(&m)),
         Err(e) => return Err(error(StatusCode::SERVICE_UNAVAILABLE, &e.message(), None)),
     };
-    if caller.require(Scope::AuditWrite).is_err() {
-        return Err(unauthorized(
-            "this API key may not publish events (it lacks audit:write)",
-        ));
-    }
-    if caller.product.as_deref().is_some_and(|own| own != project) {
+    if caller.require(scope).is_err() {
         return Err(unauthorized(&format!(
-            "this API key publishes only for project {}",
-            caller.product.as_deref().unwrap_or_default()
+            "this API key lacks the scope {scope}"
+        )));
+    }
+    if let Some(own) = caller.product.as_deref().filter(|own| *own != project) {
+        return Err(unauthorized(&format!(
+            "this API key is for project {own} only"
         )));
     }
     Ok(caller)
+}
+
+async fn publisher(
+    req: &Request,
+    state: &AppState,
+    project: &str,
+) -> Result<std::sync::Arc<Principal>, Response> {
+    caller_for(req, state, project, Scope::AuditWrite).await
 }
 
 async fn body_json(body: Body, settings: &HttpSettings) -> Result<Value, Response> {

@@ -1,0 +1,454 @@
+//! `POST /publisher/v1/project/{project}/graphql`: Retraced's `search` schema over
+//! `audit_log`, so Retraced clients can query what they (and everyone else) published.
+//!
+//! `last` pages newest first, otherwise oldest first; the page size is `last` or `first`
+//! (default 20); `first` with `last`, or `before` with `after`, is an error; an empty cursor
+//! is no cursor; `totalCount` counts the whole result, cursor aside. Times are ISO-8601 UTC.
+
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, Enum, Object, Result, Schema, SimpleObject,
+};
+use chrono::SecondsFormat;
+use entity::audit_log;
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{Body, Request, Response, handler};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use serde_json::{Value, json};
+
+use crate::audit::cursor::Cursor;
+use crate::audit::filter::AuditEventFilter;
+use crate::audit::search::SearchQuery;
+use crate::audit::store::{self, AuditOrder};
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::graphql::audit::format_ip;
+use crate::http::HttpSettings;
+use crate::state::AppState;
+
+/// The schema Retraced's clients query.
+pub type RetracedSchema = Schema<SearchRoot, EmptyMutation, EmptySubscription>;
+
+/// The schema (built once; each request brings its own data).
+pub fn schema() -> &'static RetracedSchema {
+    static SCHEMA: std::sync::OnceLock<RetracedSchema> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| Schema::build(SearchRoot, EmptyMutation, EmptySubscription).finish())
+}
+
+/// What a search may see: the project (product) and the key's reach.
+struct Scope {
+    condition: Condition,
+}
+
+/// CRUD letters.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "CRUD", rename_items = "lowercase")]
+pub enum Crud {
+    /// Create.
+    C,
+    /// Read.
+    R,
+    /// Update.
+    U,
+    /// Delete.
+    D,
+}
+
+/// A key and its value.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Field {
+    key: Option<String>,
+    value: Option<String>,
+}
+
+/// The customer organisation.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Group {
+    id: Option<String>,
+    name: Option<String>,
+}
+
+/// Who did it.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Actor {
+    id: Option<String>,
+    name: Option<String>,
+    href: Option<String>,
+    fields: Option<Vec<Field>>,
+}
+
+/// What it was done to.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Target {
+    id: Option<String>,
+    name: Option<String>,
+    href: Option<String>,
+    #[graphql(name = "type")]
+    kind: Option<String>,
+    fields: Option<Vec<Field>>,
+}
+
+/// How to show it.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Display {
+    markdown: Option<String>,
+}
+
+/// A Retraced event.
+#[derive(Debug, Clone)]
+pub struct Event(audit_log::Model);
+
+fn fields_of(value: Option<&Value>) -> Option<Vec<Field>> {
+    value.and_then(Value::as_object).map(|map| {
+        map.iter()
+            .map(|(k, v)| Field {
+                key: Some(k.clone()),
+                value: Some(
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string()),
+                ),
+            })
+            .collect()
+    })
+}
+
+fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl Event {
+    fn meta(&self, key: &str) -> Option<&Value> {
+        self.0.metadata.get(key)
+    }
+
+    fn meta_text(&self, key: &str) -> Option<String> {
+        self.meta(key).and_then(Value::as_str).map(str::to_owned)
+    }
+
+    fn received_at(&self) -> String {
+        iso(self.0.created_at.to_utc())
+    }
+}
+
+#[Object(rename_fields = "snake_case")]
+impl Event {
+    async fn id(&self) -> async_graphql::ID {
+        async_graphql::ID(self.0.id.to_string())
+    }
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn description(&self) -> Option<String> {
+        self.meta_text("description")
+    }
+    async fn group(&self) -> Group {
+        let sent = self.meta("group");
+        Group {
+            id: sent
+                .and_then(|g| g.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| self.0.tenant_id.map(|t| t.to_string())),
+            name: sent
+                .and_then(|g| g.get("name"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }
+    }
+    async fn actor(&self) -> Actor {
+        let sent = self.meta("actor");
+        Actor {
+            id: self.0.actor_id.clone(),
+            name: self.0.actor_name.clone(),
+            href: sent
+                .and_then(|a| a.get("href"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            fields: fields_of(sent.and_then(|a| a.get("fields"))),
+        }
+    }
+    async fn target(&self) -> Target {
+        let sent = self.meta("target");
+        Target {
+            id: self.0.target_id.clone(),
+            name: self.0.target_name.clone(),
+            href: sent
+                .and_then(|t| t.get("href"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            kind: self.0.target_type.clone(),
+            fields: fields_of(sent.and_then(|t| t.get("fields"))),
+        }
+    }
+    async fn crud(&self) -> Option<Crud> {
+        match self.meta_text("crud").as_deref() {
+            Some("c") => Some(Crud::C),
+            Some("r") => Some(Crud::R),
+            Some("u") => Some(Crud::U),
+            Some("d") => Some(Crud::D),
+            _ => None,
+        }
+    }
+    async fn display(&self) -> Display {
+        let actor = self
+            .0
+            .actor_name
+            .as_deref()
+            .map(|n| format!("**{n}**"))
+            .unwrap_or_else(|| "**An unknown actor**".to_owned());
+        let item = self
+            .0
+            .target_name
+            .as_deref()
+            .map(|n| format!(" on the item **{n}**"))
+            .unwrap_or_default();
+        Display {
+            markdown: Some(format!(
+                "{actor} performed the action **{}**{item}.",
+                self.0.action
+            )),
+        }
+    }
+    async fn received(&self) -> String {
+        self.received_at()
+    }
+    async fn created(&self) -> Option<String> {
+        self.meta_text("created")
+    }
+    async fn canonical_time(&self) -> String {
+        self.meta_text("created")
+            .unwrap_or_else(|| self.received_at())
+    }
+    async fn is_failure(&self) -> bool {
+        self.meta("is_failure")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+    async fn is_anonymous(&self) -> bool {
+        self.meta("is_anonymous")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+    async fn source_ip(&self) -> Option<String> {
+        self.0.source_ip.as_ref().map(format_ip)
+    }
+    async fn country(&self) -> Option<String> {
+        None
+    }
+    async fn loc_subdiv1(&self) -> Option<String> {
+        None
+    }
+    async fn loc_subdiv2(&self) -> Option<String> {
+        None
+    }
+    async fn component(&self) -> Option<String> {
+        self.meta_text("component")
+    }
+    async fn version(&self) -> Option<String> {
+        self.meta_text("version")
+    }
+    async fn fields(&self) -> Option<Vec<Field>> {
+        fields_of(self.meta("fields"))
+    }
+    async fn raw(&self) -> String {
+        json!({
+            "action": self.0.action,
+            "crud": self.meta("crud"),
+            "actor": { "id": self.0.actor_id, "name": self.0.actor_name },
+            "target": { "id": self.0.target_id, "name": self.0.target_name, "type": self.0.target_type },
+            "source_ip": self.0.source_ip.as_ref().map(format_ip),
+            "created": self.meta("created"),
+            "fields": self.meta("fields"),
+        })
+        .to_string()
+    }
+    async fn external_id(&self) -> Option<String> {
+        self.meta_text("external_id")
+    }
+    async fn metadata(&self) -> Option<Vec<Field>> {
+        fields_of(self.meta("metadata"))
+    }
+}
+
+/// An event in a page.
+#[derive(SimpleObject, Debug)]
+pub struct SearchEventEdge {
+    node: Event,
+    cursor: String,
+}
+
+/// Paging state.
+#[derive(SimpleObject, Debug)]
+pub struct PageInfo {
+    has_next_page: bool,
+    has_previous_page: bool,
+}
+
+/// A page of results.
+#[derive(Debug)]
+pub struct SearchQueryResult {
+    edges: Vec<SearchEventEdge>,
+    page_info: PageInfo,
+    condition: Condition,
+}
+
+#[Object]
+impl SearchQueryResult {
+    async fn edges(&self) -> &[SearchEventEdge] {
+        &self.edges
+    }
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    /// All matching events, cursor aside.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        let state = ctx.data::<AppState>()?;
+        Ok(store::count(&state.db, self.condition.clone())
+            .await
+            .map_err(ApiError::from)?)
+    }
+}
+
+/// The root.
+#[derive(Debug, Default)]
+pub struct SearchRoot;
+
+#[Object]
+impl SearchRoot {
+    /// Events matching a query in the Retraced search language.
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        query: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<SearchQueryResult> {
+        let state = ctx.data::<AppState>()?;
+        let scope = ctx.data::<Scope>()?;
+        let (after, before) = (
+            after.filter(|c| !c.is_empty()),
+            before.filter(|c| !c.is_empty()),
+        );
+        if first.is_some() && last.is_some() {
+            return Err("Only one of first and last may be given".into());
+        }
+        if after.is_some() && before.is_some() {
+            return Err("Only one of before and after may be given".into());
+        }
+        let size = last.or(first).unwrap_or(20);
+        if !(1..=500).contains(&size) {
+            return Err("The page size must be 1 to 500".into());
+        }
+        let parsed = SearchQuery::parse(query.as_deref().unwrap_or_default())
+            .map_err(|e| async_graphql::Error::new(e.0))?;
+        let condition = scope.condition.clone().add(parsed.condition());
+        let decode = |c: String| {
+            Cursor::decode(&c).ok_or_else(|| async_graphql::Error::new("Invalid cursor"))
+        };
+        let order = if last.is_some() {
+            AuditOrder::NewestFirst
+        } else {
+            AuditOrder::OldestFirst
+        };
+        let mut page_condition = condition.clone();
+        if let Some(c) = after.map(decode).transpose()? {
+            page_condition = page_condition.add(keyset(c, true));
+        }
+        if let Some(c) = before.map(decode).transpose()? {
+            page_condition = page_condition.add(keyset(c, false));
+        }
+        let page = store::page(&state.db, page_condition, order, size as u64, None)
+            .await
+            .map_err(ApiError::from)?;
+        let more = page.has_next_page;
+        Ok(SearchQueryResult {
+            edges: page
+                .rows
+                .into_iter()
+                .map(|row| SearchEventEdge {
+                    cursor: store::cursor_of(&row).encode(),
+                    node: Event(row),
+                })
+                .collect(),
+            page_info: PageInfo {
+                has_next_page: last.is_none() && more,
+                has_previous_page: last.is_some() && more,
+            },
+            condition,
+        })
+    }
+}
+
+/// Rows after (`true`) or before (`false`) a cursor in `(created_at, id)` order.
+fn keyset(cursor: Cursor, after: bool) -> Expr {
+    let row = Expr::tuple([
+        Expr::col(audit_log::Column::CreatedAt),
+        Expr::col(audit_log::Column::Id),
+    ]);
+    let at = Expr::tuple([Expr::value(cursor.created_at), Expr::value(cursor.id)]);
+    if after { row.gt(at) } else { row.lt(at) }
+}
+
+fn reach(caller: &Principal, project: &str) -> Result<Condition, ApiError> {
+    let reach = AuditEventFilter::default().condition(caller)?;
+    Ok(reach.add(Expr::col(audit_log::Column::Product).eq(project.to_owned())))
+}
+
+/// `POST /publisher/v1/project/{project}/graphql`.
+#[handler]
+pub async fn endpoint(
+    req: &Request,
+    Path(project): Path<String>,
+    body: Body,
+    state: Data<&AppState>,
+    settings: Data<&HttpSettings>,
+) -> Response {
+    let caller =
+        match super::publish::caller_for(req, &state, &project, entity::scope::Scope::AuditRead)
+            .await
+        {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+    let request: async_graphql::Request = match body
+        .into_bytes_limit(settings.max_body_bytes)
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        Some(r) => r,
+        None => {
+            return super::publish::error(
+                StatusCode::BAD_REQUEST,
+                "the body must be a GraphQL request in JSON",
+                None,
+            );
+        }
+    };
+    let condition = match reach(&caller, &project) {
+        Ok(c) => c,
+        Err(e) => return super::publish::error(StatusCode::FORBIDDEN, &e.message(), None),
+    };
+    let response = schema()
+        .execute(request.data(state.clone()).data(Scope { condition }))
+        .await;
+    let status = if response.is_err() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    match serde_json::to_string(&response) {
+        Ok(body) => Response::builder()
+            .status(status)
+            .content_type("application/json")
+            .body(body),
+        Err(_) => super::publish::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "could not encode the response",
+            None,
+        ),
+    }
+}
