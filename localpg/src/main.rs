@@ -39,9 +39,9 @@ enum Cmd {
         #[arg(long, default_value = "postgres")]
         database: String,
     },
-    /// Run a command with DATABASE_URL pointing at a fresh throwaway cluster, which is stopped
-    /// and deleted when the command ends (or when this process is killed). Exits with the
-    /// command's exit code.
+    /// Run a command with DATABASE_URL pointing at a fresh throwaway cluster (and
+    /// LOCALPG_BINDIR at the PostgreSQL binaries), which is stopped and deleted when the command
+    /// ends (or when this process is killed). Exits with the command's exit code.
     Exec {
         /// The command and its arguments (after `--`).
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
@@ -110,9 +110,12 @@ fn exec(
         cluster.port()
     );
     let (program, args) = command.split_first().context("no command given")?;
+    let bindir = localpg::Binaries::locate().context("locating the PostgreSQL binaries")?;
     let status = std::process::Command::new(program)
         .args(args)
         .env("DATABASE_URL", cluster.url("postgres"))
+        // psql, pg_dump ... of the same installation, for scripts.
+        .env("LOCALPG_BINDIR", bindir.bindir())
         .status()
         .with_context(|| format!("running {}", program.to_string_lossy()))?;
     // The cluster's watchdog deletes it once this process has exited.
