@@ -541,7 +541,10 @@ async fn search_returns_what_was_published_and_pages_like_the_client() {
         }
         before = edges.last().unwrap()["cursor"].as_str().unwrap().to_owned();
     }
-    assert!(totals.len() == 5 && totals.iter().all(|t| *t == Some(23)), "totalCount on every page: {totals:?}");
+    assert!(
+        totals.len() == 5 && totals.iter().all(|t| *t == Some(23)),
+        "totalCount on every page: {totals:?}"
+    );
     assert_eq!(seen.len(), 23);
     assert!(
         seen.windows(2).all(|w| w[0] > w[1]),
@@ -613,4 +616,42 @@ async fn search_returns_what_was_published_and_pages_like_the_client() {
         401,
         "another product's project"
     );
+}
+
+#[tokio::test]
+async fn publisher_endpoints_allow_any_origin() {
+    let (app, _, key) = setup().await;
+    let preflight = app
+        .http()
+        .request(
+            reqwest::Method::OPTIONS,
+            app.url("/publisher/v1/project/crm/graphql"),
+        )
+        .header("Origin", "https://app.customer.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .is_some()
+    );
+    let post = app
+        .http()
+        .post(app.url("/publisher/v1/project/crm/event"))
+        .header("Origin", "https://app.customer.example")
+        .header("Authorization", format!("token={key}"))
+        .json(&json!({"action": "a.b", "crud": "c", "is_anonymous": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 201);
+    assert!(post.headers().get("access-control-allow-origin").is_some());
 }

@@ -9,6 +9,7 @@ mod request_id;
 
 use std::time::Duration;
 
+use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, Route, get, post};
 
 pub use request_id::RequestId;
@@ -29,6 +30,14 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
 }
 
+/// Retraced's publisher endpoints, under `/publisher/v1/project`.
+fn publisher() -> Route {
+    Route::new()
+        .at("/:project/event", post(crate::retraced::publish::one))
+        .at("/:project/event/bulk", post(crate::retraced::publish::bulk))
+        .at("/:project/graphql", post(crate::retraced::search::endpoint))
+}
+
 /// All routes, with their shared data.
 pub fn routes(
     schema: RegistrySchema,
@@ -40,18 +49,8 @@ pub fn routes(
         .at("/graphql", get(graphql::get).post(graphql::post))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
-        .at(
-            "/publisher/v1/project/:project/event",
-            post(crate::retraced::publish::one),
-        )
-        .at(
-            "/publisher/v1/project/:project/event/bulk",
-            post(crate::retraced::publish::bulk),
-        )
-        .at(
-            "/publisher/v1/project/:project/graphql",
-            post(crate::retraced::search::endpoint),
-        )
+        // Retraced's browser widget calls these from other origins.
+        .nest("/publisher/v1/project", publisher().with(Cors::new()))
         .data(schema)
         .data(state)
         .data(settings)
