@@ -9,6 +9,9 @@
 //! | `--pool-size N` | `API_POOL_SIZE` | 10 |
 //! | `--request-timeout-secs N` | `API_REQUEST_TIMEOUT_SECS` | 30 |
 //! | `--argon2-concurrency N` | `API_ARGON2_CONCURRENCY` | 2 |
+//! | `--introspection` / `--no-introspection` | `API_INTROSPECTION` | on in dev mode, off with `DATABASE_URL` |
+//! | `--max-depth N` | `API_MAX_DEPTH` | 12 |
+//! | `--max-complexity N` | `API_MAX_COMPLEXITY` | 20000 (a list field costs `first` × its selection) |
 //! | (none) | `RUST_LOG` | `info,sqlx=warn,sea_orm=warn` |
 
 use std::net::SocketAddr;
@@ -42,6 +45,18 @@ pub struct ServeConfig {
     /// How many argon2 key checks may run at once (each takes tens of ms of CPU).
     #[arg(long, env = "API_ARGON2_CONCURRENCY", default_value_t = 2)]
     pub argon2_concurrency: usize,
+    /// Answer introspection (`__schema`, `__type`); default: on in dev mode, off with DATABASE_URL.
+    #[arg(long, env = "API_INTROSPECTION", overrides_with = "no_introspection")]
+    pub introspection: bool,
+    /// Do not answer introspection.
+    #[arg(long, overrides_with = "introspection")]
+    pub no_introspection: bool,
+    /// Deepest selection nesting an operation may have.
+    #[arg(long, env = "API_MAX_DEPTH", default_value_t = 12)]
+    pub max_depth: usize,
+    /// Highest complexity an operation may have (each field 1, a list field `first` × its selection).
+    #[arg(long, env = "API_MAX_COMPLEXITY", default_value_t = 20_000)]
+    pub max_complexity: usize,
 }
 
 /// The default `RUST_LOG` filter.
@@ -66,6 +81,22 @@ impl ServeConfig {
             false
         } else {
             self.dev_mode()
+        }
+    }
+
+    /// The schema's limits.
+    pub fn limits(&self) -> crate::graphql::Limits {
+        crate::graphql::Limits {
+            depth: self.max_depth,
+            complexity: self.max_complexity,
+            introspection: if self.introspection {
+                true
+            } else if self.no_introspection {
+                false
+            } else {
+                self.dev_mode()
+            },
+            ..Default::default()
         }
     }
 

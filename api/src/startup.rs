@@ -10,7 +10,7 @@ use poem::{EndpointExt, Server};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::auth::Authenticator;
-use crate::graphql::build_schema;
+use crate::graphql::{Limits, build_schema};
 use crate::http::{HttpSettings, routes};
 use crate::state::AppState;
 
@@ -37,12 +37,13 @@ impl Application {
         db: DatabaseConnection,
         settings: HttpSettings,
         argon2_concurrency: usize,
+        limits: Limits,
     ) -> std::io::Result<Application> {
         let state = AppState {
             auth: Arc::new(Authenticator::new(db.clone(), argon2_concurrency)),
             db,
         };
-        let endpoint = routes(build_schema(state.clone()), state.clone(), settings).boxed();
+        let endpoint = routes(build_schema(state.clone(), limits), state.clone(), settings).boxed();
         let acceptor = TcpListener::bind(bind).into_acceptor().await?;
         let address = acceptor
             .local_addr()

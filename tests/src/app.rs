@@ -40,6 +40,14 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], with adjusted HTTP settings.
     pub async fn spawn_with(adjust: impl FnOnce(&mut HttpSettings)) -> TestApp {
+        TestApp::spawn_full(adjust, api::graphql::Limits::default()).await
+    }
+
+    /// Like [`TestApp::spawn`], with adjusted HTTP settings and schema limits.
+    pub async fn spawn_full(
+        adjust: impl FnOnce(&mut HttpSettings),
+        limits: api::graphql::Limits,
+    ) -> TestApp {
         // The server's log goes to the test's captured output: shown when a test fails.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -59,9 +67,15 @@ impl TestApp {
         let pool = crate::server::connect(db.url())
             .await
             .expect("pool for the server");
-        let app = Application::build("127.0.0.1:0".parse().expect("address"), pool, settings, 2)
-            .await
-            .expect("bind the server");
+        let app = Application::build(
+            "127.0.0.1:0".parse().expect("address"),
+            pool,
+            settings,
+            2,
+            limits,
+        )
+        .await
+        .expect("bind the server");
         let (address, state) = (app.address(), app.state().clone());
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()

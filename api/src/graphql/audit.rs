@@ -150,6 +150,9 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// Events across products (and the portal), newest first by default. Scope `audit:read`.
+    #[graphql(
+        complexity = "(std::cmp::Ord::max(first, 1) as usize).saturating_mul(child_complexity)"
+    )]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,

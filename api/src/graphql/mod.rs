@@ -38,16 +38,52 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }
 
-/// The schema, with the shared state and the DataLoaders in its data.
-pub fn build_schema(state: AppState) -> RegistrySchema {
+/// Bounds on what one operation may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deepest selection nesting.
+    pub depth: usize,
+    /// Highest complexity: each field costs 1, a list field `first` × its selection.
+    pub complexity: usize,
+    /// Deepest recursion while parsing (fragments, nested values).
+    pub recursion: usize,
+    /// Most directives on one field.
+    pub directives: usize,
+    /// Whether `__schema` / `__type` are answered.
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            depth: 12,
+            complexity: 20_000,
+            recursion: 32,
+            directives: 4,
+            introspection: true,
+        }
+    }
+}
+
+/// The schema, with the shared state and the DataLoaders in its data. Field suggestions
+/// ("did you mean ...") are off: they would map the schema for someone without introspection.
+pub fn build_schema(state: AppState, limits: Limits) -> RegistrySchema {
     let (projects, products, idps, keys) = tenants::loaders(&state.db);
-    builder()
+    let mut builder = builder()
         .data(state)
         .data(projects)
         .data(products)
         .data(idps)
         .data(keys)
-        .finish()
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .limit_recursive_depth(limits.recursion)
+        .limit_directives(limits.directives)
+        .disable_suggestions();
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
 }
 
 /// The schema's SDL (`api schema`, and the checked-in `api/schema.graphql`).

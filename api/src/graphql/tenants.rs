@@ -505,6 +505,9 @@ impl TenantQuery {
     }
 
     /// Tenants the key can reach, ordered by slug. Scope `tenants:read`.
+    #[graphql(
+        complexity = "(std::cmp::Ord::max(first, 1) as usize).saturating_mul(child_complexity)"
+    )]
     async fn tenants(
         &self,
         ctx: &Context<'_>,

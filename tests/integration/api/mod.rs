@@ -3,6 +3,7 @@
 mod filter;
 mod http;
 mod isolation;
+mod limits;
 mod paging;
 mod random;
 mod schema;

@@ -1,0 +1,105 @@
+//! Operation limits: depth, complexity (a list field costs `first` × its selection),
+//! directives, introspection, and no field suggestions.
+
+use api::graphql::Limits;
+use entity::scope::Scope;
+use serde_json::json;
+use tests::app::{TestApp, error_code};
+use tests::fixtures::insert_tenant;
+
+async fn app_with(limits: Limits) -> (TestApp, String) {
+    let app = TestApp::spawn_full(|_| {}, limits).await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
+    let key = app
+        .issue_key(acme.id, "k", &[Scope::AuditRead, Scope::TenantsRead], None)
+        .await;
+    (app, key)
+}
+
+#[tokio::test]
+async fn depth_and_complexity_are_bounded() {
+    let (app, key) = app_with(Limits {
+        depth: 4,
+        complexity: 100,
+        ..Limits::default()
+    })
+    .await;
+    app.gql_ok(
+        &key,
+        "{ tenants(first: 5) { edges { node { slug } } } }",
+        json!({}),
+    )
+    .await;
+    let deep = app
+        .gql(
+            &key,
+            "{ tenants(first: 5) { edges { node { projects { slug } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&deep), "BAD_USER_INPUT");
+    assert!(
+        deep["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("nested too deep"),
+        "{deep}"
+    );
+
+    // auditEvents(first: 10) selecting 4 fields costs about 10 × 4: allowed; first: 50 is not.
+    app.gql_ok(
+        &key,
+        "{ auditEvents(first: 10) { edges { node { id action } } } }",
+        json!({}),
+    )
+    .await;
+    let costly = app
+        .gql(
+            &key,
+            "{ auditEvents(first: 50) { edges { node { id action } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&costly), "BAD_USER_INPUT");
+    assert!(
+        costly["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("complex"),
+        "{costly}"
+    );
+}
+
+#[tokio::test]
+async fn directives_introspection_and_suggestions() {
+    let (app, key) = app_with(Limits {
+        introspection: false,
+        ..Limits::default()
+    })
+    .await;
+    let many = app
+        .gql(&key, "{ viewer { name @include(if: true) @include(if: true) @include(if: true) @include(if: true) @include(if: true) } }", json!({}))
+        .await;
+    assert_eq!(error_code(&many), "BAD_USER_INPUT");
+    let schema = app
+        .gql(&key, "{ __schema { types { name } } }", json!({}))
+        .await;
+    assert!(
+        schema.get("errors").is_some() || schema["data"]["__schema"].is_null(),
+        "introspection is off: {schema}"
+    );
+    let typo = app.gql(&key, "{ viewr { name } }", json!({})).await;
+    let message = typo["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        !message.contains("Did you mean"),
+        "no suggestions: {message}"
+    );
+
+    let (open, key) = app_with(Limits::default()).await;
+    let schema = open
+        .gql_ok(&key, "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(schema["__schema"]["queryType"]["name"], "Query");
+}
