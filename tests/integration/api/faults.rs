@@ -1,0 +1,138 @@
+//! Faults: database errors reach clients as a code and a request id, never as internals; an
+//! unreachable database makes the service unready and fast to refuse, not hang or crash.
+
+use std::time::{Duration, Instant};
+
+use api::http::HttpSettings;
+use api::startup::Application;
+use entity::scope::Scope;
+use sea_orm::{ConnectOptions, Database};
+use serde_json::json;
+use tests::app::{TestApp, error_code};
+use tests::fixtures::insert_tenant;
+
+#[tokio::test]
+async fn a_database_error_leaks_nothing_but_a_code_and_a_request_id() {
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
+    let key = app.issue_key(acme.id, "k", &[Scope::AuditRead], None).await;
+    app.gql_ok(&key, "{ viewer { name } }", json!({})).await; // the key is cached from here on
+    app.db
+        .exec("ALTER TABLE audit_log RENAME TO audit_log_moved")
+        .await;
+
+    let response = app
+        .http()
+        .post(app.url("/graphql"))
+        .bearer_auth(&key)
+        .json(&json!({"query": "{ auditEvents { totalCount } }"}))
+        .send()
+        .await
+        .unwrap();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let text = response.text().await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(error_code(&body), "INTERNAL");
+    assert_eq!(body["errors"][0]["extensions"]["requestId"], request_id);
+    for secret in [
+        "audit_log",
+        "relation",
+        "SELECT",
+        "postgres",
+        "127.0.0.1",
+        "sqlx",
+        "does not exist",
+        app.db.name(),
+    ] {
+        assert!(
+            !text.contains(secret),
+            "the response leaks {secret:?}: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unready_and_refused_fast() {
+    // A pool that connects lazily to a port where nothing listens.
+    let mut options = ConnectOptions::new("postgres://nobody:secret@127.0.0.1:1/none");
+    options
+        .connect_lazy(true)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_timeout(Duration::from_secs(1))
+        .sqlx_logging(false);
+    let pool = Database::connect(options).await.unwrap();
+    let settings = HttpSettings {
+        playground: false,
+        playground_key: None,
+        request_timeout: Duration::from_secs(30),
+        max_body_bytes: 1 << 16,
+    };
+    let app = Application::build(
+        "127.0.0.1:0".parse().unwrap(),
+        pool,
+        settings,
+        1,
+        api::graphql::Limits::default(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", app.address());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::new();
+
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the process is up"
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    let started = Instant::now();
+    let response = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth("trk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .json(&json!({"query": "{ viewer { name } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "UNAVAILABLE");
+    assert!(
+        !body.to_string().contains("127.0.0.1:1"),
+        "no connection details: {body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "fails fast, took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "still up"
+    );
+}
