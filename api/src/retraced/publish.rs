@@ -89,12 +89,19 @@ pub(crate) async fn caller_for(
     Ok(caller)
 }
 
-async fn publisher(
+/// The common prologue of the publisher endpoints: the caller (holding `scope`, allowed on
+/// `project`) and the JSON body (read with the size limit).
+pub(crate) async fn authorized_json(
     req: &Request,
     state: &AppState,
+    settings: &HttpSettings,
     project: &str,
-) -> Result<std::sync::Arc<Principal>, Response> {
-    caller_for(req, state, project, Scope::AuditWrite).await
+    scope: Scope,
+    body: Body,
+) -> Result<(std::sync::Arc<Principal>, Value), Response> {
+    let caller = caller_for(req, state, project, scope).await?;
+    let value = body_json(body, settings).await?;
+    Ok((caller, value))
 }
 
 async fn body_json(body: Body, settings: &HttpSettings) -> Result<Value, Response> {
@@ -126,14 +133,11 @@ pub async fn one(
     state: Data<&AppState>,
     settings: Data<&HttpSettings>,
 ) -> Response {
-    let caller = match publisher(req, &state, &project).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let value = match body_json(body, &settings).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let (caller, value) =
+        match authorized_json(req, &state, &settings, &project, Scope::AuditWrite, body).await {
+            Ok(authorized) => authorized,
+            Err(r) => return r,
+        };
     let event = match validate(&value) {
         Ok(e) => e,
         Err(violations) => {
@@ -160,14 +164,11 @@ pub async fn bulk(
     state: Data<&AppState>,
     settings: Data<&HttpSettings>,
 ) -> Response {
-    let caller = match publisher(req, &state, &project).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let value = match body_json(body, &settings).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let (caller, value) =
+        match authorized_json(req, &state, &settings, &project, Scope::AuditWrite, body).await {
+            Ok(authorized) => authorized,
+            Err(r) => return r,
+        };
     let Some(inputs) = value.get("events").and_then(Value::as_array) else {
         return error(
             StatusCode::BAD_REQUEST,

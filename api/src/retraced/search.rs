@@ -406,21 +406,22 @@ pub async fn endpoint(
     state: Data<&AppState>,
     settings: Data<&HttpSettings>,
 ) -> Response {
-    let caller =
-        match super::publish::caller_for(req, &state, &project, entity::scope::Scope::AuditRead)
-            .await
-        {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
-    let request: async_graphql::Request = match body
-        .into_bytes_limit(settings.max_body_bytes)
-        .await
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
+    let (caller, value) = match super::publish::authorized_json(
+        req,
+        &state,
+        &settings,
+        &project,
+        entity::scope::Scope::AuditRead,
+        body,
+    )
+    .await
     {
-        Some(r) => r,
-        None => {
+        Ok(authorized) => authorized,
+        Err(r) => return r,
+    };
+    let request: async_graphql::Request = match serde_json::from_value(value) {
+        Ok(r) => r,
+        Err(_) => {
             return super::publish::error(
                 StatusCode::BAD_REQUEST,
                 "the body must be a GraphQL request in JSON",
