@@ -8,6 +8,7 @@
 //! | `--playground` / `--no-playground` | `API_PLAYGROUND` | on in dev mode, off with `DATABASE_URL` |
 //! | `--pool-size N` | `API_POOL_SIZE` | 10 |
 //! | `--request-timeout-secs N` | `API_REQUEST_TIMEOUT_SECS` | 30 |
+//! | `--statement-timeout-secs N` | `API_STATEMENT_TIMEOUT_SECS` | 10 |
 //! | `--argon2-concurrency N` | `API_ARGON2_CONCURRENCY` | 2 |
 //! | `--introspection` / `--no-introspection` | `API_INTROSPECTION` | on in dev mode, off with `DATABASE_URL` |
 //! | `--max-depth N` | `API_MAX_DEPTH` | 12 |
@@ -42,6 +43,9 @@ pub struct ServeConfig {
     /// Longest a GraphQL request may run, in seconds.
     #[arg(long, env = "API_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Longest a single database statement may run, in seconds (PostgreSQL `statement_timeout`).
+    #[arg(long, env = "API_STATEMENT_TIMEOUT_SECS", default_value_t = 10)]
+    pub statement_timeout_secs: u64,
     /// How many argon2 key checks may run at once (each takes tens of ms of CPU).
     #[arg(long, env = "API_ARGON2_CONCURRENCY", default_value_t = 2)]
     pub argon2_concurrency: usize,
@@ -98,6 +102,11 @@ impl ServeConfig {
             },
             ..Default::default()
         }
+    }
+
+    /// The database statement timeout.
+    pub fn statement_timeout(&self) -> Duration {
+        Duration::from_secs(self.statement_timeout_secs.max(1))
     }
 
     /// The request timeout.

@@ -12,7 +12,6 @@ use entity::scope::Scope;
 use entity::sea_orm_active_enums::{TenantKind, TenantStatus};
 use entity::{api_keys, tenants};
 use localpg::{Cluster, ClusterRoot, Lifetime};
-use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
@@ -39,14 +38,18 @@ pub struct DevEnvironment {
 }
 
 /// Starts (or attaches to) the dev cluster and prepares it.
-pub async fn prepare(pool_size: u32) -> anyhow::Result<DevEnvironment> {
+pub async fn prepare(
+    pool_size: u32,
+    statement_timeout: std::time::Duration,
+) -> anyhow::Result<DevEnvironment> {
     let cluster = Cluster::persistent(
         &ClusterRoot::workspace_default(),
         CLUSTER,
         Lifetime::StopWithProcess,
     )?;
-    let db = crate::startup::connect(&cluster.url("postgres"), pool_size).await?;
-    Migrator::up(&db, None).await?;
+    crate::startup::migrate(&cluster.url("postgres")).await?;
+    let db =
+        crate::startup::connect(&cluster.url("postgres"), pool_size, statement_timeout).await?;
     let has_demo = Tenants::find()
         .filter(tenants::Column::Kind.eq(TenantKind::Demo))
         .one(&db)

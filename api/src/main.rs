@@ -82,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let (db, playground_key, _cluster) = if config.dev_mode() {
-        let dev = api::dev::prepare(config.pool_size)
+        let dev = api::dev::prepare(config.pool_size, config.statement_timeout())
             .await
             .context("preparing dev mode")?;
         if let Some(demo) = &dev.demo {
@@ -99,14 +99,15 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         )
     } else {
         let url = config.database_url.clone().unwrap_or_default();
-        let db = connect(&url, config.pool_size)
-            .await
-            .context("connecting to DATABASE_URL")?;
         if config.migrate {
-            Migrator::up(&db, None)
+            api::startup::migrate(&url)
                 .await
                 .context("applying migrations")?;
-        } else {
+        }
+        let db = connect(&url, config.pool_size, config.statement_timeout())
+            .await
+            .context("connecting to DATABASE_URL")?;
+        if !config.migrate {
             let pending = Migrator::get_pending_migrations(&db).await?.len();
             if pending > 0 {
                 bail!(
@@ -162,10 +163,18 @@ async fn issue(
             api::dev::CLUSTER,
             localpg::Lifetime::StopWithProcess,
         )?;
-        (connect(&cluster.url("postgres"), 2).await?, Some(cluster))
+        (
+            connect(&cluster.url("postgres"), 2, config.statement_timeout()).await?,
+            Some(cluster),
+        )
     } else {
         (
-            connect(config.database_url.as_deref().unwrap_or_default(), 2).await?,
+            connect(
+                config.database_url.as_deref().unwrap_or_default(),
+                2,
+                config.statement_timeout(),
+            )
+            .await?,
             None,
         )
     };

@@ -87,14 +87,32 @@ impl Application {
     }
 }
 
-/// A connection pool of `size` connections to `url`.
-pub async fn connect(url: &str, size: u32) -> Result<DatabaseConnection, DbErr> {
+/// A connection pool of `size` connections to `url`, each with `statement_timeout` set so that
+/// no statement can hold a connection (and a request) for longer.
+pub async fn connect(
+    url: &str,
+    size: u32,
+    statement_timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
+    let timeout = format!("{}ms", statement_timeout.as_millis().max(1));
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(size.max(1))
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        .map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", timeout.clone())]));
     Database::connect(options).await
+}
+
+/// Applies pending migrations over a connection of its own, without the server's statement
+/// timeout: building an index on a large table may rightly take longer.
+pub async fn migrate(url: &str) -> Result<(), DbErr> {
+    use migration::MigratorTrait as _;
+    let mut options = ConnectOptions::new(url);
+    options.max_connections(1).sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    migration::Migrator::up(&db, None).await?;
+    db.close().await
 }

@@ -13,4 +13,5 @@ mod entities;
 mod manage;
 mod migrations;
 mod retraced;
+mod search_language;
 mod seeding;

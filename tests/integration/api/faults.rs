@@ -136,3 +136,31 @@ async fn an_unreachable_database_is_unready_and_refused_fast() {
         "still up"
     );
 }
+
+#[tokio::test]
+async fn no_statement_outlives_the_statement_timeout() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = TestApp::spawn().await;
+    let pool = api::startup::connect(app.db.url(), 1, Duration::from_secs(1))
+        .await
+        .unwrap();
+    let shown: String = pool
+        .query_one_raw(Statement::from_string(
+            pool.get_database_backend(),
+            "SHOW statement_timeout",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert_eq!(shown, "1s");
+    let started = Instant::now();
+    let slow = pool.execute_unprepared("SELECT pg_sleep(5)").await;
+    assert!(slow.is_err(), "cancelled by statement_timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+}
