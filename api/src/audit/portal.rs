@@ -31,6 +31,89 @@ pub struct Change {
     pub reason: Option<String>,
 }
 
+/// A row whose changes the registry records: which tenant it belongs to, and how it is named
+/// as an audit target.
+pub trait Audited {
+    /// The tenant the row belongs to.
+    fn tenant(&self) -> Uuid;
+    /// (target type, target id, target name).
+    fn target(&self) -> (&'static str, String, String);
+}
+
+impl Audited for entity::tenants::Model {
+    fn tenant(&self) -> Uuid {
+        self.id
+    }
+    fn target(&self) -> (&'static str, String, String) {
+        ("tenant", self.id.to_string(), self.slug.clone())
+    }
+}
+
+impl Audited for entity::tenant_projects::Model {
+    fn tenant(&self) -> Uuid {
+        self.tenant_id
+    }
+    fn target(&self) -> (&'static str, String, String) {
+        ("project", self.id.to_string(), self.slug.clone())
+    }
+}
+
+impl Audited for entity::tenant_products::Model {
+    fn tenant(&self) -> Uuid {
+        self.tenant_id
+    }
+    fn target(&self) -> (&'static str, String, String) {
+        (
+            "entitlement",
+            format!("{}/{}", self.tenant_id, self.product),
+            self.product.clone(),
+        )
+    }
+}
+
+impl Audited for entity::tenant_idp_config::Model {
+    fn tenant(&self) -> Uuid {
+        self.tenant_id
+    }
+    fn target(&self) -> (&'static str, String, String) {
+        let kind = match self.r#type {
+            entity::sea_orm_active_enums::IdpKind::Oidc => "oidc",
+            entity::sea_orm_active_enums::IdpKind::Saml => "saml",
+        };
+        ("idp_config", self.id.to_string(), kind.to_owned())
+    }
+}
+
+impl Audited for entity::api_keys::Model {
+    fn tenant(&self) -> Uuid {
+        self.tenant_id
+    }
+    fn target(&self) -> (&'static str, String, String) {
+        ("api_key", self.id.to_string(), self.name.clone())
+    }
+}
+
+impl Change {
+    /// The change `action` (`crud`) of `row`, from `before` to `after`.
+    pub fn of(
+        action: &'static str,
+        crud: &'static str,
+        row: &impl Audited,
+        before: Value,
+        after: Value,
+    ) -> Change {
+        Change {
+            action,
+            crud,
+            tenant_id: Some(row.tenant()),
+            target: row.target(),
+            before,
+            after,
+            reason: None,
+        }
+    }
+}
+
 /// Writes the audit row of `change`, made by `caller`, on `db` (the mutation's transaction).
 pub async fn record(
     db: &impl ConnectionTrait,

@@ -33,28 +33,6 @@ fn valid_product(product: &str) -> Result<String, ApiError> {
     }
 }
 
-fn change(
-    action: &'static str,
-    crud: &'static str,
-    row: &tenant_products::Model,
-    before: Value,
-    after: Value,
-) -> Change {
-    Change {
-        action,
-        crud,
-        tenant_id: Some(row.tenant_id),
-        target: (
-            "entitlement",
-            format!("{}/{}", row.tenant_id, row.product),
-            row.product.clone(),
-        ),
-        before,
-        after,
-        reason: None,
-    }
-}
-
 /// Entitlement mutations. Scope `tenants:write`.
 #[derive(Debug, Default)]
 pub struct EntitlementMutation;
@@ -129,7 +107,7 @@ impl EntitlementMutation {
             &txn,
             caller,
             &request_meta(ctx),
-            change("entitlement.set", crud, &saved, before, after),
+            Change::of("entitlement.set", crud, &saved, before, after),
         )
         .await?;
         txn.commit().await.map_err(ApiError::from)?;
@@ -169,7 +147,7 @@ impl EntitlementMutation {
             &txn,
             caller,
             &request_meta(ctx),
-            change("entitlement.removed", "d", &row, snapshot(&row), json!({})),
+            Change::of("entitlement.removed", "d", &row, snapshot(&row), json!({})),
         )
         .await?;
         txn.commit().await.map_err(ApiError::from)?;

@@ -98,28 +98,6 @@ pub fn validate(kind: DbIdpKind, metadata: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn change(
-    action: &'static str,
-    row: &tenant_idp_config::Model,
-    crud: &'static str,
-    before: Value,
-    after: Value,
-) -> Change {
-    Change {
-        action,
-        crud,
-        tenant_id: Some(row.tenant_id),
-        target: (
-            "idp_config",
-            row.id.to_string(),
-            format!("{:?}", IdpKind::from(row.r#type)).to_lowercase(),
-        ),
-        before,
-        after,
-        reason: None,
-    }
-}
-
 /// Identity-provider mutations. Scope `tenants:write`.
 #[derive(Debug, Default)]
 pub struct IdpMutation;
@@ -177,7 +155,7 @@ impl IdpMutation {
             &txn,
             caller,
             &request_meta(ctx),
-            change("idp.configured", &saved, crud, before, after),
+            Change::of("idp.configured", crud, &saved, before, after),
         )
         .await?;
         txn.commit().await.map_err(ApiError::from)?;
@@ -220,10 +198,10 @@ impl IdpMutation {
             &txn,
             caller,
             &request_meta(ctx),
-            change(
+            Change::of(
                 "idp.verified",
-                &saved,
                 "u",
+                &saved,
                 json!({"verified": current.verified}),
                 json!({"verified": true}),
             ),

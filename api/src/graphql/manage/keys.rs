@@ -25,24 +25,6 @@ pub struct IssuedApiKey {
     pub api_key: ApiKey,
 }
 
-fn change(
-    action: &'static str,
-    crud: &'static str,
-    row: &api_keys::Model,
-    before: serde_json::Value,
-    after: serde_json::Value,
-) -> Change {
-    Change {
-        action,
-        crud,
-        tenant_id: Some(row.tenant_id),
-        target: ("api_key", row.id.to_string(), row.name.clone()),
-        before,
-        after,
-        reason: None,
-    }
-}
-
 /// Key mutations. Scope `keys:write`.
 #[derive(Debug, Default)]
 pub struct KeyMutation;
@@ -108,7 +90,7 @@ impl KeyMutation {
             &txn,
             caller,
             &request_meta(ctx),
-            change(
+            Change::of(
                 "api_key.issued",
                 "c",
                 &issued.record,
@@ -146,7 +128,7 @@ impl KeyMutation {
             &txn,
             caller,
             &request_meta(ctx),
-            change(
+            Change::of(
                 "api_key.revoked",
                 "u",
                 &revoked,

@@ -16,24 +16,6 @@ use crate::error::ApiError;
 use crate::graphql::context::{principal, request_meta};
 use crate::graphql::tenants::Project;
 
-fn change(
-    action: &'static str,
-    crud: &'static str,
-    row: &tenant_projects::Model,
-    before: serde_json::Value,
-    after: serde_json::Value,
-) -> Change {
-    Change {
-        action,
-        crud,
-        tenant_id: Some(row.tenant_id),
-        target: ("project", row.id.to_string(), row.slug.clone()),
-        before,
-        after,
-        reason: None,
-    }
-}
-
 async fn lock_project(
     txn: &DatabaseTransaction,
     id: Uuid,
@@ -79,7 +61,7 @@ async fn set_status(
         &txn,
         caller,
         &request_meta(ctx),
-        change(
+        Change::of(
             action,
             "u",
             &updated,
@@ -127,7 +109,7 @@ impl ProjectMutation {
             &txn,
             caller,
             &request_meta(ctx),
-            change("project.created", "c", &row, json!({}), snapshot(&row)),
+            Change::of("project.created", "c", &row, json!({}), snapshot(&row)),
         )
         .await?;
         txn.commit().await.map_err(ApiError::from)?;
@@ -151,7 +133,7 @@ impl ProjectMutation {
             &txn,
             caller,
             &request_meta(ctx),
-            change(
+            Change::of(
                 "project.renamed",
                 "u",
                 &updated,

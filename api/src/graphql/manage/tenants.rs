@@ -89,24 +89,6 @@ fn non_blank(field: &str, value: &str) -> Result<String, ApiError> {
     Ok(value.to_owned())
 }
 
-fn tenant_change(
-    action: &'static str,
-    crud: &'static str,
-    row: &tenants::Model,
-    before: serde_json::Value,
-    after: serde_json::Value,
-) -> Change {
-    Change {
-        action,
-        crud,
-        tenant_id: Some(row.id),
-        target: ("tenant", row.id.to_string(), row.slug.clone()),
-        before,
-        after,
-        reason: None,
-    }
-}
-
 /// Loads a tenant for change, locked against concurrent changes; checks reach.
 async fn lock_tenant(
     txn: &sea_orm::DatabaseTransaction,
@@ -172,7 +154,7 @@ impl TenantMutation {
             &txn,
             caller,
             &request_meta(ctx),
-            tenant_change("tenant.created", "c", &row, json!({}), snapshot(&row)),
+            Change::of("tenant.created", "c", &row, json!({}), snapshot(&row)),
         )
         .await?;
         txn.commit().await.map_err(ApiError::from)?;
@@ -225,7 +207,7 @@ impl TenantMutation {
             &txn,
             caller,
             &request_meta(ctx),
-            tenant_change("tenant.updated", "u", &updated, before, after),
+            Change::of("tenant.updated", "u", &updated, before, after),
         )
         .await?;
         txn.commit().await.map_err(ApiError::from)?;
@@ -276,7 +258,7 @@ impl TenantMutation {
         let mut row: tenants::ActiveModel = current.clone().into();
         row.status = Set(to);
         let updated = row.update(&txn).await.map_err(ApiError::from)?;
-        let mut change = tenant_change(
+        let mut change = Change::of(
             "tenant.status_changed",
             "u",
             &updated,
@@ -302,7 +284,7 @@ impl TenantMutation {
             .await
             .map_err(ApiError::from)?;
         // The tenant is gone, so the row carries no tenant id: platform keys find it by target.
-        let mut change = tenant_change(
+        let mut change = Change::of(
             "tenant.deleted",
             "d",
             &current,
