@@ -77,6 +77,9 @@ pub async fn post(
             ),
         );
     }
+    if let Err(error) = check_parameters(&value) {
+        return reply.error(StatusCode::BAD_REQUEST, error);
+    }
     let request: async_graphql::Request = match serde_json::from_value(value) {
         Ok(request) => request,
         Err(e) => {
@@ -99,16 +102,25 @@ pub async fn get(
     request_id: Data<&RequestId>,
 ) -> Response {
     let reply = Reply::for_request(req, &request_id.0.0);
-    let request =
-        match async_graphql::http::parse_query_string(req.uri().query().unwrap_or_default()) {
-            Ok(request) => request,
-            Err(e) => {
-                return reply.error(
-                    StatusCode::BAD_REQUEST,
-                    ApiError::bad_input("query", format!("not a GraphQL request: {e}")),
-                );
-            }
-        };
+    let query_string = req.uri().query().unwrap_or_default();
+    if !query_string
+        .split('&')
+        .any(|pair| pair.starts_with("query="))
+    {
+        return reply.error(
+            StatusCode::BAD_REQUEST,
+            ApiError::bad_input("query", "the request has no `query` parameter"),
+        );
+    }
+    let request = match async_graphql::http::parse_query_string(query_string) {
+        Ok(request) => request,
+        Err(e) => {
+            return reply.error(
+                StatusCode::BAD_REQUEST,
+                ApiError::bad_input("query", format!("not a GraphQL request: {e}")),
+            );
+        }
+    };
     if is_mutation(&request) {
         let mut response = reply.error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -120,6 +132,33 @@ pub async fn get(
         return response;
     }
     execute(req, request, &schema, &state, &settings, reply).await
+}
+
+/// The request parameters of GraphQL over HTTP: an object whose `query` is a string, with no
+/// other members than `operationName`, `variables` and `extensions` (a misspelt `qeury` is an
+/// error, not an empty document).
+fn check_parameters(value: &serde_json::Value) -> Result<(), ApiError> {
+    const KNOWN: [&str; 4] = ["query", "operationName", "variables", "extensions"];
+    let Some(object) = value.as_object() else {
+        return Err(ApiError::bad_input(
+            "body",
+            "the body must be a JSON object {query, operationName, variables, extensions}",
+        ));
+    };
+    if let Some(unknown) = object.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(ApiError::bad_input(
+            "body",
+            format!(
+                "unknown request parameter `{}`: expected query, operationName, variables, extensions",
+                unknown.chars().take(64).collect::<String>()
+            ),
+        ));
+    }
+    match object.get("query") {
+        Some(serde_json::Value::String(_)) => Ok(()),
+        None => Err(ApiError::bad_input("query", "the request has no `query`")),
+        Some(_) => Err(ApiError::bad_input("query", "`query` must be a string")),
+    }
 }
 
 /// Whether the operation the request would run is a mutation (unparsable: not; the schema
@@ -221,18 +260,24 @@ impl Reply {
         for error in &mut response.errors {
             stamp(error, &self.request_id);
         }
-        // With the GraphQL response media type, a request that never ran (it did not parse or
-        // validate) is a 4xx; with plain JSON every executed request is a 200.
-        let status = if self.content_type == GRAPHQL_RESPONSE
-            && response.data == Value::Null
+        // A request error (the document did not parse or validate, or the variables did not
+        // coerce) means execution never began: no `data` entry, and with the GraphQL response
+        // media type a 400. Field errors carry a path; request errors do not.
+        let request_error = response.data == Value::Null
             && response.is_err()
-        {
+            && response.errors.iter().all(|e| e.path.is_empty());
+        let status = if request_error && self.content_type == GRAPHQL_RESPONSE {
             StatusCode::BAD_REQUEST
         } else {
             StatusCode::OK
         };
         match serde_json::to_value(&response) {
-            Ok(body) => self.json(status, &body),
+            Ok(mut body) => {
+                if let (true, Some(object)) = (request_error, body.as_object_mut()) {
+                    object.remove("data");
+                }
+                self.json(status, &body)
+            }
             Err(e) => self.error(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal(e)),
         }
     }

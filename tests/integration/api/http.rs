@@ -143,3 +143,75 @@ async fn errors_carry_a_code_and_the_request_id() {
     let syntax = app.gql(&key, "{ auditEvents(", json!({})).await;
     assert_eq!(error_code(&syntax), "BAD_USER_INPUT");
 }
+
+#[tokio::test]
+async fn request_errors_have_no_data_entry_and_misspelt_parameters_are_refused() {
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
+    let key = app.issue_key(acme.id, "r", &[Scope::AuditRead], None).await;
+    let post = |body: Value, accept: &'static str| {
+        app.http()
+            .post(app.url("/graphql"))
+            .bearer_auth(&key)
+            .header("accept", accept)
+            .json(&body)
+            .send()
+    };
+    const JSON: &str = "application/json";
+    const GRAPHQL: &str = "application/graphql-response+json";
+
+    // `qeury` is not an empty document: it is a bad request.
+    let typo = post(json!({"qeury": "{ viewer { name } }"}), JSON)
+        .await
+        .expect("POST");
+    assert_eq!(typo.status(), 400);
+    let body: Value = typo.json().await.expect("json");
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("qeury"));
+    let no_query = app
+        .http()
+        .get(app.url("/graphql"))
+        .bearer_auth(&key)
+        .query(&[("operationName", "x")])
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(no_query.status(), 400);
+
+    // Parse, validation and variable-coercion failures: 200 under JSON, 400 under the GraphQL
+    // response media type, and never a `data` entry.
+    for (query, variables) in [
+        ("{", json!({})),
+        ("{ noSuchField }", json!({})),
+        (
+            "query($first: Int) { auditEvents(first: $first) { totalCount } }",
+            json!({"first": "ten"}),
+        ),
+    ] {
+        for (accept, status) in [(JSON, 200), (GRAPHQL, 400)] {
+            let response = post(json!({"query": query, "variables": variables}), accept)
+                .await
+                .expect("POST");
+            assert_eq!(response.status(), status, "{query} with {accept}");
+            assert!(
+                response.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with(accept)
+            );
+            let body: Value = response.json().await.expect("json");
+            assert!(body.get("data").is_none(), "{query}: {body}");
+            assert_eq!(error_code(&body), "BAD_USER_INPUT");
+        }
+    }
+    // A field error during execution keeps `data` and the 200.
+    let field_error = post(
+        json!({"query": "{ auditEvents(first: 9999) { totalCount } }"}),
+        GRAPHQL,
+    )
+    .await
+    .expect("POST");
+    assert_eq!(field_error.status(), 200);
+    let body: Value = field_error.json().await.expect("json");
+    assert!(body.get("data").is_some(), "{body}");
+}
