@@ -10,6 +10,8 @@
 //! | `--request-timeout-secs N` | `API_REQUEST_TIMEOUT_SECS` | 30 |
 //! | `--statement-timeout-secs N` | `API_STATEMENT_TIMEOUT_SECS` | 10 |
 //! | `--argon2-concurrency N` | `API_ARGON2_CONCURRENCY` | 2 |
+//! | `--auth-failures-per-address N` | `API_AUTH_FAILURES_PER_ADDRESS` | 30 a minute (0: no limit) |
+//! | `--auth-failures-per-prefix N` | `API_AUTH_FAILURES_PER_PREFIX` | 10 a minute (0: no limit) |
 //! | `--introspection` / `--no-introspection` | `API_INTROSPECTION` | on in dev mode, off with `DATABASE_URL` |
 //! | `--max-depth N` | `API_MAX_DEPTH` | 12 |
 //! | `--max-complexity N` | `API_MAX_COMPLEXITY` | 20000 (a list field costs `first` × its selection) |
@@ -49,6 +51,12 @@ pub struct ServeConfig {
     /// How many argon2 key checks may run at once (each takes tens of ms of CPU).
     #[arg(long, env = "API_ARGON2_CONCURRENCY", default_value_t = 2)]
     pub argon2_concurrency: usize,
+    /// Failed key checks a minute allowed from one client address before 429 (0: no limit).
+    #[arg(long, env = "API_AUTH_FAILURES_PER_ADDRESS", default_value_t = 30)]
+    pub auth_failures_per_address: u32,
+    /// Failed key checks a minute allowed against one key prefix before 429 (0: no limit).
+    #[arg(long, env = "API_AUTH_FAILURES_PER_PREFIX", default_value_t = 10)]
+    pub auth_failures_per_prefix: u32,
     /// Answer introspection (`__schema`, `__type`); default: on in dev mode, off with DATABASE_URL.
     #[arg(long, env = "API_INTROSPECTION", overrides_with = "no_introspection")]
     pub introspection: bool,
@@ -101,6 +109,15 @@ impl ServeConfig {
                 self.dev_mode()
             },
             ..Default::default()
+        }
+    }
+
+    /// How keys are checked and failures limited.
+    pub fn auth(&self) -> crate::auth::AuthSettings {
+        crate::auth::AuthSettings {
+            argon2_concurrency: self.argon2_concurrency,
+            failures_per_address: self.auth_failures_per_address,
+            failures_per_prefix: self.auth_failures_per_prefix,
         }
     }
 

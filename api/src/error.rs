@@ -28,6 +28,12 @@ pub enum ApiError {
         /// What clashes.
         message: String,
     },
+    /// Too many failed key verifications from this client or against this key prefix.
+    /// Code `RATE_LIMITED` (HTTP 429 with `Retry-After`).
+    RateLimited {
+        /// How long until another attempt is allowed.
+        retry_after: std::time::Duration,
+    },
     /// The database cannot be reached right now. Code `UNAVAILABLE`; retrying later may work.
     Unavailable,
     /// A fault of ours. Code `INTERNAL`; the detail is logged (with the request id), not shown.
@@ -56,8 +62,20 @@ impl ApiError {
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict { .. } => "CONFLICT",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Unavailable => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// For `RATE_LIMITED`: the whole seconds to wait (at least 1), for `Retry-After`.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after } => {
+                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
+                    .map(|s| s.max(1))
+            }
+            _ => None,
         }
     }
 
@@ -70,6 +88,10 @@ impl ApiError {
             ApiError::Unauthenticated(m) | ApiError::Forbidden(m) | ApiError::NotFound(m) => {
                 m.clone()
             }
+            ApiError::RateLimited { .. } => format!(
+                "too many failed API key checks from this client or for this key; retry after {} s",
+                self.retry_after_secs().unwrap_or(1)
+            ),
             ApiError::Unavailable => "the database is unavailable; try again shortly".to_owned(),
             ApiError::Internal(_) => {
                 "internal error; the server log has the details under this request's id".to_owned()

@@ -9,7 +9,7 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{EndpointExt, Server};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
-use crate::auth::Authenticator;
+use crate::auth::{AuthSettings, Authenticator};
 use crate::graphql::{Limits, build_schema};
 use crate::http::{HttpSettings, routes};
 use crate::state::AppState;
@@ -36,11 +36,11 @@ impl Application {
         bind: SocketAddr,
         db: DatabaseConnection,
         settings: HttpSettings,
-        argon2_concurrency: usize,
+        auth: AuthSettings,
         limits: Limits,
     ) -> std::io::Result<Application> {
         let state = AppState {
-            auth: Arc::new(Authenticator::new(db.clone(), argon2_concurrency)),
+            auth: Arc::new(Authenticator::new(db.clone(), auth)),
             db,
         };
         let endpoint = routes(build_schema(state.clone(), limits), state.clone(), settings).boxed();

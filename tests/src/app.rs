@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use api::auth::AuthSettings;
 use api::http::HttpSettings;
 use api::startup::Application;
 use api::state::AppState;
@@ -48,6 +49,15 @@ impl TestApp {
         adjust: impl FnOnce(&mut HttpSettings),
         limits: api::graphql::Limits,
     ) -> TestApp {
+        TestApp::spawn_custom(adjust, limits, AuthSettings::default()).await
+    }
+
+    /// Like [`TestApp::spawn`], with adjusted HTTP settings, schema limits and key checking.
+    pub async fn spawn_custom(
+        adjust: impl FnOnce(&mut HttpSettings),
+        limits: api::graphql::Limits,
+        auth: AuthSettings,
+    ) -> TestApp {
         // The server's log goes to the test's captured output: shown when a test fails.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -71,7 +81,7 @@ impl TestApp {
             "127.0.0.1:0".parse().expect("address"),
             pool,
             settings,
-            2,
+            auth,
             limits,
         )
         .await

@@ -6,8 +6,15 @@
 //! of the key (never the key itself). A revoke through this process forgets the key at once;
 //! a revoke elsewhere takes effect here within the TTL. `last_used_at` is written at most once
 //! per [`TOUCH_EVERY`] per key.
+//!
+//! Beyond the cache, the SHA-256 of every key verified is remembered with the key's id and hash
+//! (bounded): once the database confirms that key is still unrevoked with the same hash, it is
+//! the same key, and argon2 is not run again. Failed verifications are limited per client
+//! address and per key prefix ([`AuthSettings`]); over the limit a request is refused with
+//! `RATE_LIMITED` before any database or argon2 work, while keys already known to be good pass.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +30,7 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use super::Principal;
+use super::throttle::Throttle;
 use crate::error::ApiError;
 
 /// How long a verified key is trusted without checking the database again.
@@ -31,6 +39,30 @@ pub const CACHE_TTL: Duration = Duration::from_secs(30);
 pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// At most this many keys are cached; beyond it, expired entries are dropped first.
 const CACHE_CAPACITY: usize = 10_000;
+
+/// At most this many verified keys are remembered (by SHA-256) beyond the cache's TTL.
+const KNOWN_CAPACITY: usize = 100_000;
+
+/// How keys are checked and how failures are limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// Argon2 checks running at once.
+    pub argon2_concurrency: usize,
+    /// Failed verifications a minute allowed from one client address (0: no limit).
+    pub failures_per_address: u32,
+    /// Failed verifications a minute allowed against one key prefix (0: no limit).
+    pub failures_per_prefix: u32,
+}
+
+impl Default for AuthSettings {
+    fn default() -> AuthSettings {
+        AuthSettings {
+            argon2_concurrency: 2,
+            failures_per_address: 30,
+            failures_per_prefix: 10,
+        }
+    }
+}
 
 struct Cached {
     principal: Arc<Principal>,
@@ -43,8 +75,14 @@ pub struct Authenticator {
     db: DatabaseConnection,
     cache: Mutex<HashMap<[u8; 32], Cached>>,
     argon2_slots: Semaphore,
+    /// SHA-256 of a verified key → (its id, the hash it verified against).
+    known: Mutex<HashMap<[u8; 32], (Uuid, String)>>,
+    by_address: Throttle<IpAddr>,
+    by_prefix: Throttle<String>,
     hits: AtomicU64,
     misses: AtomicU64,
+    argon2_runs: AtomicU64,
+    refused: AtomicU64,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -52,29 +90,49 @@ impl std::fmt::Debug for Authenticator {
         f.debug_struct("Authenticator")
             .field("hits", &self.hits.load(Ordering::Relaxed))
             .field("misses", &self.misses.load(Ordering::Relaxed))
+            .field("argon2_runs", &self.argon2_runs.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
+}
+
+/// What the authenticator has done since start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthStats {
+    /// Requests answered from the cache of verified keys.
+    pub cache_hits: u64,
+    /// Requests that needed the database.
+    pub cache_misses: u64,
+    /// Argon2 verifications run.
+    pub argon2_runs: u64,
+    /// Requests refused by the failure limits.
+    pub rate_limited: u64,
 }
 
 const UNAUTHENTICATED: &str =
     "missing or invalid API key: send `Authorization: Bearer <key>` with a valid, unrevoked key";
 
 impl Authenticator {
-    /// An authenticator over `db`, running at most `argon2_concurrency` hash checks at once.
-    pub fn new(db: DatabaseConnection, argon2_concurrency: usize) -> Authenticator {
+    /// An authenticator over `db`.
+    pub fn new(db: DatabaseConnection, settings: AuthSettings) -> Authenticator {
         Authenticator {
             db,
             cache: Mutex::new(HashMap::new()),
-            argon2_slots: Semaphore::new(argon2_concurrency.max(1)),
+            argon2_slots: Semaphore::new(settings.argon2_concurrency.max(1)),
+            known: Mutex::new(HashMap::new()),
+            by_address: Throttle::new(settings.failures_per_address),
+            by_prefix: Throttle::new(settings.failures_per_prefix),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            argon2_runs: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
         }
     }
 
-    /// The caller behind an `Authorization` header value.
+    /// The caller behind an `Authorization` header value, sent from `client`.
     pub async fn authenticate(
         &self,
         authorization: Option<&str>,
+        client: Option<IpAddr>,
     ) -> Result<Arc<Principal>, ApiError> {
         let token = authorization
             .and_then(|h| {
@@ -85,11 +143,15 @@ impl Authenticator {
             })
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::Unauthenticated(UNAUTHENTICATED.to_owned()))?;
-        self.authenticate_token(token).await
+        self.authenticate_token(token, client).await
     }
 
-    /// The caller behind a bare key (Retraced clients send `token=KEY`).
-    pub async fn authenticate_token(&self, token: &str) -> Result<Arc<Principal>, ApiError> {
+    /// The caller behind a bare key (Retraced clients send `token=KEY`), sent from `client`.
+    pub async fn authenticate_token(
+        &self,
+        token: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Arc<Principal>, ApiError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
 
         if let Some(principal) = self.cached(&digest) {
@@ -98,21 +160,48 @@ impl Authenticator {
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let plaintext = Plaintext::new(token);
-        let prefix = plaintext
-            .prefix()
-            .ok_or_else(|| ApiError::Unauthenticated(UNAUTHENTICATED.to_owned()))?;
+        let known = self.known.lock().ok().and_then(|k| k.get(&digest).cloned());
+        let prefix = plaintext.prefix().map(str::to_owned);
+        if known.is_none() {
+            // Over a failure limit: refused before any database or argon2 work.
+            let limited = client
+                .map(|ip| self.by_address.check(&ip))
+                .unwrap_or(Ok(()))
+                .and(prefix.as_ref().map_or(Ok(()), |p| self.by_prefix.check(p)));
+            if let Err(retry_after) = limited {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(ApiError::RateLimited { retry_after });
+            }
+        }
+        let failed = |prefix_matched: bool| {
+            if let Some(ip) = client {
+                self.by_address.fail(&ip);
+            }
+            if let (true, Some(p)) = (prefix_matched, &prefix) {
+                self.by_prefix.fail(p);
+            }
+            ApiError::Unauthenticated(UNAUTHENTICATED.to_owned())
+        };
+        let Some(prefix_str) = prefix.as_deref() else {
+            return Err(failed(false));
+        };
         // An unknown prefix costs one indexed lookup and no argon2 work.
         let candidates = ApiKeys::find()
-            .filter(api_keys::Column::Prefix.eq(prefix))
+            .filter(api_keys::Column::Prefix.eq(prefix_str))
             .filter(api_keys::Column::RevokedAt.is_null())
             .find_also_related(Tenants)
             .all(&self.db)
             .await?;
+        let prefix_matched = !candidates.is_empty();
         for (key, tenant) in candidates {
             let Some(tenant) = tenant else { continue };
-            if !self.verify(&plaintext, &key.hash).await? {
+            let same_key = known
+                .as_ref()
+                .is_some_and(|(id, hash)| *id == key.id && *hash == key.hash);
+            if !same_key && !self.verify(&plaintext, &key.hash).await? {
                 continue;
             }
+            self.remember_known(digest, key.id, &key.hash);
             let principal = Arc::new(Principal {
                 key_id: key.id,
                 key_name: key.name.clone(),
@@ -135,7 +224,7 @@ impl Authenticator {
             self.remember(digest, principal.clone());
             return Ok(principal);
         }
-        Err(ApiError::Unauthenticated(UNAUTHENTICATED.to_owned()))
+        Err(failed(prefix_matched))
     }
 
     /// Forgets a key at once (after a revoke through this process).
@@ -145,12 +234,32 @@ impl Authenticator {
         }
     }
 
-    /// (cache hits, cache misses) since start.
-    pub fn cache_stats(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
+    /// Drops every cached principal, as if the TTL had passed (keys known by digest stay
+    /// known, so they need the database but no argon2). For tests and operators.
+    pub fn expire_cache(&self) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.clear();
+        }
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> AuthStats {
+        AuthStats {
+            cache_hits: self.hits.load(Ordering::Relaxed),
+            cache_misses: self.misses.load(Ordering::Relaxed),
+            argon2_runs: self.argon2_runs.load(Ordering::Relaxed),
+            rate_limited: self.refused.load(Ordering::Relaxed),
+        }
+    }
+
+    fn remember_known(&self, digest: [u8; 32], key_id: Uuid, hash: &str) {
+        let Ok(mut known) = self.known.lock() else {
+            return;
+        };
+        if known.len() >= KNOWN_CAPACITY && !known.contains_key(&digest) {
+            known.clear();
+        }
+        known.insert(digest, (key_id, hash.to_owned()));
     }
 
     fn cached(&self, digest: &[u8; 32]) -> Option<Arc<Principal>> {
@@ -194,6 +303,7 @@ impl Authenticator {
             .acquire()
             .await
             .map_err(ApiError::internal)?;
+        self.argon2_runs.fetch_add(1, Ordering::Relaxed);
         let (plaintext, hash) = (plaintext.clone(), hash.to_owned());
         tokio::task::spawn_blocking(move || plaintext.verify(&hash))
             .await

@@ -2,6 +2,7 @@
 
 mod authenticator;
 mod principal;
+mod throttle;
 
-pub use authenticator::Authenticator;
+pub use authenticator::{AuthSettings, AuthStats, Authenticator};
 pub use principal::Principal;

@@ -183,17 +183,26 @@ async fn execute(
     settings: &HttpSettings,
     reply: Reply,
 ) -> Response {
+    let ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
     let principal = match state
         .auth
-        .authenticate(req.header(header::AUTHORIZATION))
+        .authenticate(req.header(header::AUTHORIZATION), ip)
         .await
     {
         Ok(principal) => principal,
         Err(e @ ApiError::Unauthenticated(_)) => return reply.error(StatusCode::UNAUTHORIZED, e),
+        Err(e @ ApiError::RateLimited { .. }) => {
+            let wait = e.retry_after_secs().unwrap_or(1);
+            let mut response = reply.error(StatusCode::TOO_MANY_REQUESTS, e);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
+            return response;
+        }
         Err(e) => return reply.error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     let meta = RequestMeta {
-        ip: req.remote_addr().as_socket_addr().map(|a| a.ip()),
+        ip,
         user_agent: req.header(header::USER_AGENT).map(str::to_owned),
     };
     let request = request.data(principal).data(meta);

@@ -71,9 +71,18 @@ pub(crate) async fn caller_for(
             "Missing or invalid Authorization header: send `token=<key>`",
         ));
     };
-    let caller = match state.auth.authenticate_token(token).await {
+    let ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let caller = match state.auth.authenticate_token(token, ip).await {
         Ok(caller) => caller,
         Err(ApiError::Unauthenticated(m)) => return Err(unauthorized(&m)),
+        Err(e @ ApiError::RateLimited { .. }) => {
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, &e.message(), None);
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(e.retry_after_secs().unwrap_or(1)),
+            );
+            return Err(response);
+        }
         Err(e) => return Err(error(StatusCode::SERVICE_UNAVAILABLE, &e.message(), None)),
     };
     if caller.require(scope).is_err() {

@@ -77,7 +77,7 @@ async fn an_unreachable_database_is_unready_and_refused_fast() {
         "127.0.0.1:0".parse().unwrap(),
         pool,
         settings,
-        1,
+        api::auth::AuthSettings::default(),
         api::graphql::Limits::default(),
     )
     .await

@@ -167,7 +167,12 @@ async fn request_errors_have_no_data_entry_and_misspelt_parameters_are_refused()
     assert_eq!(typo.status(), 400);
     let body: Value = typo.json().await.expect("json");
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("qeury"));
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("qeury")
+    );
     let no_query = app
         .http()
         .get(app.url("/graphql"))

@@ -1,5 +1,6 @@
 //! The GraphQL API through the real server: filters, paging, isolation, HTTP behaviour, SDL.
 
+mod abuse;
 mod faults;
 mod filter;
 mod http;
