@@ -209,13 +209,36 @@ impl From<DbErr> for ApiError {
                 _ => ApiError::BadUserInput { field, message },
             };
         }
-        match err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-                tracing::warn!(error = %err, "database unavailable");
-                ApiError::Unavailable
-            }
-            other => ApiError::internal(other),
+        if connection_lost(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return ApiError::Unavailable;
         }
+        ApiError::internal(err)
+    }
+}
+
+/// Whether the database could not be reached or dropped the connection (stopped, restarted,
+/// backend terminated): a retry later may succeed. SQLSTATE classes 08 (connection exception)
+/// and 57 (operator intervention), I/O errors, and pool timeouts.
+fn connection_lost(err: &DbErr) -> bool {
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match &**sqlx {
+        sea_orm::sqlx::Error::Io(_)
+        | sea_orm::sqlx::Error::PoolTimedOut
+        | sea_orm::sqlx::Error::PoolClosed
+        | sea_orm::sqlx::Error::WorkerCrashed
+        | sea_orm::sqlx::Error::Protocol(_) => true,
+        sea_orm::sqlx::Error::Database(db) => db
+            .code()
+            // 57014 is a cancelled statement (statement_timeout), not a lost connection.
+            .is_some_and(|code| {
+                code.starts_with("08") || (code.starts_with("57") && code != "57014")
+            }),
+        _ => false,
     }
 }
 

@@ -164,3 +164,126 @@ async fn no_statement_outlives_the_statement_timeout() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_acknowledged_while_backends_are_killed_are_all_there_once() {
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
+    let key = app
+        .issue_key(acme.id, "w", &[Scope::AuditWrite, Scope::AuditRead], None)
+        .await;
+    app.gql_ok(&key, "{ viewer { name } }", json!({})).await;
+
+    // A killer terminates every backend of this test's database (the server's pool included)
+    // every 10 ms while three writers record events with a sequence number each.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killer = {
+        let (url, name, stop) = (
+            app.db.url().to_owned(),
+            app.db.name().to_owned(),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            let admin = Database::connect(ConnectOptions::new(url)).await.unwrap();
+            let sql = format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            );
+            let mut rounds = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                use sea_orm::ConnectionTrait;
+                // The killer's own connection survives (its pid is excluded).
+                let _ = admin.execute_unprepared(&sql).await;
+                rounds += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            rounds
+        })
+    };
+    let mut writers = Vec::new();
+    for writer in 0..3 {
+        let (url, key, client) = (app.url("/graphql"), key.clone(), app.http().clone());
+        writers.push(tokio::spawn(async move {
+            let (mut acked, mut failed) = (Vec::new(), Vec::new());
+            for n in 0..60 {
+                let seq = writer * 1000 + n;
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .json(&json!({
+                        "query": "mutation($m: JSON) { recordAuditEvent(input: {action: \"durability.write\", metadata: $m}) { id } }",
+                        "variables": {"m": {"seq": seq}},
+                    }))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                let body: serde_json::Value = response.json().await.unwrap();
+                match body["data"]["recordAuditEvent"]["id"].as_str() {
+                    Some(id) if status == 200 && body.get("errors").is_none() => {
+                        acked.push((seq, id.parse::<i64>().unwrap()));
+                    }
+                    _ => failed.push((status, error_code(&body))),
+                }
+            }
+            (acked, failed)
+        }));
+    }
+    let (mut acked, mut failed) = (Vec::new(), Vec::new());
+    for writer in writers {
+        let (a, f) = writer.await.unwrap();
+        acked.extend(a);
+        failed.extend(f);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = killer.await.unwrap();
+    eprintln!(
+        "{} acknowledged, {} failed, {rounds} kill rounds; failures: {:?}",
+        acked.len(),
+        failed.len(),
+        failed.iter().take(5).collect::<Vec<_>>()
+    );
+
+    // Failures are clean: UNAVAILABLE (the connection was lost), never a 5xx or INTERNAL.
+    for (status, code) in &failed {
+        assert_eq!((*status, code.as_str()), (200, "UNAVAILABLE"));
+    }
+    assert!(!acked.is_empty(), "some writes got through");
+    assert!(
+        !failed.is_empty(),
+        "the killer did interrupt writes ({rounds} rounds)"
+    );
+    // Every acknowledged write is there, with its sequence number, exactly once.
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows = app
+        .db
+        .db
+        .query_all_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT id, (metadata->>'seq')::int AS seq FROM audit_log WHERE action = 'durability.write'",
+        ))
+        .await
+        .unwrap();
+    let stored: Vec<(i64, i32)> = rows
+        .iter()
+        .map(|r| (r.try_get("", "id").unwrap(), r.try_get("", "seq").unwrap()))
+        .collect();
+    let mut seqs: Vec<i32> = stored.iter().map(|(_, s)| *s).collect();
+    seqs.sort_unstable();
+    let before = seqs.len();
+    seqs.dedup();
+    assert_eq!(before, seqs.len(), "no write stored twice");
+    for (seq, id) in &acked {
+        assert!(
+            stored.contains(&(*id, *seq as i32)),
+            "acknowledged write {seq} (id {id}) is missing"
+        );
+    }
+    // And the service recovered by itself.
+    app.gql_ok(
+        &key,
+        "mutation { recordAuditEvent(input: {action: \"durability.after\"}) { id } }",
+        json!({}),
+    )
+    .await;
+}
