@@ -209,11 +209,39 @@ impl From<DbErr> for ApiError {
                 _ => ApiError::BadUserInput { field, message },
             };
         }
+        if let Some(code) = sqlstate(&err)
+            && code.starts_with("22")
+        {
+            // A data exception: the input cannot be represented, e.g. a NUL character.
+            tracing::warn!(error = %err, "input refused by the database");
+            let message = if code == "22021" || code == "22P05" {
+                "text must not contain NUL (\\u0000) characters: they cannot be stored"
+            } else {
+                "a value is out of range or malformed for storage"
+            };
+            return ApiError::BadUserInput {
+                field: None,
+                message: message.to_owned(),
+            };
+        }
         if connection_lost(&err) {
             tracing::warn!(error = %err, "database unavailable");
             return ApiError::Unavailable;
         }
         ApiError::internal(err)
+    }
+}
+
+/// The SQLSTATE of a failed statement.
+fn sqlstate(err: &DbErr) -> Option<String> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match &**e {
+                sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

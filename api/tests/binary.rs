@@ -475,3 +475,75 @@ fn no_plaintext_key_reaches_the_database_or_the_log() {
         );
     }
 }
+
+#[test]
+fn sigterm_finishes_in_flight_requests_and_refuses_new_connections() {
+    let cluster = Cluster::throwaway(&ClusterRoot::workspace_default()).expect("a cluster");
+    let url = cluster.url("postgres");
+    let (mut child, base, _) = start(
+        &["serve", "--bind", "127.0.0.1:0", "--migrate"],
+        &[("DATABASE_URL", url.as_str())],
+    );
+    let psql = Binaries::locate().expect("binaries").program("psql");
+    let ok = Command::new(psql)
+        .args([
+            "-X",
+            "-q",
+            "-c",
+            "INSERT INTO tenants (slug, name) VALUES ('acme', 'Acme')",
+            &url,
+        ])
+        .status()
+        .expect("psql");
+    assert!(ok.success());
+    let out = Command::new(API)
+        .args([
+            "issue-key",
+            "--tenant",
+            "acme",
+            "--name",
+            "k",
+            "--scopes",
+            "audit:read",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("issue-key");
+    let key = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+
+    // An in-flight request: headers and half the body sent before SIGTERM, the rest after.
+    let address = base.trim_start_matches("http://").to_owned();
+    let body = r#"{"query": "{ viewer { name } }"}"#;
+    let mut stream = TcpStream::connect(&address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer {key}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("send head");
+    stream.write_all(&body.as_bytes()[..10]).expect("send half");
+    std::thread::sleep(Duration::from_millis(200));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    std::thread::sleep(Duration::from_millis(500));
+    // New connections are refused while the in-flight one is still being served.
+    assert!(
+        TcpStream::connect(&address).is_err(),
+        "the listener is closed after SIGTERM"
+    );
+    stream
+        .write_all(&body.as_bytes()[10..])
+        .expect("send the rest");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"name\":\"k\""), "{response}");
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+}

@@ -10,6 +10,7 @@
 mod api;
 mod constraints;
 mod entities;
+mod filter_builder;
 mod manage;
 mod migrations;
 mod retraced;

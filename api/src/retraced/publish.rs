@@ -275,8 +275,14 @@ async fn tenant_of(
 
 fn error_from(e: ApiError) -> Response {
     let status = match e {
+        ApiError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
+        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        ApiError::Conflict { .. } => StatusCode::CONFLICT,
+        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     if let ApiError::Internal(detail) = &e {
         tracing::error!(error = %detail, "internal error while publishing");

@@ -275,7 +275,7 @@ async fn writes_acknowledged_while_backends_are_killed_are_all_there_once() {
     assert_eq!(before, seqs.len(), "no write stored twice");
     for (seq, id) in &acked {
         assert!(
-            stored.contains(&(*id, *seq as i32)),
+            stored.contains(&(*id, *seq)),
             "acknowledged write {seq} (id {id}) is missing"
         );
     }

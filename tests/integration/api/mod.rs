@@ -3,6 +3,7 @@
 mod abuse;
 mod faults;
 mod filter;
+mod hostile;
 mod http;
 mod isolation;
 mod limits;
