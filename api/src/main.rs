@@ -137,9 +137,19 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         );
         println!("{key}");
     }
+    let auth = app.state().auth.clone();
     app.run_until(shutdown_signal(), Duration::from_secs(10))
         .await?;
-    eprintln!("stopped");
+    let stats = auth.stats();
+    let lookups = (stats.cache_hits + stats.cache_misses).max(1);
+    eprintln!(
+        "stopped; key checks: {} from the cache ({:.1}% hit rate), {} from the database, {} argon2 runs, {} refused by the failure limits",
+        stats.cache_hits,
+        100.0 * stats.cache_hits as f64 / lookups as f64,
+        stats.cache_misses,
+        stats.argon2_runs,
+        stats.rate_limited
+    );
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261122_004700_initial_schema;
+mod m20261122_031500_audit_search_indexes;
 
 /// Every migration of the registry, oldest first.
 #[derive(Debug)]
@@ -15,6 +16,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_004700_initial_schema::Migration)]
+        vec![
+            Box::new(m20261122_004700_initial_schema::Migration),
+            Box::new(m20261122_031500_audit_search_indexes::Migration),
+        ]
     }
 }

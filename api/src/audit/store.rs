@@ -9,8 +9,8 @@ use entity::audit_log::{self, Column};
 use entity::prelude::AuditLog;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
-    ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select, Statement,
 };
 
 use super::cursor::Cursor;
@@ -42,6 +42,32 @@ pub async fn page(
     first: u64,
     after: Option<Cursor>,
 ) -> Result<Page, DbErr> {
+    let mut rows = page_select(condition, order, first, after).all(db).await?;
+    let has_next_page = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok(Page {
+        rows,
+        has_next_page,
+    })
+}
+
+/// The statement [`page`] runs: `first + 1` rows (the extra one tells whether a next page
+/// exists). The benchmark and the plan tests use it to run exactly what the server runs.
+pub fn page_statement(
+    condition: Condition,
+    order: AuditOrder,
+    first: u64,
+    after: Option<Cursor>,
+) -> Statement {
+    page_select(condition, order, first, after).build(DbBackend::Postgres)
+}
+
+fn page_select(
+    condition: Condition,
+    order: AuditOrder,
+    first: u64,
+    after: Option<Cursor>,
+) -> Select<AuditLog> {
     let (direction, beyond): (Order, fn(Expr, Expr) -> Expr) = match order {
         AuditOrder::NewestFirst => (Order::Desc, |a, b| a.lt(b)),
         AuditOrder::OldestFirst => (Order::Asc, |a, b| a.gt(b)),
@@ -53,18 +79,10 @@ pub async fn page(
             Expr::tuple([Expr::value(cursor.created_at), Expr::value(cursor.id)]),
         ));
     }
-    let mut rows = query
+    query
         .order_by(Column::CreatedAt, direction.clone())
         .order_by(Column::Id, direction)
         .limit(first + 1)
-        .all(db)
-        .await?;
-    let has_next_page = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok(Page {
-        rows,
-        has_next_page,
-    })
 }
 
 /// How many events match `condition` (all pages).

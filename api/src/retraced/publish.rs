@@ -10,7 +10,7 @@
 //! publisher's time), `display_title`, `fields`, `metadata`, `group` (`{id, name}` as sent),
 //! `actor` and `target` (`{href, fields}`), and `hash`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use entity::audit_log;
 use entity::prelude::{AuditLog, Tenants};
@@ -299,9 +299,20 @@ async fn store(
     req: &Request,
 ) -> Result<Vec<Value>, Response> {
     let txn = state.db.begin().await.map_err(|e| error_from(e.into()))?;
+    // One lookup per distinct group in the call, not one per event.
     let mut tenants = Vec::with_capacity(events.len());
+    let mut resolved: HashMap<Option<&str>, Uuid> = HashMap::new();
     for event in &events {
-        tenants.push(tenant_of(&txn, caller, event).await?);
+        let group = event.group.as_ref().map(|g| g.id.as_str());
+        let tenant = match resolved.get(&group) {
+            Some(tenant) => *tenant,
+            None => {
+                let tenant = tenant_of(&txn, caller, event).await?;
+                resolved.insert(group, tenant);
+                tenant
+            }
+        };
+        tenants.push(tenant);
     }
     let ids: Vec<i64> = txn
         .query_all_raw(Statement::from_sql_and_values(
