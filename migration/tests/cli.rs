@@ -65,6 +65,20 @@ fn every_subcommand_works_against_database_url() {
     ok(&["up"], &url);
     assert_eq!(tables(&url), 6);
     assert!(ok(&["status"], &url).contains("Applied"));
+    let reference_index =
+        "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_tenant_idx'";
+    assert_eq!(
+        psql(&url, reference_index),
+        "0",
+        "replaced by the search indexes"
+    );
+    ok(&["down"], &url);
+    assert_eq!(tables(&url), 6, "down rolls back the last migration only");
+    assert_eq!(
+        psql(&url, reference_index),
+        "1",
+        "the reference index is back"
+    );
     ok(&["down"], &url);
     assert_eq!(tables(&url), 0);
     ok(&["up", "-n", "1"], &url);

@@ -13,6 +13,7 @@ mod entities;
 mod filter_builder;
 mod manage;
 mod migrations;
+mod plans;
 mod retraced;
 mod search_language;
 mod seeding;

@@ -102,7 +102,10 @@ async fn first_migration_builds_exactly_the_reference_catalog() {
 #[tokio::test]
 async fn catalog_comparison_catches_one_changed_predicate_or_constraint_name() {
     let expected = reference_catalog().await;
-    let db = TestDb::migrated().await;
+    let db = TestDb::empty().await;
+    Migrator::up(&db.db, Some(1))
+        .await
+        .expect("first migration");
 
     db.exec(
         "DROP INDEX tenants_trial_ends_idx;

@@ -7,7 +7,8 @@ use entity::prelude::{TenantProducts, Tenants};
 use entity::scope::Scope;
 use entity::{tenant_products, tenants};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, QueryTrait, SelectTwo, Statement,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -17,6 +18,37 @@ use crate::audit::portal::{Change, diff, record, snapshot};
 use crate::error::ApiError;
 use crate::graphql::context::{db, principal, request_meta};
 use crate::graphql::tenants::Entitlement;
+
+/// A tenant named by id or by slug.
+#[derive(Debug, Clone)]
+pub enum TenantRef {
+    /// `tenants.id`.
+    Id(Uuid),
+    /// `tenants.slug`.
+    Slug(String),
+}
+
+/// The `entitlement` query's lookup: the tenant's row for `product`, joined to the tenant.
+pub fn entitlement_select(
+    tenant: TenantRef,
+    product: String,
+) -> SelectTwo<tenant_products::Entity, tenants::Entity> {
+    let tenant_condition = match tenant {
+        TenantRef::Id(id) => tenants::Column::Id.eq(id),
+        TenantRef::Slug(slug) => tenants::Column::Slug.eq(slug),
+    };
+    TenantProducts::find()
+        .filter(tenant_products::Column::Product.eq(product))
+        .find_also_related(Tenants)
+        .filter(tenant_condition)
+}
+
+/// The statement the `entitlement` query runs (`.one()` adds `LIMIT 1`), for the benchmark.
+pub fn entitlement_statement(tenant: TenantRef, product: String) -> Statement {
+    entitlement_select(tenant, product)
+        .limit(1)
+        .build(DbBackend::Postgres)
+}
 
 fn valid_product(product: &str) -> Result<String, ApiError> {
     let p = product.trim();
@@ -178,9 +210,9 @@ impl EntitlementQuery {
         if !own_product {
             caller.require(Scope::TenantsRead)?;
         }
-        let tenant_condition = match (tenant_id, tenant_slug) {
-            (Some(id), None) => tenants::Column::Id.eq(id),
-            (None, Some(slug)) => tenants::Column::Slug.eq(slug),
+        let tenant = match (tenant_id, tenant_slug) {
+            (Some(id), None) => TenantRef::Id(id),
+            (None, Some(slug)) => TenantRef::Slug(slug),
             _ => {
                 return Err(ApiError::bad_input(
                     "tenantId",
@@ -189,10 +221,7 @@ impl EntitlementQuery {
                 .into());
             }
         };
-        let found = TenantProducts::find()
-            .filter(tenant_products::Column::Product.eq(product))
-            .find_also_related(Tenants)
-            .filter(tenant_condition)
+        let found = entitlement_select(tenant, product)
             .one(db(ctx)?)
             .await
             .map_err(ApiError::from)?;

@@ -1,0 +1,59 @@
+//! The plans of every search shape (the benchmark's, built by the server's own code) on a few
+//! hundred thousand skewed rows: no sequential scan of `audit_log`, and at most a few hundred
+//! rows read and thrown away. Plans of the statements as the server runs them: prepared, after
+//! six executions, with the server's `plan_cache_mode`.
+
+use std::sync::Arc;
+
+use bench::shapes;
+use bench::sql::{explain_prepared, plan_waste};
+use chrono::Utc;
+use sea_orm::ConnectionTrait;
+use seed::bulk::{BulkOptions, seed_bulk};
+use tests::TestDb;
+
+/// Rows a plan may read and throw away.
+const MAX_DISCARDED: u64 = 300;
+
+#[tokio::test]
+async fn no_search_shape_scans_or_discards_audit_log_rows() {
+    let db = TestDb::migrated().await;
+    let options = BulkOptions {
+        tenants: 40,
+        events: 300_000,
+        seed: 8,
+        batch_rows: 50_000,
+        connections: 2,
+        keep_indexes: false,
+        now: Utc::now(),
+    };
+    seed_bulk(&db.db, &options, Arc::new(|_| {})).await.unwrap();
+    db.db
+        .execute_unprepared("VACUUM ANALYZE audit_log")
+        .await
+        .unwrap();
+    let subjects = shapes::subjects(&db.db).await.unwrap();
+    assert!(subjects.large.deep_cursor.is_some(), "S5 has its page 200");
+    let mut failures = Vec::new();
+    let all = shapes::read_shapes(&subjects);
+    assert!(all.len() >= 14, "every shape, large and mid: {}", all.len());
+    for shape in all {
+        let statement = shape.statement(subjects.large.id).unwrap();
+        let plan = explain_prepared(&db.db, &statement, "JSON").await.unwrap();
+        let waste = plan_waste(&plan).unwrap();
+        eprintln!(
+            "{:<10} discarded {:>5}  {}",
+            shape.name(),
+            waste.rows_discarded,
+            waste.nodes.join(" > ")
+        );
+        if waste.seq_scans > 0 || waste.rows_discarded > MAX_DISCARDED {
+            failures.push(format!("{} ({}): {waste:?}", shape.name(), shape.label));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "wasteful plans:\n{}",
+        failures.join("\n")
+    );
+}
