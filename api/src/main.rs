@@ -17,6 +17,9 @@ use entity::tenants;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The tenant-registry server: tenants, entitlements, SSO settings, API keys, and one audit
 /// log shared by every product, over GraphQL.
 #[derive(Debug, Parser)]

@@ -236,6 +236,11 @@ fn production_mode_issue_key_and_schema() {
         404,
         "no playground with DATABASE_URL unless --playground"
     );
+    assert_eq!(
+        http(&base, "GET", "/playground/graphiql.min.js", &[], "").0,
+        404,
+        "nor its assets"
+    );
     assert_eq!(http(&base, "GET", "/healthz", &[], "").0, 200);
     assert_eq!(http(&base, "GET", "/readyz", &[], "").0, 200);
 

@@ -360,15 +360,18 @@ async fn subject(db: &impl ConnectionTrait, id: Uuid, events: i64) -> Result<Sub
     )
     .await?
     .context("tenant slug")?;
-    // The action families (`product.noun.`) of the tenant, rarest first: the rarest with at
-    // least a page of rows is S6's prefix.
+    // "Rare": at least a page of rows, or 0.5% of the tenant's rows if that is fewer (a
+    // tenant with 2,700 events has no action family that is both rarer than 1% and a page).
+    let enough = (PAGE as i64 + 1).min((events / 200).max(1));
+    // The action families (`crm.deal.` of `crm.deal.won`, `user.` of `user.login`) of the
+    // tenant, rarest first: the rarest with enough rows is S6's prefix.
     let families = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT f, n FROM (SELECT split_part(action, '.', 1) || '.' || split_part(action, '.', 2) || '.' AS f, \
+            "SELECT f, n FROM (SELECT regexp_replace(action, '[^.]+$', '') AS f, \
              count(*) AS n FROM audit_log WHERE tenant_id = $1 GROUP BY 1) c \
-             WHERE n > $2 ORDER BY n, f LIMIT 1",
-            [id.into(), (PAGE as i64).into()],
+             WHERE n >= $2 AND f <> '' ORDER BY n, f LIMIT 1",
+            [id.into(), enough.into()],
         ))
         .await?;
     let rare_prefix = match families.first() {
@@ -379,7 +382,7 @@ async fn subject(db: &impl ConnectionTrait, id: Uuid, events: i64) -> Result<Sub
         }
         None => ("none.".to_owned(), 0.0),
     };
-    // The rarest top-level metadata value (string or boolean) with at least a page of rows:
+    // The rarest top-level metadata value (string or boolean) with enough rows:
     // the kind of containment one searches an audit log for (a model, a stage, a reason).
     let pairs = db
         .query_all_raw(Statement::from_sql_and_values(
@@ -387,8 +390,8 @@ async fn subject(db: &impl ConnectionTrait, id: Uuid, events: i64) -> Result<Sub
             "SELECT jsonb_build_object(kv.key, kv.value), count(*) AS n \
              FROM audit_log, jsonb_each(metadata) kv \
              WHERE tenant_id = $1 AND jsonb_typeof(kv.value) IN ('string', 'boolean') \
-             GROUP BY 1 HAVING count(*) > $2 ORDER BY n, 1::text LIMIT 1",
-            [id.into(), (PAGE as i64).into()],
+             GROUP BY 1 HAVING count(*) >= $2 ORDER BY n, 1::text LIMIT 1",
+            [id.into(), enough.into()],
         ))
         .await?;
     let rare_metadata = match pairs.first() {

@@ -280,13 +280,19 @@ impl Reply {
         } else {
             StatusCode::OK
         };
-        match serde_json::to_value(&response) {
-            Ok(mut body) => {
-                if let (true, Some(object)) = (request_error, body.as_object_mut()) {
-                    object.remove("data");
-                }
-                self.json(status, &body)
-            }
+        // Written straight from the response (no intermediate JSON tree); a request error has
+        // no `data` member at all.
+        let body = if request_error {
+            serde_json::to_vec(&json!({ "errors": response.errors }))
+        } else {
+            serde_json::to_vec(&response)
+        };
+        match body {
+            Ok(body) => Response::builder()
+                .status(status)
+                .content_type(self.content_type)
+                .body(body)
+                .into_response(),
             Err(e) => self.error(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal(e)),
         }
     }

@@ -46,6 +46,7 @@ pub fn routes(
 ) -> impl Endpoint<Output = poem::Response> {
     Route::new()
         .at("/", get(playground::page))
+        .at("/playground/:file", get(playground::asset))
         .at("/graphql", get(graphql::get).post(graphql::post))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
