@@ -12,6 +12,7 @@ use std::time::Duration;
 use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, Route, get, post};
 
+pub use playground::assets_missing as playground_assets_missing;
 pub use request_id::RequestId;
 
 use crate::graphql::RegistrySchema;

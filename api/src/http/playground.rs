@@ -141,6 +141,11 @@ async fn config(settings: &HttpSettings, state: &AppState) -> Value {
     })
 }
 
+/// Why this build has no playground assets (npm was missing or failed when it was built).
+pub fn assets_missing() -> Option<&'static str> {
+    assets::MISSING
+}
+
 /// The playground page, or 404 when it is switched off.
 #[handler]
 pub async fn page(settings: Data<&HttpSettings>, state: Data<&AppState>) -> Response {
