@@ -6,3 +6,4 @@
 
 pub mod shapes;
 pub mod sql;
+pub mod subjects;

@@ -8,41 +8,40 @@
 //! 5. Rounds of floor (pgbench -M prepared) and api (wrk) alternating, the median reported.
 //! 6. The table, the server's peak RSS and key-cache hit rate, the plans, into target/bench/.
 
+mod checks;
 mod runners;
+mod setup;
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
-use bench::shapes::{self, Caller, ReadShape, Subjects};
+use bench::shapes::{self, Caller, Subjects};
 use bench::sql;
 use clap::Parser;
-use entity::keys::{NewKey, issue_key};
-use entity::scope::Scope;
-use localpg::{Binaries, Cluster, ClusterRoot, Lifetime};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
-use serde_json::{Value, json};
-use uuid::Uuid;
+use localpg::Binaries;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::json;
 
+use checks::{s10, verify};
 use runners::{Load, Measured, median};
+use setup::{Keys, keys, peak_rss_mb, prepare, start_server};
 
 /// Benchmark every search shape through the real server against the same SQL run by pgbench.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
-struct Args {
+pub(crate) struct Args {
     /// The database (with the bulk data set, or empty to seed it). Unset: the persistent
     /// `bench` cluster under target/pg, created and seeded on first use and kept afterwards.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
+    pub(crate) database_url: Option<String>,
     /// Tenants of the data set (when seeding).
     #[arg(long, default_value_t = 1000)]
-    tenants: usize,
+    pub(crate) tenants: usize,
     /// Audit events of the data set (when seeding).
     #[arg(long, default_value_t = 10_000_000)]
-    events: u64,
+    pub(crate) events: u64,
     /// Seconds per measurement.
     #[arg(long, default_value_t = 4)]
     seconds: u32,
@@ -81,171 +80,6 @@ fn which(program: &str) -> Result<PathBuf> {
         .with_context(|| format!("`{program}` is not installed (apt install {program})"))
 }
 
-async fn count(db: &DatabaseConnection, sql: &str) -> Result<i64> {
-    let row = db
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-        .await?
-        .context("no row")?;
-    Ok(row.try_get_by_index(0)?)
-}
-
-/// The database: migrated, holding the data set, analysed.
-async fn prepare(args: &Args, bins: &Path) -> Result<(Option<Cluster>, String)> {
-    let (cluster, url) = match &args.database_url {
-        Some(url) if !url.trim().is_empty() => (None, url.clone()),
-        _ => {
-            let cluster = Cluster::persistent(
-                &ClusterRoot::workspace_default(),
-                "bench",
-                Lifetime::StopWithProcess,
-            )?;
-            let url = cluster.url("postgres");
-            (Some(cluster), url)
-        }
-    };
-    api::startup::migrate(&url)
-        .await
-        .context("migrating the database")?;
-    let db = Database::connect(url.as_str()).await?;
-    let events = count(&db, "SELECT count(*) FROM audit_log").await?;
-    if events == 0 {
-        eprintln!(
-            "== seeding {} events over {} tenants (once; the bench cluster keeps them)",
-            args.events, args.tenants
-        );
-        let status = Command::new(bins.join("seed"))
-            .args(["bulk", "--tenants", &args.tenants.to_string()])
-            .args(["--events", &args.events.to_string()])
-            .env("DATABASE_URL", &url)
-            .status()
-            .context("running seed bulk")?;
-        if !status.success() {
-            bail!("seed bulk failed");
-        }
-        eprintln!("== VACUUM ANALYZE audit_log");
-        db.execute_unprepared("VACUUM ANALYZE audit_log").await?;
-    } else {
-        eprintln!("== using the {events} events already in the database");
-    }
-    // Rows of an earlier run's S10 (product `bench`) go, and VACUUM clears what they left in
-    // the indexes, so that every run reads the same data set.
-    let leftovers = db
-        .execute_unprepared("DELETE FROM audit_log WHERE product = 'bench'")
-        .await?
-        .rows_affected();
-    if leftovers > 0 {
-        eprintln!(
-            "== removing {leftovers} events of an earlier run's S10; VACUUM ANALYZE audit_log"
-        );
-        db.execute_unprepared("VACUUM ANALYZE audit_log").await?;
-    } else {
-        db.execute_unprepared("ANALYZE audit_log").await?;
-    }
-    Ok((cluster, url))
-}
-
-/// Keys for the subjects and for S10; the platform tenant id the platform key belongs to.
-struct Keys {
-    large: String,
-    mid: String,
-    platform: String,
-    platform_tenant: Uuid,
-    writer: String,
-}
-
-async fn keys(db: &DatabaseConnection, subjects: &Subjects) -> Result<Keys> {
-    let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S%3f").to_string();
-    let read = vec![Scope::AuditRead, Scope::TenantsRead];
-    let issue = |tenant_id: Uuid, name: &str, scopes: Vec<Scope>, product: Option<&str>| {
-        let new = NewKey {
-            tenant_id,
-            name: format!("bench-{name}-{stamp}"),
-            scopes,
-            product: product.map(str::to_owned),
-            created_by: None,
-        };
-        async move {
-            issue_key(db, new)
-                .await
-                .map(|k| k.plaintext.expose().to_owned())
-                .map_err(|e| anyhow::anyhow!("issuing a key: {e}"))
-        }
-    };
-    // S10 writes into a tenant of its own so that the read shapes' data does not change.
-    db.execute_unprepared(
-        "INSERT INTO tenants (slug, name) VALUES ('bench-writer', 'Benchmark writer') ON CONFLICT (slug) DO NOTHING",
-    )
-    .await?;
-    let writer_row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT id FROM tenants WHERE slug = 'bench-writer'",
-        ))
-        .await?
-        .context("writer tenant")?;
-    let writer_tenant: Uuid = writer_row.try_get_by_index(0)?;
-    let mut platform_scopes = read.clone();
-    platform_scopes.push(Scope::Platform);
-    Ok(Keys {
-        large: issue(subjects.large.id, "large", read.clone(), None).await?,
-        mid: issue(subjects.mid.id, "mid", read.clone(), None).await?,
-        platform: issue(subjects.large.id, "platform", platform_scopes, None).await?,
-        platform_tenant: subjects.large.id,
-        writer: issue(
-            writer_tenant,
-            "writer",
-            vec![Scope::AuditWrite],
-            Some("bench"),
-        )
-        .await?,
-    })
-}
-
-/// The server, and its stderr lines as they come.
-fn start_server(bins: &Path, url: &str) -> Result<(Child, String, mpsc::Receiver<String>)> {
-    let mut child = Command::new(bins.join("api"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting target/release/api (build it with cargo build --release)")?;
-    let stderr = child.stderr.take().context("stderr")?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .context("the server did not start")?;
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            let base = rest
-                .split_whitespace()
-                .next()
-                .context("address")?
-                .to_owned();
-            return Ok((child, base, rx));
-        }
-    }
-}
-
-/// The server's peak resident set (VmHWM), in MB.
-fn peak_rss_mb(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
-}
-
 /// What one shape is measured with.
 struct Job {
     name: String,
@@ -268,133 +102,6 @@ fn key_for(caller: Caller, subjects: &Subjects, keys: &Keys) -> String {
         Caller::Tenant(_) => keys.mid.clone(),
         Caller::Platform => keys.platform.clone(),
     }
-}
-
-/// Checks the API's answer against the floor's rows; the floor's row count.
-async fn verify(
-    db: &DatabaseConnection,
-    http: &reqwest::Client,
-    base: &str,
-    shape: &ReadShape,
-    statement: &Statement,
-    key: &str,
-) -> Result<usize> {
-    let rows = db.query_all_raw(statement.clone()).await?;
-    let response: Value = http
-        .post(format!("{base}/graphql"))
-        .bearer_auth(key)
-        .json(&shape.body)
-        .send()
-        .await?
-        .json()
-        .await?;
-    if response.get("errors").is_some() {
-        bail!("{}: the API answered {response}", shape.name());
-    }
-    if shape.page.is_some() {
-        let floor: Vec<String> = rows
-            .iter()
-            .take(shapes::PAGE as usize)
-            .map(|r| r.try_get::<i64>("", "id").map(|id| id.to_string()))
-            .collect::<Result<_, _>>()?;
-        let api: Vec<String> = response["data"]["auditEvents"]["edges"]
-            .as_array()
-            .context("edges")?
-            .iter()
-            .map(|e| e["node"]["id"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        if floor != api {
-            bail!(
-                "{}: the API's rows differ from the floor's ({} vs {})",
-                shape.name(),
-                api.len(),
-                floor.len()
-            );
-        }
-        let more = rows.len() > shapes::PAGE as usize;
-        if response["data"]["auditEvents"]["pageInfo"]["hasNextPage"] != json!(more) {
-            bail!("{}: hasNextPage differs from the floor's", shape.name());
-        }
-    } else {
-        let product: String = rows
-            .first()
-            .context("no entitlement row")?
-            .try_get("", "A_product")
-            .or_else(|_| rows[0].try_get_by_index::<String>(2))?;
-        if response["data"]["entitlement"]["product"] != json!(product) {
-            bail!(
-                "{}: the API's entitlement differs: {response}",
-                shape.name()
-            );
-        }
-    }
-    Ok(rows.len())
-}
-
-/// S10's body (50 Retraced events) and its floor: the same 50 rows as one multi-row INSERT,
-/// read back from what the server stored for one call.
-async fn s10(
-    db: &DatabaseConnection,
-    http: &reqwest::Client,
-    base: &str,
-    key: &str,
-) -> Result<(Value, String)> {
-    let events: Vec<Value> = (0..50)
-        .map(|i| {
-            json!({
-                "action": if i % 3 == 0 { "bench.record.created" } else { "bench.record.updated" },
-                "crud": if i % 3 == 0 { "c" } else { "u" },
-                "actor": { "id": format!("user-{}", i % 7), "name": "Bench User" },
-                "target": { "id": format!("rec-{i}"), "name": format!("Record {i}"), "type": "record" },
-                "source_ip": "203.0.113.9",
-                "description": "benchmark event",
-                "fields": { "n": i.to_string(), "batch": "bench" },
-            })
-        })
-        .collect();
-    let body = json!({ "events": events });
-    let response = http
-        .post(format!("{base}/publisher/v1/project/bench/event/bulk"))
-        .header("authorization", format!("token={key}"))
-        .json(&body)
-        .send()
-        .await?;
-    if response.status().as_u16() != 201 {
-        bail!("S10: the bulk publish answered {}", response.status());
-    }
-    let created: Value = response.json().await?;
-    let ids: Vec<i64> = created
-        .as_array()
-        .context("ids")?
-        .iter()
-        .filter_map(|c| c["id"].as_str()?.parse().ok())
-        .collect();
-    if ids.len() != 50 {
-        bail!("S10: expected 50 ids, got {created}");
-    }
-    let columns = "tenant_id, project_id, actor_id, actor_type, actor_name, action, target_id, \
-                   target_type, target_name, product, metadata, source_ip, user_agent";
-    let id_list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    // The rows as stored, spelled as literals (quote_nullable) in one VALUES list.
-    let values = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!(
-                "SELECT string_agg(format('(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)', \
-                 quote_nullable(tenant_id), quote_nullable(project_id), quote_nullable(actor_id), \
-                 quote_nullable(actor_type), quote_nullable(actor_name), quote_nullable(action), \
-                 quote_nullable(target_id), quote_nullable(target_type), quote_nullable(target_name), \
-                 quote_nullable(product), quote_nullable(metadata), quote_nullable(source_ip), \
-                 quote_nullable(user_agent)), ', ' ORDER BY id) FROM audit_log WHERE id IN ({id_list})"
-            ),
-        ))
-        .await?
-        .context("S10 rows")?;
-    let values: String = values.try_get_by_index(0)?;
-    Ok((
-        body,
-        format!("INSERT INTO audit_log ({columns}) VALUES {values};\n"),
-    ))
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

@@ -1,0 +1,150 @@
+//! Production mode (`DATABASE_URL` set), `issue-key` and `schema`.
+
+use std::process::Command;
+
+use localpg::{Binaries, Cluster, ClusterRoot};
+
+use crate::{API, graphql, http, sigterm, start};
+
+#[test]
+fn production_mode_issue_key_and_schema() {
+    let cluster = Cluster::throwaway(&ClusterRoot::workspace_default()).expect("a cluster");
+    let url = cluster.url("postgres");
+    let env = [("DATABASE_URL", url.as_str())];
+
+    // Unmigrated: refuses to serve without --migrate.
+    let out = Command::new(API)
+        .args(["--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("run api");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--migrate"));
+
+    let (mut child, base, _) = start(&["serve", "--bind", "127.0.0.1:0", "--migrate"], &env);
+    assert_eq!(
+        http(&base, "GET", "/", &[], "").0,
+        404,
+        "no playground with DATABASE_URL unless --playground"
+    );
+    assert_eq!(
+        http(&base, "GET", "/playground/graphiql.min.js", &[], "").0,
+        404,
+        "nor its assets"
+    );
+    assert_eq!(http(&base, "GET", "/healthz", &[], "").0, 200);
+    assert_eq!(http(&base, "GET", "/readyz", &[], "").0, 200);
+
+    let psql = Binaries::locate().expect("binaries").program("psql");
+    let ok = Command::new(psql)
+        .args([
+            "-X",
+            "-q",
+            "-c",
+            "INSERT INTO tenants (slug, name) VALUES ('acme', 'Acme')",
+            &url,
+        ])
+        .status()
+        .expect("psql");
+    assert!(ok.success());
+    let out = Command::new(API)
+        .args([
+            "issue-key",
+            "--tenant",
+            "acme",
+            "--name",
+            "ci",
+            "--scopes",
+            "audit:read,tenants:read",
+            "--product",
+            "crm",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("issue-key");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(stdout.lines().count(), 1, "the key alone on one line");
+    let key = stdout.trim();
+    let (status, body) = graphql(
+        &base,
+        key,
+        "{ viewer { name product scopes tenant { slug } } }",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("\"name\":\"ci\"")
+            && body.contains("\"product\":\"crm\"")
+            && body.contains("\"slug\":\"acme\""),
+        "{body}"
+    );
+
+    let out = Command::new(API)
+        .args([
+            "issue-key",
+            "--tenant",
+            "nope",
+            "--name",
+            "x",
+            "--scopes",
+            "audit:read",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("run");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no tenant"));
+    let out = Command::new(API)
+        .args([
+            "issue-key",
+            "--tenant",
+            "acme",
+            "--name",
+            "y",
+            "--scopes",
+            "audit:everything",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("run");
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unknown scope")
+    );
+    let out = Command::new(API)
+        .args([
+            "issue-key",
+            "--tenant",
+            "acme",
+            "--name",
+            "ci",
+            "--scopes",
+            "audit:read",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("run");
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr)
+                .contains("already has an API key with this name")
+    );
+
+    assert_eq!(sigterm(&mut child), Some(0));
+
+    let schema = Command::new(API)
+        .arg("schema")
+        .output()
+        .expect("api schema");
+    assert_eq!(
+        String::from_utf8_lossy(&schema.stdout),
+        include_str!("../../schema.graphql")
+    );
+    let help = Command::new(API)
+        .arg("--help")
+        .output()
+        .expect("api --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("issue-key") && help.contains("--bind") && help.contains("API_BIND"),
+        "{help}"
+    );
+}

@@ -1,0 +1,185 @@
+//! Before measuring: the database (migrated, seeded, analysed), the keys, the server.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use bench::shapes::Subjects;
+use entity::keys::{NewKey, issue_key};
+use entity::scope::Scope;
+use localpg::{Cluster, ClusterRoot, Lifetime};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use uuid::Uuid;
+
+use crate::Args;
+
+async fn count(db: &DatabaseConnection, sql: &str) -> Result<i64> {
+    let row = db
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await?
+        .context("no row")?;
+    Ok(row.try_get_by_index(0)?)
+}
+
+/// The database: migrated, holding the data set, analysed.
+pub(crate) async fn prepare(args: &Args, bins: &Path) -> Result<(Option<Cluster>, String)> {
+    let (cluster, url) = match &args.database_url {
+        Some(url) if !url.trim().is_empty() => (None, url.clone()),
+        _ => {
+            let cluster = Cluster::persistent(
+                &ClusterRoot::workspace_default(),
+                "bench",
+                Lifetime::StopWithProcess,
+            )?;
+            let url = cluster.url("postgres");
+            (Some(cluster), url)
+        }
+    };
+    api::startup::migrate(&url)
+        .await
+        .context("migrating the database")?;
+    let db = Database::connect(url.as_str()).await?;
+    let events = count(&db, "SELECT count(*) FROM audit_log").await?;
+    if events == 0 {
+        eprintln!(
+            "== seeding {} events over {} tenants (once; the bench cluster keeps them)",
+            args.events, args.tenants
+        );
+        let status = Command::new(bins.join("seed"))
+            .args(["bulk", "--tenants", &args.tenants.to_string()])
+            .args(["--events", &args.events.to_string()])
+            .env("DATABASE_URL", &url)
+            .status()
+            .context("running seed bulk")?;
+        if !status.success() {
+            bail!("seed bulk failed");
+        }
+        eprintln!("== VACUUM ANALYZE audit_log");
+        db.execute_unprepared("VACUUM ANALYZE audit_log").await?;
+    } else {
+        eprintln!("== using the {events} events already in the database");
+    }
+    // Rows of an earlier run's S10 (product `bench`) go, and VACUUM clears what they left in
+    // the indexes, so that every run reads the same data set.
+    let leftovers = db
+        .execute_unprepared("DELETE FROM audit_log WHERE product = 'bench'")
+        .await?
+        .rows_affected();
+    if leftovers > 0 {
+        eprintln!(
+            "== removing {leftovers} events of an earlier run's S10; VACUUM ANALYZE audit_log"
+        );
+        db.execute_unprepared("VACUUM ANALYZE audit_log").await?;
+    } else {
+        db.execute_unprepared("ANALYZE audit_log").await?;
+    }
+    Ok((cluster, url))
+}
+
+/// Keys for the subjects and for S10; the platform tenant id the platform key belongs to.
+pub(crate) struct Keys {
+    pub(crate) large: String,
+    pub(crate) mid: String,
+    pub(crate) platform: String,
+    pub(crate) platform_tenant: Uuid,
+    pub(crate) writer: String,
+}
+
+pub(crate) async fn keys(db: &DatabaseConnection, subjects: &Subjects) -> Result<Keys> {
+    let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S%3f").to_string();
+    let read = vec![Scope::AuditRead, Scope::TenantsRead];
+    let issue = |tenant_id: Uuid, name: &str, scopes: Vec<Scope>, product: Option<&str>| {
+        let new = NewKey {
+            tenant_id,
+            name: format!("bench-{name}-{stamp}"),
+            scopes,
+            product: product.map(str::to_owned),
+            created_by: None,
+        };
+        async move {
+            issue_key(db, new)
+                .await
+                .map(|k| k.plaintext.expose().to_owned())
+                .map_err(|e| anyhow::anyhow!("issuing a key: {e}"))
+        }
+    };
+    // S10 writes into a tenant of its own so that the read shapes' data does not change.
+    db.execute_unprepared(
+        "INSERT INTO tenants (slug, name) VALUES ('bench-writer', 'Benchmark writer') ON CONFLICT (slug) DO NOTHING",
+    )
+    .await?;
+    let writer_row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT id FROM tenants WHERE slug = 'bench-writer'",
+        ))
+        .await?
+        .context("writer tenant")?;
+    let writer_tenant: Uuid = writer_row.try_get_by_index(0)?;
+    let mut platform_scopes = read.clone();
+    platform_scopes.push(Scope::Platform);
+    Ok(Keys {
+        large: issue(subjects.large.id, "large", read.clone(), None).await?,
+        mid: issue(subjects.mid.id, "mid", read.clone(), None).await?,
+        platform: issue(subjects.large.id, "platform", platform_scopes, None).await?,
+        platform_tenant: subjects.large.id,
+        writer: issue(
+            writer_tenant,
+            "writer",
+            vec![Scope::AuditWrite],
+            Some("bench"),
+        )
+        .await?,
+    })
+}
+
+/// The server, and its stderr lines as they come.
+pub(crate) fn start_server(
+    bins: &Path,
+    url: &str,
+) -> Result<(Child, String, mpsc::Receiver<String>)> {
+    let mut child = Command::new(bins.join("api"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting target/release/api (build it with cargo build --release)")?;
+    let stderr = child.stderr.take().context("stderr")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .context("the server did not start")?;
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let base = rest
+                .split_whitespace()
+                .next()
+                .context("address")?
+                .to_owned();
+            return Ok((child, base, rx));
+        }
+    }
+}
+
+/// The server's peak resident set (VmHWM), in MB.
+pub(crate) fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
