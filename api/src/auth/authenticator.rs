@@ -163,11 +163,18 @@ impl Authenticator {
         let known = self.known.lock().ok().and_then(|k| k.get(&digest).cloned());
         let prefix = plaintext.prefix().map(str::to_owned);
         if known.is_none() {
-            // Over a failure limit: refused before any database or argon2 work.
+            // Over a failure limit: refused before any database or argon2 work. The prefix's
+            // limit binds only callers that have failed themselves: an address without recent
+            // failures may still try a key whose prefix others are guessing at, so that a flood
+            // at a key's prefix does not lock its owner out.
+            let suspect = client.is_none_or(|ip| self.by_address.has_failed(&ip));
             let limited = client
                 .map(|ip| self.by_address.check(&ip))
                 .unwrap_or(Ok(()))
-                .and(prefix.as_ref().map_or(Ok(()), |p| self.by_prefix.check(p)));
+                .and(match (&prefix, suspect) {
+                    (Some(p), true) => self.by_prefix.check(p),
+                    _ => Ok(()),
+                });
             if let Err(retry_after) = limited {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 return Err(ApiError::RateLimited { retry_after });

@@ -140,3 +140,25 @@ pub(crate) fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
 }
+
+/// Runs one SQL statement on `url` with psql.
+pub(crate) fn psql(url: &str, sql: &str) {
+    let psql = localpg::Binaries::locate()
+        .expect("binaries")
+        .program("psql");
+    let ok = Command::new(psql)
+        .args(["-X", "-q", "-c", sql, url])
+        .status()
+        .expect("psql");
+    assert!(ok.success(), "psql: {sql}");
+}
+
+/// `api issue-key ARGS` against `url`.
+pub(crate) fn issue_key(url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(API)
+        .arg("issue-key")
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("api issue-key")
+}

@@ -2,9 +2,9 @@
 
 use std::process::Command;
 
-use localpg::{Binaries, Cluster, ClusterRoot};
+use localpg::{Cluster, ClusterRoot};
 
-use crate::{API, graphql, http, sigterm, start};
+use crate::{API, graphql, http, issue_key, psql, sigterm, start};
 
 #[test]
 fn production_mode_issue_key_and_schema() {
@@ -35,21 +35,13 @@ fn production_mode_issue_key_and_schema() {
     assert_eq!(http(&base, "GET", "/healthz", &[], "").0, 200);
     assert_eq!(http(&base, "GET", "/readyz", &[], "").0, 200);
 
-    let psql = Binaries::locate().expect("binaries").program("psql");
-    let ok = Command::new(psql)
-        .args([
-            "-X",
-            "-q",
-            "-c",
-            "INSERT INTO tenants (slug, name) VALUES ('acme', 'Acme')",
-            &url,
-        ])
-        .status()
-        .expect("psql");
-    assert!(ok.success());
-    let out = Command::new(API)
-        .args([
-            "issue-key",
+    psql(
+        &url,
+        "INSERT INTO tenants (slug, name) VALUES ('acme', 'Acme')",
+    );
+    let out = issue_key(
+        &url,
+        &[
             "--tenant",
             "acme",
             "--name",
@@ -58,10 +50,8 @@ fn production_mode_issue_key_and_schema() {
             "audit:read,tenants:read",
             "--product",
             "crm",
-        ])
-        .env("DATABASE_URL", &url)
-        .output()
-        .expect("issue-key");
+        ],
+    );
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8(out.stdout).expect("utf-8");
     assert_eq!(stdout.lines().count(), 1, "the key alone on one line");
@@ -79,49 +69,29 @@ fn production_mode_issue_key_and_schema() {
         "{body}"
     );
 
-    let out = Command::new(API)
-        .args([
-            "issue-key",
-            "--tenant",
-            "nope",
-            "--name",
-            "x",
-            "--scopes",
-            "audit:read",
-        ])
-        .env("DATABASE_URL", &url)
-        .output()
-        .expect("run");
+    let out = issue_key(
+        &url,
+        &["--tenant", "nope", "--name", "x", "--scopes", "audit:read"],
+    );
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no tenant"));
-    let out = Command::new(API)
-        .args([
-            "issue-key",
+    let out = issue_key(
+        &url,
+        &[
             "--tenant",
             "acme",
             "--name",
             "y",
             "--scopes",
             "audit:everything",
-        ])
-        .env("DATABASE_URL", &url)
-        .output()
-        .expect("run");
+        ],
+    );
     assert!(
         !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unknown scope")
     );
-    let out = Command::new(API)
-        .args([
-            "issue-key",
-            "--tenant",
-            "acme",
-            "--name",
-            "ci",
-            "--scopes",
-            "audit:read",
-        ])
-        .env("DATABASE_URL", &url)
-        .output()
-        .expect("run");
+    let out = issue_key(
+        &url,
+        &["--tenant", "acme", "--name", "ci", "--scopes", "audit:read"],
+    );
     assert!(
         !out.status.success()
             && String::from_utf8_lossy(&out.stderr)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use localpg::{Binaries, Cluster, ClusterRoot};
 
-use crate::{API, graphql, http, sigterm, start, start_logged};
+use crate::{API, graphql, http, issue_key, psql, sigterm, start, start_logged};
 
 #[test]
 fn no_plaintext_key_reaches_the_database_or_the_log() {
@@ -19,17 +19,10 @@ fn no_plaintext_key_reaches_the_database_or_the_log() {
         &[("DATABASE_URL", url.as_str()), ("RUST_LOG", "debug")],
     );
     let bin = Binaries::locate().expect("binaries");
-    let ok = Command::new(bin.program("psql"))
-        .args([
-            "-X",
-            "-q",
-            "-c",
-            "INSERT INTO tenants (slug, name) VALUES ('acme', 'Acme')",
-            &url,
-        ])
-        .status()
-        .expect("psql");
-    assert!(ok.success());
+    psql(
+        &url,
+        "INSERT INTO tenants (slug, name) VALUES ('acme', 'Acme')",
+    );
     let out = Command::new(API)
         .args([
             "issue-key",
@@ -140,31 +133,14 @@ fn sigterm_finishes_in_flight_requests_and_refuses_new_connections() {
         &["serve", "--bind", "127.0.0.1:0", "--migrate"],
         &[("DATABASE_URL", url.as_str())],
     );
-    let psql = Binaries::locate().expect("binaries").program("psql");
-    let ok = Command::new(psql)
-        .args([
-            "-X",
-            "-q",
-            "-c",
-            "INSERT INTO tenants (slug, name) VALUES ('acme', 'Acme')",
-            &url,
-        ])
-        .status()
-        .expect("psql");
-    assert!(ok.success());
-    let out = Command::new(API)
-        .args([
-            "issue-key",
-            "--tenant",
-            "acme",
-            "--name",
-            "k",
-            "--scopes",
-            "audit:read",
-        ])
-        .env("DATABASE_URL", &url)
-        .output()
-        .expect("issue-key");
+    psql(
+        &url,
+        "INSERT INTO tenants (slug, name) VALUES ('acme', 'Acme')",
+    );
+    let out = issue_key(
+        &url,
+        &["--tenant", "acme", "--name", "k", "--scopes", "audit:read"],
+    );
     let key = String::from_utf8(out.stdout)
         .expect("utf-8")
         .trim()

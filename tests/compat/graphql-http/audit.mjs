@@ -6,8 +6,9 @@
 // LOCALPG_BINDIR come from localpg).
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import path from "node:path";
+import { startApi } from "../server.mjs";
 import { serverAudits } from "graphql-http";
 
 const API = process.env.API_BIN;
@@ -15,20 +16,7 @@ const DB = process.env.DATABASE_URL;
 const PSQL = path.join(process.env.LOCALPG_BINDIR ?? "", "psql");
 assert.ok(API && DB, "API_BIN and DATABASE_URL must be set");
 
-const server = spawn(API, ["serve", "--bind", "127.0.0.1:0", "--migrate"], {
-  env: { ...process.env, RUST_LOG: "warn" },
-  stdio: ["ignore", "ignore", "pipe"],
-});
-const base = await new Promise((resolve, reject) => {
-  let seen = "";
-  server.stderr.on("data", (chunk) => {
-    seen += chunk;
-    const found = seen.match(/listening on (http:\/\/\S+)/);
-    if (found) resolve(found[1]);
-  });
-  server.on("exit", (code) => reject(new Error(`api exited with ${code}: ${seen}`)));
-  setTimeout(() => reject(new Error(`api did not start: ${seen}`)), 60_000);
-});
+const { server, base } = await startApi(API, ["serve", "--bind", "127.0.0.1:0", "--migrate"], { ...process.env, RUST_LOG: "warn" });
 
 let failed = 0;
 try {

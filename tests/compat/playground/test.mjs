@@ -7,12 +7,12 @@
 // Run by .ci/run as: node test.mjs, with API_BIN set (and CHROMIUM, default /usr/bin/chromium).
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { startApi } from "../server.mjs";
 
 const API = process.env.API_BIN;
 assert.ok(API, "API_BIN must be set");
@@ -26,19 +26,11 @@ const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tr-playground-"));
 fs.chmodSync(scratch, 0o755);
 const env = { ...process.env, CARGO_TARGET_DIR: scratch, RUST_LOG: "warn" };
 delete env.DATABASE_URL;
-const server = spawn(API, ["--bind", "127.0.0.1:0"], { env, stdio: ["ignore", "pipe", "pipe"] });
+const { server, base } = await startApi(API, ["--bind", "127.0.0.1:0"], env, 180_000);
 let key = "";
 server.stdout.on("data", (chunk) => (key += chunk));
-const base = await new Promise((resolve, reject) => {
-  let seen = "";
-  server.stderr.on("data", (chunk) => {
-    seen += chunk;
-    const found = seen.match(/playground: (http:\/\/\S+?)\/?\s/);
-    if (found) resolve(found[1]);
-  });
-  server.on("exit", (code) => reject(new Error(`api exited with ${code}: ${seen}`)));
-  setTimeout(() => reject(new Error(`api did not start: ${seen}`)), 180_000);
-});
+// The key is printed right after the listening line; give it a moment.
+for (let i = 0; i < 50 && !key.includes("\n"); i += 1) await new Promise((r) => setTimeout(r, 100));
 const origin = new URL(base).origin;
 
 let failed = false;

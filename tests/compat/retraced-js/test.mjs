@@ -7,8 +7,9 @@
 // LOCALPG_BINDIR come from localpg).
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import path from "node:path";
+import { startApi } from "../server.mjs";
 import retraced from "@retracedhq/retraced";
 
 const { Client } = retraced;
@@ -24,20 +25,7 @@ const check = async (name, fn) => {
   console.log(`ok - ${name}`);
 };
 
-const server = spawn(API, ["serve", "--bind", "127.0.0.1:0", "--migrate"], {
-  env: { ...process.env, RUST_LOG: "warn" },
-  stdio: ["ignore", "ignore", "pipe"],
-});
-const base = await new Promise((resolve, reject) => {
-  let seen = "";
-  server.stderr.on("data", (chunk) => {
-    seen += chunk;
-    const found = seen.match(/listening on (http:\/\/\S+)/);
-    if (found) resolve(found[1]);
-  });
-  server.on("exit", (code) => reject(new Error(`api exited with ${code}: ${seen}`)));
-  setTimeout(() => reject(new Error(`api did not start: ${seen}`)), 60_000);
-});
+const { server, base } = await startApi(API, ["serve", "--bind", "127.0.0.1:0", "--migrate"], { ...process.env, RUST_LOG: "warn" });
 
 try {
   execFileSync(PSQL, ["-X", "-q", "-c", "INSERT INTO tenants (slug, name) VALUES ('acme', 'Acme')", DB]);

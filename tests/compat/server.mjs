@@ -1,0 +1,19 @@
+// Shared by the Node checks in tests/compat: starts the real `api` binary and resolves, once it
+// listens, with the child process and its base URL.
+
+import { spawn } from "node:child_process";
+
+export function startApi(bin, args, env, timeoutMs = 60_000) {
+  const server = spawn(bin, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  const base = new Promise((resolve, reject) => {
+    let seen = "";
+    server.stderr.on("data", (chunk) => {
+      seen += chunk;
+      const found = seen.match(/listening on (http:\/\/\S+)/);
+      if (found) resolve(found[1]);
+    });
+    server.on("exit", (code) => reject(new Error(`api exited with ${code}: ${seen}`)));
+    setTimeout(() => reject(new Error(`api did not start: ${seen}`)), timeoutMs);
+  });
+  return base.then((url) => ({ server, base: url }));
+}
