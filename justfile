@@ -62,9 +62,9 @@ _with-db CMD:
     export DATABASE_URL="${DATABASE_URL:-$(cargo run -q -p localpg -- up)}"
     {{CMD}}
 
-# The benchmark (docs/performance.md): every search shape through the server (wrk) against the
-# same SQL (pgbench), on 10M events in the persistent `bench` cluster (seeded on first use;
-# DATABASE_URL to use another database). Needs `wrk` (apt install wrk). ARGS: e.g. --only S1,S5.
+# Every search shape through the server (wrk) against the same SQL (pgbench), on 10M events in
+# the persistent `bench` cluster (seeded on first use; DATABASE_URL for another database).
+# The benchmark of docs/performance.md; needs wrk. ARGS: e.g. --only S1,S5 --rounds 5.
 bench *ARGS:
     cargo build --release -q -p api -p seed -p bench
     ./target/release/bench {{ARGS}}
