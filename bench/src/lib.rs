@@ -1,4 +1,4 @@
-//! The benchmark of issue #8 (`cargo run --release -p bench`, or `just bench`): every search
+//! The benchmark (docs/performance.md; `cargo run --release -p bench`, or `just bench`): every search
 //! shape through the real server, driven by `wrk`, against the exact SQL the server issues,
 //! driven by `pgbench -M prepared`, in the same run. See docs/performance.md.
 //!

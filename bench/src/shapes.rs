@@ -1,4 +1,4 @@
-//! The search shapes of issue #8, each as the GraphQL (or Retraced) request a user sends and
+//! The search shapes of the benchmark (docs/performance.md), each as the GraphQL (or Retraced) request a user sends and
 //! the SQL the server runs for it, built by the server's own code (`AuditEventFilter::condition`
 //! and `store::page_statement`), so the floor measures exactly what the server issues.
 

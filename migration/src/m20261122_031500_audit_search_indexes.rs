@@ -1,4 +1,4 @@
-//! Indexes for the searches users run on `audit_log` (issue #8; plans in docs/performance.md).
+//! Indexes for the searches users run on `audit_log` (their plans are in docs/performance.md).
 //!
 //! Every page is ordered by `(created_at, id)` and continues after a cursor with the row-value
 //! comparison `(created_at, id) < ($1, $2)`. An index ending in `created_at DESC, id DESC` serves
