@@ -1,6 +1,7 @@
-//! The search shapes of the benchmark (docs/performance.md), each as the GraphQL (or Retraced) request a user sends and
-//! the SQL the server runs for it, built by the server's own code (`AuditEventFilter::condition`
-//! and `store::page_statement`), so the floor measures exactly what the server issues.
+//! The search shapes of the benchmark (docs/performance.md), each as the GraphQL request a user
+//! sends and the SQL the server runs for it, built by the server's own code
+//! (`AuditEventFilter::condition`, `store::page_statement`), so that the floor measures exactly
+//! what the server issues.
 
 use std::collections::BTreeSet;
 
