@@ -79,6 +79,32 @@ impl ApiError {
         }
     }
 
+    /// The HTTP status of this error where a whole request fails with it (not a field of a
+    /// GraphQL response, which stays 200).
+    pub fn http_status(&self) -> poem::http::StatusCode {
+        use poem::http::StatusCode;
+        match self {
+            ApiError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Adds `Retry-After` to `response` for `RATE_LIMITED`.
+    pub fn add_retry_after(&self, response: &mut poem::Response) {
+        if let Some(secs) = self.retry_after_secs() {
+            response.headers_mut().insert(
+                poem::http::header::RETRY_AFTER,
+                poem::http::HeaderValue::from(secs),
+            );
+        }
+    }
+
     /// The sentence shown to the caller.
     pub fn message(&self) -> String {
         match self {
@@ -232,53 +258,51 @@ impl From<DbErr> for ApiError {
     }
 }
 
-/// The SQLSTATE of a failed statement.
-fn sqlstate(err: &DbErr) -> Option<String> {
+/// The driver's error behind a failed statement, if the driver reported one.
+fn sqlx_error(err: &DbErr) -> Option<&sea_orm::sqlx::Error> {
     match err {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            match &**e {
-                sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
-                _ => None,
-            }
-        }
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => Some(e),
         _ => None,
     }
+}
+
+/// The error PostgreSQL reported for a failed statement.
+fn database_error(err: &DbErr) -> Option<&dyn sea_orm::sqlx::error::DatabaseError> {
+    match sqlx_error(err)? {
+        sea_orm::sqlx::Error::Database(db) => Some(&**db),
+        _ => None,
+    }
+}
+
+/// The SQLSTATE of a failed statement.
+fn sqlstate(err: &DbErr) -> Option<String> {
+    database_error(err)?.code().map(|c| c.into_owned())
 }
 
 /// Whether the database could not be reached or dropped the connection (stopped, restarted,
 /// backend terminated): a retry later may succeed. SQLSTATE classes 08 (connection exception)
 /// and 57 (operator intervention), I/O errors, and pool timeouts.
 fn connection_lost(err: &DbErr) -> bool {
-    let sqlx = match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
-        _ => return false,
-    };
-    match &**sqlx {
-        sea_orm::sqlx::Error::Io(_)
-        | sea_orm::sqlx::Error::PoolTimedOut
-        | sea_orm::sqlx::Error::PoolClosed
-        | sea_orm::sqlx::Error::WorkerCrashed
-        | sea_orm::sqlx::Error::Protocol(_) => true,
-        sea_orm::sqlx::Error::Database(db) => db
-            .code()
-            // 57014 is a cancelled statement (statement_timeout), not a lost connection.
-            .is_some_and(|code| {
-                code.starts_with("08") || (code.starts_with("57") && code != "57014")
-            }),
+    if matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) {
+        return true;
+    }
+    match sqlx_error(err) {
+        Some(
+            sea_orm::sqlx::Error::Io(_)
+            | sea_orm::sqlx::Error::PoolTimedOut
+            | sea_orm::sqlx::Error::PoolClosed
+            | sea_orm::sqlx::Error::WorkerCrashed
+            | sea_orm::sqlx::Error::Protocol(_),
+        ) => true,
+        // 57014 is a cancelled statement (statement_timeout), not a lost connection.
+        Some(sea_orm::sqlx::Error::Database(_)) => sqlstate(err).is_some_and(|code| {
+            code.starts_with("08") || (code.starts_with("57") && code != "57014")
+        }),
         _ => false,
     }
 }
 
 /// The name of the constraint a failed statement violated, as PostgreSQL reports it.
 pub fn violated_constraint(err: &DbErr) -> Option<String> {
-    match err {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            match &**e {
-                sea_orm::sqlx::Error::Database(db_err) => db_err.constraint().map(str::to_owned),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
+    database_error(err)?.constraint().map(str::to_owned)
 }

@@ -41,7 +41,8 @@ pub struct Subjects {
     pub now: DateTime<Utc>,
 }
 
-async fn scalar<T: sea_orm::TryGetable>(
+/// The first column of the first row of `sql`, if any.
+pub async fn scalar<T: sea_orm::TryGetable>(
     db: &impl ConnectionTrait,
     sql: &str,
     values: Vec<sea_orm::Value>,

@@ -190,14 +190,8 @@ async fn execute(
         .await
     {
         Ok(principal) => principal,
-        Err(e @ ApiError::Unauthenticated(_)) => return reply.error(StatusCode::UNAUTHORIZED, e),
-        Err(e @ ApiError::RateLimited { .. }) => {
-            let wait = e.retry_after_secs().unwrap_or(1);
-            let mut response = reply.error(StatusCode::TOO_MANY_REQUESTS, e);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
-            return response;
+        Err(e @ (ApiError::Unauthenticated(_) | ApiError::RateLimited { .. })) => {
+            return reply.error(e.http_status(), e);
         }
         Err(e) => return reply.error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
@@ -257,7 +251,9 @@ impl Reply {
         if let (Some(field), Some(ext)) = (field, body["errors"][0]["extensions"].as_object_mut()) {
             ext.insert("field".into(), field.into());
         }
-        self.json(status, &body)
+        let mut response = self.json(status, &body);
+        error.add_retry_after(&mut response);
+        response
     }
 
     fn error_code(&self, status: StatusCode, code: &str, message: &str) -> Response {

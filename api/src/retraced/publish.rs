@@ -75,14 +75,7 @@ pub(crate) async fn caller_for(
     let caller = match state.auth.authenticate_token(token, ip).await {
         Ok(caller) => caller,
         Err(ApiError::Unauthenticated(m)) => return Err(unauthorized(&m)),
-        Err(e @ ApiError::RateLimited { .. }) => {
-            let mut response = error(StatusCode::TOO_MANY_REQUESTS, &e.message(), None);
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(e.retry_after_secs().unwrap_or(1)),
-            );
-            return Err(response);
-        }
+        Err(e @ ApiError::RateLimited { .. }) => return Err(error_from(e)),
         Err(e) => return Err(error(StatusCode::SERVICE_UNAVAILABLE, &e.message(), None)),
     };
     if caller.require(scope).is_err() {
@@ -274,20 +267,12 @@ async fn tenant_of(
 }
 
 fn error_from(e: ApiError) -> Response {
-    let status = match e {
-        ApiError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
-        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-        ApiError::Conflict { .. } => StatusCode::CONFLICT,
-        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
     if let ApiError::Internal(detail) = &e {
         tracing::error!(error = %detail, "internal error while publishing");
     }
-    error(status, &e.message(), None)
+    let mut response = error(e.http_status(), &e.message(), None);
+    e.add_retry_after(&mut response);
+    response
 }
 
 /// Stores the events in one transaction; their `{id, hash}` in order.
