@@ -8,9 +8,10 @@ use async_graphql::Enum;
 use entity::audit_log::{self, Column};
 use entity::prelude::AuditLog;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::sqlx::{self, Row};
 use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select, Statement,
+    QueryResult, QuerySelect, QueryTrait, Select, Statement,
 };
 
 use super::cursor::Cursor;
@@ -42,7 +43,13 @@ pub async fn page(
     first: u64,
     after: Option<Cursor>,
 ) -> Result<Page, DbErr> {
-    let mut rows = page_select(condition, order, first, after).all(db).await?;
+    let statement = page_statement(condition, order, first, after);
+    let mut rows = db
+        .query_all_raw(statement)
+        .await?
+        .iter()
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?;
     let has_next_page = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok(Page {
@@ -99,10 +106,60 @@ pub async fn find(
     AuditLog::find_by_id(id).filter(condition).one(db).await
 }
 
+/// One row of `SELECT audit_log.* ...` as the entity selects it (columns in declaration
+/// order), read by position. A page decodes 51 rows of 15 columns; sea-orm's generic path
+/// looks every column up by name, which was a fifth of the server's CPU on a page.
+fn decode(row: &QueryResult) -> Result<audit_log::Model, DbErr> {
+    let row = row
+        .try_as_pg_row()
+        .ok_or_else(|| DbErr::Type("audit_log rows come from PostgreSQL".to_owned()))?;
+    let field = |e: sqlx::Error| DbErr::Type(format!("audit_log column: {e}"));
+    Ok(audit_log::Model {
+        id: row.try_get(0).map_err(field)?,
+        tenant_id: row.try_get(1).map_err(field)?,
+        project_id: row.try_get(2).map_err(field)?,
+        actor_id: row.try_get(3).map_err(field)?,
+        actor_name: row.try_get(4).map_err(field)?,
+        actor_type: row.try_get(5).map_err(field)?,
+        action: row.try_get(6).map_err(field)?,
+        target_id: row.try_get(7).map_err(field)?,
+        target_type: row.try_get(8).map_err(field)?,
+        target_name: row.try_get(9).map_err(field)?,
+        product: row.try_get(10).map_err(field)?,
+        metadata: row
+            .try_get::<sqlx::types::Json<serde_json::Value>, _>(11)
+            .map_err(field)?
+            .0,
+        source_ip: row.try_get(12).map_err(field)?,
+        user_agent: row.try_get(13).map_err(field)?,
+        created_at: row.try_get(14).map_err(field)?,
+    })
+}
+
 /// The cursor pointing at `row`.
 pub fn cursor_of(row: &audit_log::Model) -> Cursor {
     Cursor {
         created_at: row.created_at.to_utc(),
         id: row.id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{IdenStatic, Iterable};
+
+    /// [`decode`] reads by position: the statement must list the columns in declaration order.
+    #[test]
+    fn pages_select_the_columns_in_the_order_decode_reads_them() {
+        let sql = page_statement(Condition::all(), AuditOrder::NewestFirst, 50, None).sql;
+        let listed = sql
+            .strip_prefix("SELECT ")
+            .and_then(|rest| rest.split(" FROM ").next())
+            .expect("a SELECT");
+        let expected: Vec<String> = Column::iter()
+            .map(|c| format!("\"audit_log\".\"{}\"", c.as_str()))
+            .collect();
+        assert_eq!(listed, expected.join(", "));
     }
 }

@@ -12,6 +12,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::audit_page::{self, Prebuilt};
 use super::context::{db, principal, request_meta};
 use super::tenants::{MAX_PAGE, PageInfo};
 use crate::audit::cursor::Cursor;
@@ -130,8 +131,8 @@ pub struct AuditEventConnection {
 #[Object]
 impl AuditEventConnection {
     /// The events of this page.
-    async fn edges(&self) -> &[AuditEventEdge] {
-        &self.edges
+    async fn edges(&self, ctx: &Context<'_>) -> Result<Prebuilt<Vec<AuditEventEdge>>> {
+        Ok(Prebuilt::new(audit_page::edges(&ctx.field(), &self.edges)?))
     }
     /// Paging state.
     async fn page_info(&self) -> PageInfo {

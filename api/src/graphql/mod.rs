@@ -2,6 +2,7 @@
 //! tests execute in process and the HTTP layer serves.
 
 pub mod audit;
+mod audit_page;
 pub mod context;
 pub mod manage;
 pub mod tenants;

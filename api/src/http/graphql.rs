@@ -10,6 +10,9 @@ use poem::web::Data;
 use poem::{Body, IntoResponse, Request, Response, handler};
 use serde_json::json;
 
+use std::sync::Arc;
+
+use super::documents::DocumentCache;
 use super::{HttpSettings, RequestId};
 use crate::error::ApiError;
 use crate::graphql::RegistrySchema;
@@ -27,6 +30,7 @@ pub async fn post(
     schema: Data<&RegistrySchema>,
     state: Data<&AppState>,
     settings: Data<&HttpSettings>,
+    documents: Data<&Arc<DocumentCache>>,
     request_id: Data<&RequestId>,
 ) -> Response {
     let reply = Reply::for_request(req, &request_id.0.0);
@@ -89,6 +93,7 @@ pub async fn post(
             );
         }
     };
+    let request = documents.attach(request);
     execute(req, request, &schema, &state, &settings, reply).await
 }
 
@@ -99,6 +104,7 @@ pub async fn get(
     schema: Data<&RegistrySchema>,
     state: Data<&AppState>,
     settings: Data<&HttpSettings>,
+    documents: Data<&Arc<DocumentCache>>,
     request_id: Data<&RequestId>,
 ) -> Response {
     let reply = Reply::for_request(req, &request_id.0.0);
@@ -121,7 +127,7 @@ pub async fn get(
             );
         }
     };
-    if is_mutation(&request) {
+    if is_mutation(&request, &documents) {
         let mut response = reply.error(
             StatusCode::METHOD_NOT_ALLOWED,
             ApiError::bad_input("query", "mutations are accepted only with POST"),
@@ -131,6 +137,7 @@ pub async fn get(
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return response;
     }
+    let request = documents.attach(request);
     execute(req, request, &schema, &state, &settings, reply).await
 }
 
@@ -163,8 +170,8 @@ fn check_parameters(value: &serde_json::Value) -> Result<(), ApiError> {
 
 /// Whether the operation the request would run is a mutation (unparsable: not; the schema
 /// reports the syntax error).
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+fn is_mutation(request: &async_graphql::Request, documents: &DocumentCache) -> bool {
+    let Some(document) = documents.document(&request.query) else {
         return false;
     };
     let wanted = request.operation_name.as_deref();

@@ -2,11 +2,13 @@
 //! Retraced's publisher endpoints under `/publisher/v1/project/{project}/`.
 //! Every response carries an `x-request-id`; every log line of a request carries it too.
 
+mod documents;
 mod graphql;
 mod health;
 mod playground;
 mod request_id;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::middleware::Cors;
@@ -56,5 +58,6 @@ pub fn routes(
         .data(schema)
         .data(state)
         .data(settings)
+        .data(Arc::new(documents::DocumentCache::new(256)))
         .around(request_id::with_request_id)
 }
