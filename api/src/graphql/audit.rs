@@ -182,9 +182,27 @@ impl AuditQuery {
             })
             .transpose()?;
         let condition = filter.unwrap_or_default().0.condition(caller)?;
-        let page = store::page(db(ctx)?, condition.clone(), order, first as u64, after)
-            .await
-            .map_err(ApiError::from)?;
+        let metadata = if ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("metadata")
+            .exists()
+        {
+            store::Metadata::Read
+        } else {
+            store::Metadata::Skip
+        };
+        let page = store::page(
+            db(ctx)?,
+            condition.clone(),
+            order,
+            first as u64,
+            after,
+            metadata,
+        )
+        .await
+        .map_err(ApiError::from)?;
         Ok(AuditEventConnection {
             edges: page
                 .rows

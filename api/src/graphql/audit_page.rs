@@ -117,8 +117,41 @@ impl Kind {
     }
 }
 
-/// The plan for the fields selected under `field`, an object of type `kind`.
+/// The plan for the fields selected under `field`, an object of type `kind`: one slot per
+/// response key, in the order the keys first appear. A key selected twice (`node { id }
+/// node { action }`) is one slot with the fields of both, as GraphQL's field merging requires
+/// (validation has made sure the two are the same field).
 fn plan(field: &SelectionField<'_>, kind: Kind) -> ServerResult<Vec<Slot>> {
+    let mut slots: Vec<Slot> = Vec::new();
+    for slot in selected(field, kind)? {
+        match slots.iter_mut().find(|s| s.key == slot.key) {
+            Some(existing) => existing.pick.merge(slot.pick),
+            None => slots.push(slot),
+        }
+    }
+    Ok(slots)
+}
+
+impl Pick {
+    fn merge(&mut self, other: Pick) {
+        match (self, other) {
+            (Pick::Node(mine), Pick::Node(more))
+            | (Pick::Actor(mine), Pick::Actor(more))
+            | (Pick::Target(mine), Pick::Target(more)) => {
+                for slot in more {
+                    match mine.iter_mut().find(|s| s.key == slot.key) {
+                        Some(existing) => existing.pick.merge(slot.pick),
+                        None => mine.push(slot),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The slots of `field`'s selection as written, repeats included.
+fn selected(field: &SelectionField<'_>, kind: Kind) -> ServerResult<Vec<Slot>> {
     field
         .selection_set()
         .map(|child| {
@@ -170,11 +203,12 @@ pub fn edges(field: &SelectionField<'_>, edges: &[AuditEventEdge]) -> ServerResu
 }
 
 fn write(slots: &[Slot], edge: &AuditEventEdge) -> Value {
-    let mut object = IndexMap::with_capacity(slots.len());
-    for slot in slots {
-        insert(&mut object, slot.key.clone(), value(&slot.pick, edge));
-    }
-    Value::Object(object)
+    Value::Object(
+        slots
+            .iter()
+            .map(|slot| (slot.key.clone(), value(&slot.pick, edge)))
+            .collect::<IndexMap<_, _>>(),
+    )
 }
 
 fn text(value: Option<&str>) -> Value {
@@ -211,21 +245,5 @@ fn value(pick: &Pick, edge: &AuditEventEdge) -> Value {
         Pick::TargetId => text(row.target_id.as_deref()),
         Pick::TargetType => text(row.target_type.as_deref()),
         Pick::TargetName => text(row.target_name.as_deref()),
-    }
-}
-
-/// Adds a response entry; a key selected twice (`node { id } node { action }`) is one object
-/// with the fields of both, as GraphQL's field merging requires.
-fn insert(object: &mut IndexMap<Name, Value>, key: Name, value: Value) {
-    match (object.get_mut(&key), value) {
-        (Some(Value::Object(existing)), Value::Object(more)) => {
-            for (key, value) in more {
-                insert(existing, key, value);
-            }
-        }
-        (Some(_), _) => {}
-        (None, value) => {
-            object.insert(key, value);
-        }
     }
 }
