@@ -111,13 +111,23 @@ impl AuditEvent {
 }
 
 /// An event in a page.
-#[derive(SimpleObject, Debug)]
-#[graphql(serial)]
+#[derive(Debug)]
 pub struct AuditEventEdge {
-    /// Where this event is in the order.
-    pub cursor: String,
     /// The event.
     pub node: AuditEvent,
+}
+
+/// An event in a page.
+#[Object(serial)]
+impl AuditEventEdge {
+    /// Where this event is in the order.
+    async fn cursor(&self) -> String {
+        store::cursor_of(&self.node.0).encode()
+    }
+    /// The event.
+    async fn node(&self) -> &AuditEvent {
+        &self.node
+    }
 }
 
 /// A page of events.
@@ -138,7 +148,10 @@ impl AuditEventConnection {
     async fn page_info(&self) -> PageInfo {
         PageInfo {
             has_next_page: self.has_next_page,
-            end_cursor: self.edges.last().map(|e| e.cursor.clone()),
+            end_cursor: self
+                .edges
+                .last()
+                .map(|e| store::cursor_of(&e.node.0).encode()),
         }
     }
     /// How many events match the filter, over all pages. Counted only when asked for.
@@ -208,7 +221,6 @@ impl AuditQuery {
                 .rows
                 .into_iter()
                 .map(|row| AuditEventEdge {
-                    cursor: store::cursor_of(&row).encode(),
                     node: AuditEvent(row),
                 })
                 .collect(),

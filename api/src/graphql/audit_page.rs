@@ -219,7 +219,7 @@ fn value(pick: &Pick, edge: &AuditEventEdge) -> Value {
     let AuditEvent(row) = &edge.node;
     match pick {
         Pick::Typename(name) => Value::String((*name).to_owned()),
-        Pick::Cursor => Value::String(edge.cursor.clone()),
+        Pick::Cursor => Value::String(crate::audit::store::cursor_of(row).encode()),
         Pick::Node(slots) | Pick::Actor(slots) | Pick::Target(slots) => write(slots, edge),
         Pick::Id => Value::String(row.id.to_string()),
         Pick::TenantId => row
