@@ -4,5 +4,6 @@
 pub mod cursor;
 pub mod filter;
 pub mod portal;
+pub mod row;
 pub mod search;
 pub mod store;

@@ -8,13 +8,13 @@ use async_graphql::Enum;
 use entity::audit_log::{self, Column};
 use entity::prelude::AuditLog;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use sea_orm::sqlx::{self, Row};
 use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, QueryTrait, Select, Statement,
+    QuerySelect, QueryTrait, Select, Statement,
 };
 
 use super::cursor::Cursor;
+use super::row::PageRow;
 
 /// The order of a page.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,44 +28,53 @@ pub enum AuditOrder {
 
 /// One page of events.
 #[derive(Debug)]
-pub struct Page {
+pub struct Page<Row = audit_log::Model> {
     /// At most the requested number of rows, in order.
-    pub rows: Vec<audit_log::Model>,
+    pub rows: Vec<Row>,
     /// Whether more rows follow the last one.
     pub has_next_page: bool,
 }
 
-/// Which columns of a page the caller reads: parsing `metadata` (JSON) is a third of
-/// decoding a row, and most pages do not show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metadata {
-    /// Parse it.
-    Read,
-    /// Leave it: the rows carry `null` there.
-    Skip,
-}
-
-/// The `first` events matching `condition` after `after`, in `order`.
-pub async fn page(
+/// The `first` events matching `condition` after `after`, in `order`, as rows read column by
+/// column when asked ([`PageRow`]).
+pub async fn page_rows(
     db: &impl ConnectionTrait,
     condition: Condition,
     order: AuditOrder,
     first: u64,
     after: Option<Cursor>,
-    metadata: Metadata,
-) -> Result<Page, DbErr> {
+) -> Result<Page<PageRow>, DbErr> {
     let statement = page_statement(condition, order, first, after);
     let mut rows = db
         .query_all_raw(statement)
         .await?
-        .iter()
-        .map(|row| decode(row, metadata))
+        .into_iter()
+        .map(PageRow::new)
         .collect::<Result<Vec<_>, _>>()?;
     let has_next_page = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok(Page {
         rows,
         has_next_page,
+    })
+}
+
+/// Like [`page_rows`], every column read into the entity's model.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    order: AuditOrder,
+    first: u64,
+    after: Option<Cursor>,
+) -> Result<Page, DbErr> {
+    let page = page_rows(db, condition, order, first, after).await?;
+    Ok(Page {
+        rows: page
+            .rows
+            .into_iter()
+            .map(PageRow::into_model)
+            .collect::<Result<_, _>>()?,
+        has_next_page: page.has_next_page,
     })
 }
 
@@ -117,42 +126,6 @@ pub async fn find(
     AuditLog::find_by_id(id).filter(condition).one(db).await
 }
 
-/// One row of `SELECT audit_log.* ...` as the entity selects it (columns in declaration
-/// order), read by position. A page decodes 51 rows of 15 columns; sea-orm's generic path
-/// looks every column up by name, which was a fifth of the server's CPU on a page. The types
-/// are the entity's (the schema drift test holds the entity to the database), so the
-/// per-value type check is skipped.
-fn decode(row: &QueryResult, metadata: Metadata) -> Result<audit_log::Model, DbErr> {
-    let row = row
-        .try_as_pg_row()
-        .ok_or_else(|| DbErr::Type("audit_log rows come from PostgreSQL".to_owned()))?;
-    let field = |e: sqlx::Error| DbErr::Type(format!("audit_log column: {e}"));
-    Ok(audit_log::Model {
-        id: row.try_get_unchecked(0).map_err(field)?,
-        tenant_id: row.try_get_unchecked(1).map_err(field)?,
-        project_id: row.try_get_unchecked(2).map_err(field)?,
-        actor_id: row.try_get_unchecked(3).map_err(field)?,
-        actor_name: row.try_get_unchecked(4).map_err(field)?,
-        actor_type: row.try_get_unchecked(5).map_err(field)?,
-        action: row.try_get_unchecked(6).map_err(field)?,
-        target_id: row.try_get_unchecked(7).map_err(field)?,
-        target_type: row.try_get_unchecked(8).map_err(field)?,
-        target_name: row.try_get_unchecked(9).map_err(field)?,
-        product: row.try_get_unchecked(10).map_err(field)?,
-        metadata: match metadata {
-            Metadata::Read => {
-                row.try_get_unchecked::<sqlx::types::Json<serde_json::Value>, _>(11)
-                    .map_err(field)?
-                    .0
-            }
-            Metadata::Skip => serde_json::Value::Null,
-        },
-        source_ip: row.try_get_unchecked(12).map_err(field)?,
-        user_agent: row.try_get_unchecked(13).map_err(field)?,
-        created_at: row.try_get_unchecked(14).map_err(field)?,
-    })
-}
-
 /// The cursor pointing at `row`.
 pub fn cursor_of(row: &audit_log::Model) -> Cursor {
     Cursor {
@@ -166,9 +139,9 @@ mod tests {
     use super::*;
     use sea_orm::{IdenStatic, Iterable};
 
-    /// [`decode`] reads by position: the statement must list the columns in declaration order.
+    /// [`PageRow`] reads by position: the statement must list the columns in declaration order.
     #[test]
-    fn pages_select_the_columns_in_the_order_decode_reads_them() {
+    fn pages_select_the_columns_in_the_order_page_rows_read_them() {
         let sql = page_statement(Condition::all(), AuditOrder::NewestFirst, 50, None).sql;
         let listed = sql
             .strip_prefix("SELECT ")

@@ -17,6 +17,7 @@ use super::context::{db, principal, request_meta};
 use super::tenants::{MAX_PAGE, PageInfo};
 use crate::audit::cursor::Cursor;
 use crate::audit::filter::{AuditEventFilter, FilterArg};
+use crate::audit::row::PageRow;
 use crate::audit::store::{self, AuditOrder};
 use crate::error::ApiError;
 
@@ -130,10 +131,11 @@ impl AuditEventEdge {
     }
 }
 
-/// A page of events.
+/// A page of events. Its edges are written by [`audit_page`] from the rows; the
+/// [`AuditEventEdge`] type gives them their place in the schema.
 #[derive(Debug)]
 pub struct AuditEventConnection {
-    edges: Vec<AuditEventEdge>,
+    rows: Vec<PageRow>,
     has_next_page: bool,
     condition: Condition,
 }
@@ -142,16 +144,13 @@ pub struct AuditEventConnection {
 impl AuditEventConnection {
     /// The events of this page.
     async fn edges(&self, ctx: &Context<'_>) -> Result<Prebuilt<Vec<AuditEventEdge>>> {
-        Ok(Prebuilt::new(audit_page::edges(&ctx.field(), &self.edges)?))
+        Ok(Prebuilt::new(audit_page::edges(&ctx.field(), &self.rows)?))
     }
     /// Paging state.
     async fn page_info(&self) -> PageInfo {
         PageInfo {
             has_next_page: self.has_next_page,
-            end_cursor: self
-                .edges
-                .last()
-                .map(|e| store::cursor_of(&e.node.0).encode()),
+            end_cursor: self.rows.last().map(|row| row.cursor().encode()),
         }
     }
     /// How many events match the filter, over all pages. Counted only when asked for.
@@ -195,35 +194,11 @@ impl AuditQuery {
             })
             .transpose()?;
         let condition = filter.unwrap_or_default().0.condition(caller)?;
-        let metadata = if ctx
-            .look_ahead()
-            .field("edges")
-            .field("node")
-            .field("metadata")
-            .exists()
-        {
-            store::Metadata::Read
-        } else {
-            store::Metadata::Skip
-        };
-        let page = store::page(
-            db(ctx)?,
-            condition.clone(),
-            order,
-            first as u64,
-            after,
-            metadata,
-        )
-        .await
-        .map_err(ApiError::from)?;
+        let page = store::page_rows(db(ctx)?, condition.clone(), order, first as u64, after)
+            .await
+            .map_err(ApiError::from)?;
         Ok(AuditEventConnection {
-            edges: page
-                .rows
-                .into_iter()
-                .map(|row| AuditEventEdge {
-                    node: AuditEvent(row),
-                })
-                .collect(),
+            rows: page.rows,
             has_next_page: page.has_next_page,
             condition,
         })

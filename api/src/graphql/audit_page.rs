@@ -20,7 +20,11 @@ use async_graphql::{
     ServerResult, Value,
 };
 
-use super::audit::{AuditEvent, AuditEventEdge, format_ip};
+use sea_orm::DbErr;
+
+use super::audit::format_ip;
+use crate::audit::row::PageRow;
+use crate::error::ApiError;
 
 /// A value the field's resolver already built, typed in the schema as `T` (so the schema and
 /// its introspection are exactly `T`'s).
@@ -194,56 +198,58 @@ fn selected(field: &SelectionField<'_>, kind: Kind) -> ServerResult<Vec<Slot>> {
         .collect()
 }
 
-/// The `edges` list for the selection `field` (the `edges` field itself).
-pub fn edges(field: &SelectionField<'_>, edges: &[AuditEventEdge]) -> ServerResult<Value> {
+/// The `edges` list for the selection `field` (the `edges` field itself), one per row.
+pub fn edges(field: &SelectionField<'_>, rows: &[PageRow]) -> async_graphql::Result<Value> {
     let slots = plan(field, Kind::Edge)?;
-    Ok(Value::List(
-        edges.iter().map(|edge| write(&slots, edge)).collect(),
-    ))
+    let edges = rows
+        .iter()
+        .map(|row| write(&slots, row))
+        .collect::<Result<Vec<_>, DbErr>>()
+        .map_err(ApiError::from)?;
+    Ok(Value::List(edges))
 }
 
-fn write(slots: &[Slot], edge: &AuditEventEdge) -> Value {
-    Value::Object(
+fn write(slots: &[Slot], row: &PageRow) -> Result<Value, DbErr> {
+    Ok(Value::Object(
         slots
             .iter()
-            .map(|slot| (slot.key.clone(), value(&slot.pick, edge)))
-            .collect::<IndexMap<_, _>>(),
-    )
+            .map(|slot| Ok((slot.key.clone(), value(&slot.pick, row)?)))
+            .collect::<Result<IndexMap<_, _>, DbErr>>()?,
+    ))
 }
 
 fn text(value: Option<&str>) -> Value {
     value.map_or(Value::Null, |text| Value::String(text.to_owned()))
 }
 
-fn value(pick: &Pick, edge: &AuditEventEdge) -> Value {
-    let AuditEvent(row) = &edge.node;
-    match pick {
+fn value(pick: &Pick, row: &PageRow) -> Result<Value, DbErr> {
+    Ok(match pick {
         Pick::Typename(name) => Value::String((*name).to_owned()),
-        Pick::Cursor => Value::String(crate::audit::store::cursor_of(row).encode()),
-        Pick::Node(slots) | Pick::Actor(slots) | Pick::Target(slots) => write(slots, edge),
-        Pick::Id => Value::String(row.id.to_string()),
+        Pick::Cursor => Value::String(row.cursor().encode()),
+        Pick::Node(slots) | Pick::Actor(slots) | Pick::Target(slots) => write(slots, row)?,
+        Pick::Id => Value::String(row.id().to_string()),
         Pick::TenantId => row
-            .tenant_id
+            .tenant_id()?
             .as_ref()
             .map_or(Value::Null, ScalarType::to_value),
         Pick::ProjectId => row
-            .project_id
+            .project_id()?
             .as_ref()
             .map_or(Value::Null, ScalarType::to_value),
-        Pick::Product => text(row.product.as_deref()),
-        Pick::Action => Value::String(row.action.clone()),
-        Pick::Metadata => async_graphql::to_value(&row.metadata).unwrap_or_default(),
+        Pick::Product => text(row.product()?),
+        Pick::Action => Value::String(row.action()?.to_owned()),
+        Pick::Metadata => async_graphql::to_value(row.metadata()?).unwrap_or_default(),
         Pick::SourceIp => row
-            .source_ip
+            .source_ip()?
             .as_ref()
             .map_or(Value::Null, |ip| Value::String(format_ip(ip))),
-        Pick::UserAgent => text(row.user_agent.as_deref()),
-        Pick::CreatedAt => ScalarType::to_value(&row.created_at.to_utc()),
-        Pick::ActorId => text(row.actor_id.as_deref()),
-        Pick::ActorName => text(row.actor_name.as_deref()),
-        Pick::ActorType => text(row.actor_type.as_deref()),
-        Pick::TargetId => text(row.target_id.as_deref()),
-        Pick::TargetType => text(row.target_type.as_deref()),
-        Pick::TargetName => text(row.target_name.as_deref()),
-    }
+        Pick::UserAgent => text(row.user_agent()?),
+        Pick::CreatedAt => ScalarType::to_value(&row.created_at()),
+        Pick::ActorId => text(row.actor_id()?),
+        Pick::ActorName => text(row.actor_name()?),
+        Pick::ActorType => text(row.actor_type()?),
+        Pick::TargetId => text(row.target_id()?),
+        Pick::TargetType => text(row.target_type()?),
+        Pick::TargetName => text(row.target_name()?),
+    })
 }

@@ -360,16 +360,9 @@ impl SearchRoot {
         if let Some(c) = before.map(decode).transpose()? {
             page_condition = page_condition.add(keyset(c, false));
         }
-        let page = store::page(
-            &state.db,
-            page_condition,
-            order,
-            size as u64,
-            None,
-            store::Metadata::Read,
-        )
-        .await
-        .map_err(ApiError::from)?;
+        let page = store::page(&state.db, page_condition, order, size as u64, None)
+            .await
+            .map_err(ApiError::from)?;
         let more = page.has_next_page;
         Ok(SearchQueryResult {
             edges: page
