@@ -4,6 +4,7 @@
 //!
 //! The library holds the shapes and the SQL helpers, which the plan tests in `tests/` share.
 
+pub mod cpu;
 pub mod shapes;
 pub mod sql;
 pub mod subjects;

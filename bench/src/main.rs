@@ -6,7 +6,8 @@
 //! 3. The real server (`api serve`, release build) on a free port.
 //! 4. Every shape checked once: the API's rows are the floor's rows.
 //! 5. Rounds of floor (pgbench -M prepared) and api (wrk) alternating, the median reported.
-//! 6. The table, the server's peak RSS and key-cache hit rate, the plans, into target/bench/.
+//! 6. The table (with CPU per operation of the server and of the database, from /proc), the
+//!    server's peak RSS and key-cache hit rate, the plans, into target/bench/.
 
 mod checks;
 mod runners;
@@ -18,7 +19,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 use bench::shapes::{self, Caller, Subjects};
-use bench::sql;
+use bench::{cpu, sql};
 use clap::Parser;
 use localpg::Binaries;
 use sea_orm::{ConnectionTrait, Database};
@@ -214,6 +215,15 @@ async fn main() -> Result<()> {
         args.seconds,
         args.connections
     );
+    let backend: i32 = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT pg_backend_pid()",
+        ))
+        .await?
+        .context("pg_backend_pid")?
+        .try_get_by_index(0)?;
+    let meter = cpu::Meter::new(server.id(), backend as u32);
     let mut floors: Vec<Vec<Measured>> = vec![Vec::new(); jobs.len()];
     let mut apis: Vec<Vec<Measured>> = vec![Vec::new(); jobs.len()];
     // The reads first, all rounds; then the writes (S10), whose rows would otherwise be the
@@ -230,24 +240,25 @@ async fn main() -> Result<()> {
                 let job = &jobs[i];
                 let floor_first = (round as usize + i).is_multiple_of(2);
                 for step in 0..2 {
-                    if (step == 0) == floor_first {
-                        floors[i].push(runners::pgbench(
-                            &pgbench,
-                            &url,
-                            &job.script,
-                            &job.defines,
-                            &load,
-                        )?);
+                    let before = meter.read_settled();
+                    let (list, mut measured) = if (step == 0) == floor_first {
+                        let run =
+                            runners::pgbench(&pgbench, &url, &job.script, &job.defines, &load)?;
+                        (&mut floors[i], run)
                     } else {
-                        apis[i].push(runners::wrk(
+                        let run = runners::wrk(
                             &wrk,
                             &lua,
                             &job.url,
                             &job.body,
                             &job.authorization,
                             &load,
-                        )?);
-                    }
+                        )?;
+                        (&mut apis[i], run)
+                    };
+                    let ops = measured.per_sec * f64::from(load.seconds) * job.per_op;
+                    measured.cpu = before.per_op(&meter.read_settled(), ops);
+                    list.push(measured);
                 }
                 eprint!(".");
                 let _ = std::io::stderr().flush();
@@ -274,8 +285,10 @@ async fn main() -> Result<()> {
 
     // The table.
     let mut table = String::new();
-    table.push_str("| shape | what | floor tps | floor avg ms | api req/s | api/floor | api p50 ms | api p99 ms | errors |\n");
-    table.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    table.push_str("| shape | what | floor tps | floor avg ms | api req/s | api/floor | api p50 ms | api p99 ms | errors | db µs/op floor | db µs/op api | server µs/op |\n");
+    table.push_str(
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
     let mut summary = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
         let med = |v: &[Measured], f: fn(&Measured) -> f64| {
@@ -288,14 +301,19 @@ async fn main() -> Result<()> {
         let p99 = med(&apis[i], |m| m.p99_ms);
         let errors: u64 = floors[i].iter().chain(&apis[i]).map(|m| m.errors).sum();
         let ratio = api_rps / floor_tps;
+        let floor_db = med(&floors[i], |m| m.cpu.db_us);
+        let api_db = med(&apis[i], |m| m.cpu.db_us);
+        let server = med(&apis[i], |m| m.cpu.server_us);
         table.push_str(&format!(
-            "| {} | {} | {floor_tps:.0} | {floor_ms:.2} | {api_rps:.0} | {ratio:.2} | {p50:.2} | {p99:.2} | {errors} |\n",
+            "| {} | {} | {floor_tps:.0} | {floor_ms:.2} | {api_rps:.0} | {ratio:.2} | {p50:.2} | {p99:.2} | {errors} | {floor_db:.0} | {api_db:.0} | {server:.0} |\n",
             job.name, job.label
         ));
         summary.push(json!({
             "shape": job.shape, "name": job.name, "label": job.label,
             "floor_per_sec": floor_tps, "floor_avg_ms": floor_ms, "api_per_sec": api_rps,
             "ratio": ratio, "api_p50_ms": p50, "api_p99_ms": p99, "errors": errors,
+            "floor_db_cpu_us_per_op": floor_db, "api_db_cpu_us_per_op": api_db,
+            "server_cpu_us_per_op": server,
         }));
     }
     let rss_text = rss.map_or("unknown".to_owned(), |mb| format!("{mb:.1} MB"));

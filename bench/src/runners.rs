@@ -7,6 +7,8 @@ use std::process::Command;
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
+use bench::cpu::PerOp;
+
 /// One measurement.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Measured {
@@ -20,6 +22,8 @@ pub struct Measured {
     pub p99_ms: f64,
     /// Failed transactions, non-2xx responses, GraphQL errors, socket errors.
     pub errors: u64,
+    /// CPU per operation of the server and of the database during the measurement.
+    pub cpu: PerOp,
 }
 
 /// How a load generator is run.
@@ -85,6 +89,7 @@ pub fn pgbench(
         p50_ms: f64::NAN,
         p99_ms: f64::NAN,
         errors: number("number of failed transactions: ").unwrap_or(0.0) as u64,
+        cpu: PerOp::default(),
     })
 }
 
@@ -126,6 +131,7 @@ pub fn wrk(
         p50_ms: get("p50_us") / 1e3,
         p99_ms: get("p99_us") / 1e3,
         errors: (get("bad") + get("socket_errors")) as u64,
+        cpu: PerOp::default(),
     })
 }
 

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod bench_meter;
 mod constraints;
 mod entities;
 mod filter_builder;

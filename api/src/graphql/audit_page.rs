@@ -126,31 +126,29 @@ impl Kind {
 /// node { action }`) is one slot with the fields of both, as GraphQL's field merging requires
 /// (validation has made sure the two are the same field).
 fn plan(field: &SelectionField<'_>, kind: Kind) -> ServerResult<Vec<Slot>> {
-    let mut slots: Vec<Slot> = Vec::new();
+    let mut slots = Vec::new();
     for slot in selected(field, kind)? {
-        match slots.iter_mut().find(|s| s.key == slot.key) {
-            Some(existing) => existing.pick.merge(slot.pick),
-            None => slots.push(slot),
-        }
+        add(&mut slots, slot);
     }
     Ok(slots)
 }
 
-impl Pick {
-    fn merge(&mut self, other: Pick) {
-        match (self, other) {
-            (Pick::Node(mine), Pick::Node(more))
-            | (Pick::Actor(mine), Pick::Actor(more))
-            | (Pick::Target(mine), Pick::Target(more)) => {
-                for slot in more {
-                    match mine.iter_mut().find(|s| s.key == slot.key) {
-                        Some(existing) => existing.pick.merge(slot.pick),
-                        None => mine.push(slot),
-                    }
-                }
+/// Adds `slot`, or merges it into the slot already there for its key: the fields of both
+/// for an object, the first for a leaf (the two are the same field).
+fn add(slots: &mut Vec<Slot>, slot: Slot) {
+    let Some(existing) = slots.iter_mut().find(|s| s.key == slot.key) else {
+        slots.push(slot);
+        return;
+    };
+    match (&mut existing.pick, slot.pick) {
+        (Pick::Node(mine), Pick::Node(more))
+        | (Pick::Actor(mine), Pick::Actor(more))
+        | (Pick::Target(mine), Pick::Target(more)) => {
+            for slot in more {
+                add(mine, slot);
             }
-            _ => {}
         }
+        _ => {}
     }
 }
 

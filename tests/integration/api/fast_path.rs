@@ -134,6 +134,7 @@ async fn aliases_fragments_and_repeated_fields_shape_the_page_as_graphql_says() 
           node { ...Who when: createdAt }
           node { id actor { type } ... on AuditEvent { what: action } }
         }
+        edges { node { target { id } } }
       }
     }
     fragment Who on AuditEvent { id actor { id } whom: target { __typename name } }";
@@ -161,13 +162,19 @@ async fn aliases_fragments_and_repeated_fields_shape_the_page_as_graphql_says() 
             "\"whom\"",
             "\"when\"",
             "\"what\"",
+            "\"target\"",
         ],
     );
     assert_order(first_edge, &["\"actor\":{\"id\"", "\"type\""]);
     let page: Value = serde_json::from_str(&text).expect("JSON");
     let first = &page["data"]["auditEvents"]["edges"][0];
     let node = first["node"].as_object().expect("node");
-    assert_eq!(node.len(), 5);
+    assert_eq!(node.len(), 6);
+    assert_eq!(
+        node["target"],
+        json!({ "id": "c-9" }),
+        "a second `edges` merges in"
+    );
     assert_eq!(node["actor"], json!({ "id": "u-1", "type": "user" }));
     assert_eq!(
         node["whom"],
