@@ -18,8 +18,8 @@ use uuid::Uuid;
 use super::cursor::Cursor;
 
 /// A row of `SELECT audit_log.* ...` as the entity selects it: the columns in declaration
-/// order (a unit test in `store` holds the statement to that order). The types are the
-/// entity's, which the schema drift test holds to the database, so values are decoded
+/// order (`tests/integration/api/fast_path.rs` holds the statement to that order). The types
+/// are the entity's, which the schema drift test holds to the database, so values are decoded
 /// without a per-value type check.
 #[derive(Debug)]
 pub struct PageRow {

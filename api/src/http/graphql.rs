@@ -3,14 +3,14 @@
 //! requires a JSON content type on POST (415), bounds execution time (503), and stamps the
 //! request id on every error.
 
+use std::sync::Arc;
+
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ServerError, Value};
 use poem::http::{StatusCode, header};
 use poem::web::Data;
 use poem::{Body, IntoResponse, Request, Response, handler};
 use serde_json::json;
-
-use std::sync::Arc;
 
 use super::documents::DocumentCache;
 use super::{HttpSettings, RequestId};
@@ -93,8 +93,13 @@ pub async fn post(
             );
         }
     };
-    let request = documents.attach(request);
-    execute(req, request, &schema, &state, &settings, reply).await
+    let context = Context {
+        schema: &schema,
+        state: &state,
+        settings: &settings,
+        documents: &documents,
+    };
+    execute(req, request, &context, reply).await
 }
 
 /// `GET /graphql?query=...&variables=...`: queries only.
@@ -127,7 +132,7 @@ pub async fn get(
             );
         }
     };
-    if is_mutation(&request, &documents) {
+    if is_mutation(&request) {
         let mut response = reply.error(
             StatusCode::METHOD_NOT_ALLOWED,
             ApiError::bad_input("query", "mutations are accepted only with POST"),
@@ -137,8 +142,13 @@ pub async fn get(
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return response;
     }
-    let request = documents.attach(request);
-    execute(req, request, &schema, &state, &settings, reply).await
+    let context = Context {
+        schema: &schema,
+        state: &state,
+        settings: &settings,
+        documents: &documents,
+    };
+    execute(req, request, &context, reply).await
 }
 
 /// The request parameters of GraphQL over HTTP: an object whose `query` is a string, with no
@@ -170,8 +180,8 @@ fn check_parameters(value: &serde_json::Value) -> Result<(), ApiError> {
 
 /// Whether the operation the request would run is a mutation (unparsable: not; the schema
 /// reports the syntax error).
-fn is_mutation(request: &async_graphql::Request, documents: &DocumentCache) -> bool {
-    let Some(document) = documents.document(&request.query) else {
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
         return false;
     };
     let wanted = request.operation_name.as_deref();
@@ -182,14 +192,29 @@ fn is_mutation(request: &async_graphql::Request, documents: &DocumentCache) -> b
         .any(|(_, op)| op.node.ty == OperationType::Mutation)
 }
 
+/// What executing a request needs besides the request.
+struct Context<'a> {
+    schema: &'a RegistrySchema,
+    state: &'a AppState,
+    settings: &'a HttpSettings,
+    documents: &'a DocumentCache,
+}
+
+/// Authenticates, then runs the operation, its document parsed once per query text (the
+/// cache is filled only after the key is checked: a caller without a valid key cannot fill
+/// it).
 async fn execute(
     req: &Request,
     request: async_graphql::Request,
-    schema: &RegistrySchema,
-    state: &AppState,
-    settings: &HttpSettings,
+    context: &Context<'_>,
     reply: Reply,
 ) -> Response {
+    let Context {
+        schema,
+        state,
+        settings,
+        documents,
+    } = context;
     let ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
     let principal = match state
         .auth
@@ -206,7 +231,7 @@ async fn execute(
         ip,
         user_agent: req.header(header::USER_AGENT).map(str::to_owned),
     };
-    let request = request.data(principal).data(meta);
+    let request = documents.attach(request).data(principal).data(meta);
     match tokio::time::timeout(settings.request_timeout, schema.execute(request)).await {
         Ok(response) => reply.graphql(response),
         Err(_) => {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, Route, get, post};
 
+pub use documents::{DocumentCache, MAX_QUERY_BYTES};
 pub use playground::assets_missing as playground_assets_missing;
 pub use request_id::RequestId;
 

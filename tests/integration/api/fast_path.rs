@@ -208,3 +208,23 @@ fn assert_order(text: &str, needles: &[&str]) {
         from += at + needle.len();
     }
 }
+
+/// `PageRow` reads the page's columns by position: the statement must list them in the
+/// entity's declaration order.
+#[test]
+fn pages_select_the_columns_in_the_order_page_rows_read_them() {
+    use api::audit::store::{AuditOrder, page_statement};
+    use entity::audit_log::Column;
+    use sea_orm::sea_query::Condition;
+    use sea_orm::{IdenStatic, Iterable};
+
+    let sql = page_statement(Condition::all(), AuditOrder::NewestFirst, 50, None).sql;
+    let listed = sql
+        .strip_prefix("SELECT ")
+        .and_then(|rest| rest.split(" FROM ").next())
+        .expect("a SELECT");
+    let expected: Vec<String> = Column::iter()
+        .map(|c| format!("\"audit_log\".\"{}\"", c.as_str()))
+        .collect();
+    assert_eq!(listed, expected.join(", "));
+}

@@ -1,6 +1,7 @@
 //! The GraphQL API through the real server: filters, paging, isolation, HTTP behaviour, SDL.
 
 mod abuse;
+mod documents;
 mod fast_path;
 mod faults;
 mod filter;
