@@ -3,10 +3,11 @@
 //! A page is 50 events of up to 15 fields. Resolved the generic way, every field of every
 //! event is a future and a lookup by name, which was a fifth of the server's CPU on a page.
 //! Here the selection (aliases, fragments and `__typename` included) is read once into a
-//! [`Slot`] plan, and each event is written by walking the plan. The values are the ones the
-//! generic resolvers of [`AuditEvent`], [`super::audit::Actor`] and [`super::audit::Target`]
-//! produce; the tests in `tests/integration/api/fast_path.rs` compare the two paths field by field, for every
-//! field the schema declares.
+//! [`Slot`] plan, and each event is written by walking the plan over its row, reading only the
+//! columns the plan needs. The values are the ones the generic resolvers of
+//! [`super::audit::AuditEvent`], [`super::audit::Actor`] and [`super::audit::Target`] produce;
+//! the tests in `tests/integration/api/fast_path.rs` compare the two paths field by field, for
+//! every field the schema declares.
 
 use std::borrow::Cow;
 use std::marker::PhantomData;

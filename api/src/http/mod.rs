@@ -59,6 +59,6 @@ pub fn routes(
         .data(schema)
         .data(state)
         .data(settings)
-        .data(Arc::new(documents::DocumentCache::new(256)))
+        .data(Arc::new(DocumentCache::new(256)))
         .around(request_id::with_request_id)
 }
