@@ -93,13 +93,7 @@ pub async fn post(
             );
         }
     };
-    let context = Context {
-        schema: &schema,
-        state: &state,
-        settings: &settings,
-        documents: &documents,
-    };
-    execute(req, request, &context, reply).await
+    execute(req, request, &schema, &state, &settings, &documents, reply).await
 }
 
 /// `GET /graphql?query=...&variables=...`: queries only.
@@ -142,13 +136,7 @@ pub async fn get(
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return response;
     }
-    let context = Context {
-        schema: &schema,
-        state: &state,
-        settings: &settings,
-        documents: &documents,
-    };
-    execute(req, request, &context, reply).await
+    execute(req, request, &schema, &state, &settings, &documents, reply).await
 }
 
 /// The request parameters of GraphQL over HTTP: an object whose `query` is a string, with no
@@ -192,29 +180,18 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
         .any(|(_, op)| op.node.ty == OperationType::Mutation)
 }
 
-/// What executing a request needs besides the request.
-struct Context<'a> {
-    schema: &'a RegistrySchema,
-    state: &'a AppState,
-    settings: &'a HttpSettings,
-    documents: &'a DocumentCache,
-}
-
 /// Authenticates, then runs the operation, its document parsed once per query text (the
 /// cache is filled only after the key is checked: a caller without a valid key cannot fill
 /// it).
 async fn execute(
     req: &Request,
     request: async_graphql::Request,
-    context: &Context<'_>,
+    schema: &RegistrySchema,
+    state: &AppState,
+    settings: &HttpSettings,
+    documents: &DocumentCache,
     reply: Reply,
 ) -> Response {
-    let Context {
-        schema,
-        state,
-        settings,
-        documents,
-    } = context;
     let ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
     let principal = match state
         .auth
