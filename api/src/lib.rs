@@ -7,6 +7,7 @@
 //! - [`graphql`]: the schema, independent of HTTP.
 //! - [`auth`]: API keys and the reach of a caller.
 //! - [`audit`]: filtering, search language, keyset paging of the audit log.
+//! - [`reads`]: the read path's own connections (no pool round trip after each statement).
 //! - [`retraced`]: Retraced's publisher protocol, so products keep their Retraced clients.
 //! - [`error`]: the error codes callers see.
 
@@ -17,6 +18,7 @@ pub mod dev;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod reads;
 pub mod retraced;
 pub mod startup;
 pub mod state;

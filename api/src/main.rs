@@ -141,8 +141,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         println!("{key}");
     }
     let auth = app.state().auth.clone();
+    let reads = app.state().reads.clone();
     app.run_until(shutdown_signal(), Duration::from_secs(10))
         .await?;
+    reads.close().await;
     let stats = auth.stats();
     let lookups = (stats.cache_hits + stats.cache_misses).max(1);
     eprintln!(

@@ -12,6 +12,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use crate::auth::{AuthSettings, Authenticator};
 use crate::graphql::{Limits, build_schema};
 use crate::http::{HttpSettings, routes};
+use crate::reads::ReadConnections;
 use crate::state::AppState;
 
 /// A bound, not yet running, server.
@@ -39,8 +40,17 @@ impl Application {
         auth: AuthSettings,
         limits: Limits,
     ) -> std::io::Result<Application> {
+        // As many read connections as the pool may open, opened when concurrent reads need them.
+        let read_limit = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => db
+                .get_postgres_connection_pool()
+                .options()
+                .get_max_connections() as usize,
+            _ => 0,
+        };
         let state = AppState {
             auth: Arc::new(Authenticator::new(db.clone(), auth)),
+            reads: Arc::new(ReadConnections::new(&db, read_limit)),
             db,
         };
         let endpoint = routes(build_schema(state.clone(), limits), state.clone(), settings).boxed();

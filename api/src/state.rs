@@ -1,16 +1,29 @@
-//! What every request shares: the database pool and the key verifier.
+//! What every request shares: the database pool, the read connections and the key verifier.
 
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Authenticator;
+use crate::reads::{ReadConnections, Reader};
 
 /// Shared application state.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The connection pool.
     pub db: DatabaseConnection,
+    /// The read path's own connections (see [`crate::reads`]).
+    pub reads: Arc<ReadConnections>,
     /// Verifies API keys (and caches the verdicts).
     pub auth: Arc<Authenticator>,
+}
+
+impl AppState {
+    /// The pool, with single-statement reads on the read connections.
+    pub fn reader(&self) -> Reader<'_> {
+        Reader {
+            db: &self.db,
+            reads: &self.reads,
+        }
+    }
 }

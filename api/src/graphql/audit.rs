@@ -13,7 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::audit_page::{self, Prebuilt};
-use super::context::{db, principal, request_meta};
+use super::context::{db, principal, reader, request_meta};
 use super::tenants::{MAX_PAGE, PageInfo};
 use crate::audit::cursor::Cursor;
 use crate::audit::filter::{AuditEventFilter, FilterArg};
@@ -194,7 +194,7 @@ impl AuditQuery {
             })
             .transpose()?;
         let condition = filter.unwrap_or_default().0.condition(caller)?;
-        let page = store::page_rows(db(ctx)?, condition.clone(), order, first as u64, after)
+        let page = store::page_rows(&reader(ctx)?, condition.clone(), order, first as u64, after)
             .await
             .map_err(ApiError::from)?;
         Ok(AuditEventConnection {

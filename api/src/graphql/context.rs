@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::reads::Reader;
 use crate::state::AppState;
 
 /// Facts about the HTTP request, for audit rows.
@@ -34,6 +35,11 @@ pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a AppState, ApiError> {
 /// The connection pool.
 pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection, ApiError> {
     Ok(&state(ctx)?.db)
+}
+
+/// The pool, with single-statement reads on the read path's own connections ([`crate::reads`]).
+pub fn reader<'a>(ctx: &Context<'a>) -> Result<Reader<'a>, ApiError> {
+    Ok(state(ctx)?.reader())
 }
 
 /// The request's facts (empty when the schema runs outside HTTP).

@@ -360,7 +360,7 @@ impl SearchRoot {
         if let Some(c) = before.map(decode).transpose()? {
             page_condition = page_condition.add(keyset(c, false));
         }
-        let page = store::page(&state.db, page_condition, order, size as u64, None)
+        let page = store::page(&state.reader(), page_condition, order, size as u64, None)
             .await
             .map_err(ApiError::from)?;
         let more = page.has_next_page;

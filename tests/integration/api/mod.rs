@@ -11,5 +11,6 @@ mod isolation;
 mod limits;
 mod paging;
 mod random;
+mod reads;
 mod schema;
 mod tenants;

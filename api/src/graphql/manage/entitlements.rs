@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::begin;
 use crate::audit::portal::{Change, diff, record, snapshot};
 use crate::error::ApiError;
-use crate::graphql::context::{db, principal, request_meta};
+use crate::graphql::context::{principal, reader, request_meta};
 use crate::graphql::tenants::Entitlement;
 
 /// A tenant named by id or by slug.
@@ -222,7 +222,7 @@ impl EntitlementQuery {
             }
         };
         let found = entitlement_select(tenant, product)
-            .one(db(ctx)?)
+            .one(&reader(ctx)?)
             .await
             .map_err(ApiError::from)?;
         match found {

@@ -1,0 +1,262 @@
+//! Connections of the read path's own, for its single statements (an audit page, an
+//! entitlement), without the pool's round trip after each one.
+//!
+//! sqlx tests every connection taken back into its pool with a round trip (a `Sync`, then
+//! waiting for `ReadyForQuery`) and has no setting to skip it. For a request that runs one
+//! statement that is a second wake-up of the database per request: a fifth of the database's
+//! CPU per entitlement request (docs/performance.md). A statement run here goes on a connection
+//! kept in [`ReadConnections`], which takes it back only when the statement completed, so the
+//! connection is at `ReadyForQuery` with nothing to test. A statement that failed, or whose
+//! request was dropped midway, closes its connection instead.
+//!
+//! Connections are opened on demand with the pool's own options (statement timeout and planner
+//! settings included), up to a limit; when all are busy the statement runs on the pool as before.
+//! A connection idle for longer than [`PING_IF_IDLE_FOR`] is tested before use, as the pool does.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
+use sea_orm::sqlx::{self, Connection as _};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
+    Statement, Values,
+};
+use sea_query_sqlx::SqlxValues;
+
+/// A connection idle for longer than this is tested before use (a proxy or firewall may have cut
+/// it); the same threshold as the pool's (`crate::startup::connect`).
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
+/// How long opening one more read connection may take before the statement goes to the pool.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The read path's connections: idle ones, and how many are open in all.
+pub struct ReadConnections {
+    options: Option<PgConnectOptions>,
+    idle: Mutex<Vec<Idle>>,
+    open: AtomicUsize,
+    limit: usize,
+}
+
+impl std::fmt::Debug for ReadConnections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadConnections")
+            .field("open", &self.open())
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Idle {
+    conn: PgConnection,
+    since: Instant,
+}
+
+impl ReadConnections {
+    /// Up to `limit` connections opened with `db`'s options (none when `limit` is 0, or when
+    /// `db` is not a PostgreSQL pool).
+    pub fn new(db: &DatabaseConnection, limit: usize) -> ReadConnections {
+        let options = match db.get_database_backend() {
+            DbBackend::Postgres => Some(db.get_postgres_connection_pool().connect_options()),
+            _ => None,
+        };
+        ReadConnections {
+            options: options.map(|o| (*o).clone()),
+            idle: Mutex::new(Vec::new()),
+            open: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Connections open now (idle or running a statement).
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Connections open and idle now.
+    pub fn idle(&self) -> usize {
+        self.idle.lock().map(|v| v.len()).unwrap_or(0)
+    }
+
+    /// Closes the idle connections (telling the server so); the server calls it when stopping.
+    pub async fn close(&self) {
+        let idle = match self.idle.lock() {
+            Ok(mut idle) => std::mem::take(&mut *idle),
+            Err(_) => return,
+        };
+        for entry in idle {
+            self.open.fetch_sub(1, Ordering::Relaxed);
+            let _ = entry.conn.close().await;
+        }
+    }
+
+    /// The rows of `stmt`, on a read connection when one is free or can be opened, else on `db`.
+    ///
+    /// A connection taken from the idle list may have been cut since (the database restarted,
+    /// the backend was terminated): a statement that fails for that reason is run once more on a
+    /// new connection, which a read can always be.
+    pub async fn query_all(
+        &self,
+        db: &DatabaseConnection,
+        stmt: Statement,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        let mut retried = false;
+        loop {
+            let Some(mut lease) = self.lease(retried).await else {
+                return db.query_all_raw(stmt).await;
+            };
+            match lease.fetch_all(&stmt).await {
+                Ok(rows) => return Ok(rows),
+                Err(error) if lease.reused && !retried && connection_lost(&error) => {
+                    tracing::info!(%error, "a read connection was cut while idle; retrying on a new one");
+                    retried = true;
+                }
+                Err(error) => return Err(DbErr::Query(RuntimeErr::SqlxError(error.into()))),
+            }
+        }
+    }
+
+    fn take_idle(&self) -> Option<Idle> {
+        self.idle.lock().ok()?.pop()
+    }
+
+    /// A connection: an idle one (tested if idle long) unless `fresh`, else a new one while
+    /// under the limit.
+    async fn lease(&self, fresh: bool) -> Option<Lease<'_>> {
+        while let Some(mut entry) = if fresh { None } else { self.take_idle() } {
+            if entry.since.elapsed() < PING_IF_IDLE_FOR || entry.conn.ping().await.is_ok() {
+                return Some(Lease::new(self, entry.conn, true));
+            }
+            self.open.fetch_sub(1, Ordering::Relaxed);
+        }
+        let options = self.options.as_ref()?;
+        self.open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.limit).then_some(n + 1)
+            })
+            .ok()?;
+        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(options)).await {
+            Ok(Ok(conn)) => Some(Lease::new(self, conn, false)),
+            failed => {
+                self.open.fetch_sub(1, Ordering::Relaxed);
+                let error = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".to_owned(),
+                };
+                tracing::warn!(%error, "opening a read connection failed; using the pool");
+                None
+            }
+        }
+    }
+}
+
+/// A connection out of [`ReadConnections`] for one statement: back to the idle list when the
+/// statement completed, closed otherwise.
+struct Lease<'a> {
+    owner: &'a ReadConnections,
+    conn: Option<PgConnection>,
+    /// Taken from the idle list (not opened for this statement).
+    reused: bool,
+    completed: bool,
+}
+
+impl<'a> Lease<'a> {
+    fn new(owner: &'a ReadConnections, conn: PgConnection, reused: bool) -> Lease<'a> {
+        Lease {
+            owner,
+            conn: Some(conn),
+            reused,
+            completed: false,
+        }
+    }
+}
+
+impl Lease<'_> {
+    /// The rows of `stmt`. Only a statement that completes leaves the connection known to be at
+    /// `ReadyForQuery`; a lease dropped before that (an error, or the request dropped while
+    /// waiting) closes its connection.
+    async fn fetch_all(&mut self, stmt: &Statement) -> Result<Vec<QueryResult>, sqlx::Error> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(sqlx::Error::Protocol(
+                "the read connection was released".into(),
+            ));
+        };
+        let values = stmt.values.clone().unwrap_or_else(|| Values(Vec::new()));
+        let rows = sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values))
+            .fetch_all(conn)
+            .await?;
+        self.completed = true;
+        Ok(rows.into_iter().map(QueryResult::from).collect())
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        if self.completed
+            && let Ok(mut idle) = self.owner.idle.lock()
+        {
+            idle.push(Idle {
+                conn,
+                since: Instant::now(),
+            });
+            return;
+        }
+        // Dropping the connection closes its socket; the server ends the session.
+        self.owner.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether `error` says the connection itself is gone (rather than the statement failing).
+fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        // Class 57, operator intervention: the backend was terminated or the server is stopping.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// The pool for everything, with single-statement reads going to [`ReadConnections`]. Pass it
+/// where a read takes `&impl ConnectionTrait`; writes go to the pool unchanged.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader<'a> {
+    /// The pool.
+    pub db: &'a DatabaseConnection,
+    /// The read connections.
+    pub reads: &'a ReadConnections,
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Reader<'_> {
+    fn get_database_backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.db.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.db.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        Ok(self
+            .reads
+            .query_all(self.db, stmt)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.reads.query_all(self.db, stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.db.support_returning()
+    }
+}

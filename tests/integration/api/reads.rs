@@ -1,0 +1,149 @@
+//! The read path's own connections (`api::reads`): reused while healthy, with the pool's session
+//! settings; closed when a statement fails or is abandoned midway; never more than the limit;
+//! a connection cut while idle costs no request.
+
+use std::time::Duration;
+
+use api::reads::ReadConnections;
+use entity::scope::Scope;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement};
+use serde_json::json;
+use tests::TestDb;
+use tests::app::TestApp;
+use tests::fixtures::{insert_audit, insert_tenant};
+
+fn sql(text: &str) -> Statement {
+    Statement::from_string(DbBackend::Postgres, text.to_owned())
+}
+
+async fn one_i32(reads: &ReadConnections, db: &DatabaseConnection, text: &str) -> i32 {
+    let rows = reads.query_all(db, sql(text)).await.expect(text);
+    rows[0].try_get_by_index::<i32>(0).expect("an int4 column")
+}
+
+fn text(row: &QueryResult, index: usize) -> String {
+    row.try_get_by_index(index).expect("a text column")
+}
+
+#[tokio::test]
+async fn pages_and_entitlements_share_one_read_connection() {
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
+    for n in 0..3 {
+        insert_audit(&app.db.db, Some(acme.id), None, &format!("crm.e{n}"))
+            .await
+            .unwrap();
+    }
+    let key = app
+        .issue_key(acme.id, "k", &[Scope::AuditRead, Scope::TenantsRead], None)
+        .await;
+    assert_eq!(app.state.reads.open(), 0, "opened on demand only");
+    for _ in 0..4 {
+        let body = app
+            .gql_ok(
+                &key,
+                "{ auditEvents(first: 2) { edges { node { action } } pageInfo { hasNextPage } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(body["auditEvents"]["pageInfo"]["hasNextPage"], true);
+        app.gql_ok(
+            &key,
+            "query($t: UUID!) { entitlement(tenantId: $t, product: \"crm\") { product } }",
+            json!({ "t": acme.id }),
+        )
+        .await;
+    }
+    assert_eq!(
+        (app.state.reads.open(), app.state.reads.idle()),
+        (1, 1),
+        "eight sequential reads ran on one connection, now idle"
+    );
+}
+
+#[tokio::test]
+async fn read_connections_carry_the_pools_session_settings() {
+    let test = TestDb::migrated().await;
+    let pool = api::startup::connect(test.url(), 2, Duration::from_millis(4321))
+        .await
+        .unwrap();
+    let reads = ReadConnections::new(&pool, 2);
+    let probe = "SELECT current_setting('plan_cache_mode'), current_setting('random_page_cost'), \
+                 current_setting('statement_timeout')";
+    let row = &reads.query_all(&pool, sql(probe)).await.unwrap()[0];
+    assert_eq!(reads.open(), 1, "the probe ran on a read connection");
+    let settings: Vec<String> = (0..3).map(|i| text(row, i)).collect();
+    assert_eq!(settings, ["force_custom_plan", "1.1", "4321ms"]);
+    let pooled = pool.query_one_raw(sql(probe)).await.unwrap().unwrap();
+    assert_eq!(
+        settings,
+        (0..3).map(|i| text(&pooled, i)).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_or_abandoned_statement_closes_its_connection() {
+    let test = TestDb::migrated().await;
+    let reads = ReadConnections::new(&test.db, 2);
+    assert_eq!(one_i32(&reads, &test.db, "SELECT 1").await, 1);
+    assert_eq!(reads.open(), 1);
+
+    let failed = reads.query_all(&test.db, sql("SELECT 1 / 0")).await;
+    assert!(matches!(failed, Err(DbErr::Query(_))), "{failed:?}");
+    assert_eq!(
+        reads.open(),
+        0,
+        "the failed statement's connection is closed"
+    );
+
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(200),
+        reads.query_all(&test.db, sql("SELECT pg_sleep(30)")),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the sleep was cut short by the timeout");
+    assert_eq!(
+        (reads.open(), reads.idle()),
+        (0, 0),
+        "a connection left mid-statement is not reused"
+    );
+    assert_eq!(one_i32(&reads, &test.db, "SELECT 2").await, 2);
+    assert_eq!((reads.open(), reads.idle()), (1, 1));
+    reads.close().await;
+    assert_eq!((reads.open(), reads.idle()), (0, 0));
+}
+
+#[tokio::test]
+async fn beyond_the_limit_statements_run_on_the_pool() {
+    let test = TestDb::migrated().await;
+    let reads = ReadConnections::new(&test.db, 1);
+    let pid = "SELECT pg_backend_pid() FROM pg_sleep(0.3)";
+    let (a, b) = tokio::join!(
+        one_i32(&reads, &test.db, pid),
+        one_i32(&reads, &test.db, pid)
+    );
+    assert_ne!(a, b, "the two ran at once, on two connections");
+    assert_eq!(reads.open(), 1, "only one of them on a read connection");
+    let none = ReadConnections::new(&test.db, 0);
+    assert_eq!(one_i32(&none, &test.db, "SELECT 3").await, 3);
+    assert_eq!(none.open(), 0, "a limit of 0 sends everything to the pool");
+}
+
+#[tokio::test]
+async fn a_connection_cut_while_idle_costs_no_request() {
+    let test = TestDb::migrated().await;
+    let reads = ReadConnections::new(&test.db, 2);
+    let first = one_i32(&reads, &test.db, "SELECT pg_backend_pid()").await;
+    let terminated: bool = test
+        .db
+        .query_one_raw(sql(&format!("SELECT pg_terminate_backend({first}, 5000)")))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert!(terminated);
+    let second = one_i32(&reads, &test.db, "SELECT pg_backend_pid()").await;
+    assert_ne!(first, second, "answered on a new connection");
+    assert_eq!((reads.open(), reads.idle()), (1, 1));
+}
