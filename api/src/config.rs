@@ -6,7 +6,7 @@
 //! | (none) | `DATABASE_URL` | unset: dev mode |
 //! | `--migrate` | `API_MIGRATE` | off (always on in dev mode) |
 //! | `--playground` / `--no-playground` | `API_PLAYGROUND` | on in dev mode, off with `DATABASE_URL` |
-//! | `--pool-size N` | `API_POOL_SIZE` | 10 |
+//! | `--pool-size N` | `API_POOL_SIZE` | 10 (pooled connections; reads may open as many more) |
 //! | `--request-timeout-secs N` | `API_REQUEST_TIMEOUT_SECS` | 30 |
 //! | `--statement-timeout-secs N` | `API_STATEMENT_TIMEOUT_SECS` | 10 |
 //! | `--argon2-concurrency N` | `API_ARGON2_CONCURRENCY` | 2 |
@@ -39,7 +39,8 @@ pub struct ServeConfig {
     /// Do not serve the playground.
     #[arg(long, overrides_with = "playground")]
     pub no_playground: bool,
-    /// Database connections in the pool.
+    /// Database connections in the pool. Single-statement reads (audit pages, entitlements) may
+    /// open as many more, on demand, so the server holds at most twice this many.
     #[arg(long, env = "API_POOL_SIZE", default_value_t = 10)]
     pub pool_size: u32,
     /// Longest a GraphQL request may run, in seconds.

@@ -11,7 +11,8 @@
 //!
 //! Connections are opened on demand with the pool's own options (statement timeout and planner
 //! settings included), up to a limit; when all are busy the statement runs on the pool as before.
-//! A connection idle for longer than [`PING_IF_IDLE_FOR`] is tested before use, as the pool does.
+//! A connection idle for longer than [`PING_IF_IDLE_FOR`] is tested before use, and one idle for
+//! longer than [`IDLE_TIMEOUT`] is closed, as the pool does with its own.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +30,10 @@ use sea_query_sqlx::SqlxValues;
 /// it); the same threshold as the pool's (`crate::startup::connect`).
 pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
+/// A connection idle for longer than this is closed (when another statement completes), as the
+/// pool closes its own idle connections after sqlx's default ten minutes.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// How long opening one more read connection may take before the statement goes to the pool.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -38,6 +43,7 @@ pub struct ReadConnections {
     idle: Mutex<Vec<Idle>>,
     open: AtomicUsize,
     limit: usize,
+    idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for ReadConnections {
@@ -67,7 +73,14 @@ impl ReadConnections {
             idle: Mutex::new(Vec::new()),
             open: AtomicUsize::new(0),
             limit,
+            idle_timeout: IDLE_TIMEOUT,
         }
+    }
+
+    /// Closes idle connections after `timeout` instead of [`IDLE_TIMEOUT`].
+    pub fn idle_timeout(mut self, timeout: Duration) -> ReadConnections {
+        self.idle_timeout = timeout;
+        self
     }
 
     /// Connections open now (idle or running a statement).
@@ -202,6 +215,14 @@ impl Drop for Lease<'_> {
                 conn,
                 since: Instant::now(),
             });
+            // The list is used last-in first-out, so its first entry has been idle longest.
+            if idle
+                .first()
+                .is_some_and(|e| e.since.elapsed() > self.owner.idle_timeout)
+            {
+                idle.remove(0);
+                self.owner.open.fetch_sub(1, Ordering::Relaxed);
+            }
             return;
         }
         // Dropping the connection closes its socket; the server ends the session.

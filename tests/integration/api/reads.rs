@@ -1,6 +1,6 @@
 //! The read path's own connections (`api::reads`): reused while healthy, with the pool's session
 //! settings; closed when a statement fails or is abandoned midway; never more than the limit;
-//! a connection cut while idle costs no request.
+//! a connection cut while idle costs no request; one idle too long is closed.
 
 use std::time::Duration;
 
@@ -146,4 +146,24 @@ async fn a_connection_cut_while_idle_costs_no_request() {
     let second = one_i32(&reads, &test.db, "SELECT pg_backend_pid()").await;
     assert_ne!(first, second, "answered on a new connection");
     assert_eq!((reads.open(), reads.idle()), (1, 1));
+}
+
+#[tokio::test]
+async fn connections_idle_too_long_are_closed() {
+    let test = TestDb::migrated().await;
+    let reads = ReadConnections::new(&test.db, 2).idle_timeout(Duration::from_millis(100));
+    let pid = "SELECT pg_backend_pid() FROM pg_sleep(0.2)";
+    let (a, b) = tokio::join!(
+        one_i32(&reads, &test.db, pid),
+        one_i32(&reads, &test.db, pid)
+    );
+    assert_ne!(a, b);
+    assert_eq!(reads.open(), 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(one_i32(&reads, &test.db, "SELECT 4").await, 4);
+    assert_eq!(
+        (reads.open(), reads.idle()),
+        (1, 1),
+        "the connection left idle was closed when the other went back"
+    );
 }
