@@ -12,7 +12,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::audit_page::{self, Prebuilt};
+use super::audit_page::{EdgesPlans, Prebuilt};
 use super::context::{db, principal, reader, request_meta};
 use super::tenants::{MAX_PAGE, PageInfo};
 use crate::audit::cursor::Cursor;
@@ -131,11 +131,12 @@ impl AuditEventEdge {
     }
 }
 
-/// A page of events. Its edges are written by [`audit_page`] from the rows; the
+/// A page of events. Its edges are written by [`EdgesPlans`] from the rows; the
 /// [`AuditEventEdge`] type gives them their place in the schema.
 #[derive(Debug)]
 pub struct AuditEventConnection {
     rows: Vec<PageRow>,
+    edges: EdgesPlans,
     has_next_page: bool,
     condition: Condition,
 }
@@ -144,7 +145,8 @@ pub struct AuditEventConnection {
 impl AuditEventConnection {
     /// The events of this page.
     async fn edges(&self, ctx: &Context<'_>) -> Result<Prebuilt<Vec<AuditEventEdge>>> {
-        Ok(Prebuilt::new(audit_page::edges(&ctx.field(), &self.rows)?))
+        let key = ctx.item.node.response_key().node.as_str();
+        Ok(Prebuilt::new(self.edges.write(key, &self.rows)?))
     }
     /// Paging state.
     async fn page_info(&self) -> PageInfo {
@@ -194,11 +196,13 @@ impl AuditQuery {
             })
             .transpose()?;
         let condition = filter.unwrap_or_default().0.condition(caller)?;
+        let edges = EdgesPlans::new(&ctx.field())?;
         let page = store::page_rows(&reader(ctx)?, condition.clone(), order, first as u64, after)
             .await
             .map_err(ApiError::from)?;
         Ok(AuditEventConnection {
             rows: page.rows,
+            edges,
             has_next_page: page.has_next_page,
             condition,
         })

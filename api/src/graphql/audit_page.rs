@@ -1,10 +1,11 @@
-//! The `edges` of an `auditEvents` page, written straight into the response tree.
+//! The `edges` of an `auditEvents` page, written straight from the rows as JSON.
 //!
 //! A page is 50 events of up to 15 fields. Resolved the generic way, every field of every
 //! event is a future and a lookup by name, which was a fifth of the server's CPU on a page.
 //! Here the selection (aliases, fragments and `__typename` included) is read once into a
 //! [`Slot`] plan, and each event is written by walking the plan over its row, reading only the
-//! columns the plan needs. The values are the ones the generic resolvers of
+//! columns the plan needs, into the page's JSON, which the response carries as raw JSON
+//! ([`super::raw_json`]) rather than as a tree of values to be serialised again. The values are the ones the generic resolvers of
 //! [`super::audit::AuditEvent`], [`super::audit::Actor`] and [`super::audit::Target`] produce;
 //! the tests in `tests/integration/api/fast_path.rs` compare the two paths field by field, for
 //! every field the schema declares.
@@ -13,7 +14,6 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
-use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::{
@@ -21,9 +21,8 @@ use async_graphql::{
     ServerResult, Value,
 };
 
-use sea_orm::DbErr;
-
 use super::audit::format_ip;
+use super::raw_json;
 use crate::audit::row::PageRow;
 use crate::error::ApiError;
 
@@ -197,58 +196,98 @@ fn selected(field: &SelectionField<'_>, kind: Kind) -> ServerResult<Vec<Slot>> {
         .collect()
 }
 
-/// The `edges` list for the selection `field` (the `edges` field itself), one per row.
-pub fn edges(field: &SelectionField<'_>, rows: &[PageRow]) -> async_graphql::Result<Value> {
-    let slots = plan(field, Kind::Edge)?;
-    let edges = rows
-        .iter()
-        .map(|row| write(&slots, row))
-        .collect::<Result<Vec<_>, DbErr>>()
-        .map_err(ApiError::from)?;
-    Ok(Value::List(edges))
+/// The plans of a connection's `edges` fields, one per response key.
+///
+/// Built from the connection's selection, not from each `edges` field alone: a key selected
+/// twice (`edges { node { id } } edges { cursor }`) must give one list with the fields of both,
+/// and async-graphql's merging of the two results cannot look inside raw JSON. So every
+/// occurrence writes the merged list, and the merge keeps the first.
+#[derive(Debug, Default)]
+pub struct EdgesPlans(Vec<(Name, Vec<Slot>)>);
+
+impl EdgesPlans {
+    /// The plans for the `edges` fields under `connection` (the `auditEvents` field).
+    pub fn new(connection: &SelectionField<'_>) -> ServerResult<EdgesPlans> {
+        let mut plans: Vec<(Name, Vec<Slot>)> = Vec::new();
+        for field in connection.selection_set().filter(|f| f.name() == "edges") {
+            let key = Name::new(field.alias().unwrap_or("edges"));
+            let slots = plan(&field, Kind::Edge)?;
+            match plans.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, mine)) => slots.into_iter().for_each(|slot| add(mine, slot)),
+                None => plans.push((key, slots)),
+            }
+        }
+        Ok(EdgesPlans(plans))
+    }
+
+    /// The `edges` list under response key `key`, one per row, as raw JSON ([`raw_json`]): a
+    /// page's response is written straight from its rows.
+    pub fn write(&self, key: &str, rows: &[PageRow]) -> async_graphql::Result<Value> {
+        let Some((_, slots)) = self.0.iter().find(|(k, _)| k.as_str() == key) else {
+            return Err(ApiError::internal(format!("no plan for the edges under {key}")).into());
+        };
+        let mut out = Vec::with_capacity(256 + rows.len() * 64 * slots.len());
+        out.push(b'[');
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_object(&mut out, slots, row)?;
+        }
+        out.push(b']');
+        Ok(String::from_utf8(out)
+            .map(raw_json::raw)
+            .map_err(ApiError::internal)?)
+    }
 }
 
-fn write(slots: &[Slot], row: &PageRow) -> Result<Value, DbErr> {
-    Ok(Value::Object(
-        slots
-            .iter()
-            .map(|slot| Ok((slot.key.clone(), value(&slot.pick, row)?)))
-            .collect::<Result<IndexMap<_, _>, DbErr>>()?,
-    ))
+fn write_object(out: &mut Vec<u8>, slots: &[Slot], row: &PageRow) -> Result<(), ApiError> {
+    out.push(b'{');
+    for (i, slot) in slots.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // A response key is a GraphQL name (`[_A-Za-z][_0-9A-Za-z]*`): nothing to escape.
+        out.push(b'"');
+        out.extend_from_slice(slot.key.as_bytes());
+        out.extend_from_slice(b"\":");
+        write_pick(out, &slot.pick, row)?;
+    }
+    out.push(b'}');
+    Ok(())
 }
 
-fn text(value: Option<&str>) -> Value {
-    value.map_or(Value::Null, |text| Value::String(text.to_owned()))
+fn write_pick(out: &mut Vec<u8>, pick: &Pick, row: &PageRow) -> Result<(), ApiError> {
+    use raw_json::{write_display, write_opt_str, write_str, write_value};
+    match pick {
+        Pick::Node(slots) | Pick::Actor(slots) | Pick::Target(slots) => {
+            return write_object(out, slots, row);
+        }
+        Pick::Typename(name) => write_str(out, name),
+        Pick::Cursor => write_str(out, &row.cursor().encode()),
+        Pick::Id => write_display(out, row.id()),
+        Pick::TenantId => write_uuid(out, row.tenant_id()?),
+        Pick::ProjectId => write_uuid(out, row.project_id()?),
+        Pick::Product => write_opt_str(out, row.product()?),
+        Pick::Action => write_str(out, row.action()?),
+        Pick::Metadata => serde_json::to_writer(&mut *out, &row.metadata()?),
+        Pick::SourceIp => write_opt_str(out, row.source_ip()?.as_ref().map(format_ip).as_deref()),
+        Pick::UserAgent => write_opt_str(out, row.user_agent()?),
+        Pick::CreatedAt => write_value(out, &ScalarType::to_value(&row.created_at())),
+        Pick::ActorId => write_opt_str(out, row.actor_id()?),
+        Pick::ActorName => write_opt_str(out, row.actor_name()?),
+        Pick::ActorType => write_opt_str(out, row.actor_type()?),
+        Pick::TargetId => write_opt_str(out, row.target_id()?),
+        Pick::TargetType => write_opt_str(out, row.target_type()?),
+        Pick::TargetName => write_opt_str(out, row.target_name()?),
+    }
+    .map_err(ApiError::internal)
 }
 
-fn value(pick: &Pick, row: &PageRow) -> Result<Value, DbErr> {
-    Ok(match pick {
-        Pick::Typename(name) => Value::String((*name).to_owned()),
-        Pick::Cursor => Value::String(row.cursor().encode()),
-        Pick::Node(slots) | Pick::Actor(slots) | Pick::Target(slots) => write(slots, row)?,
-        Pick::Id => Value::String(row.id().to_string()),
-        Pick::TenantId => row
-            .tenant_id()?
-            .as_ref()
-            .map_or(Value::Null, ScalarType::to_value),
-        Pick::ProjectId => row
-            .project_id()?
-            .as_ref()
-            .map_or(Value::Null, ScalarType::to_value),
-        Pick::Product => text(row.product()?),
-        Pick::Action => Value::String(row.action()?.to_owned()),
-        Pick::Metadata => async_graphql::to_value(row.metadata()?).unwrap_or_default(),
-        Pick::SourceIp => row
-            .source_ip()?
-            .as_ref()
-            .map_or(Value::Null, |ip| Value::String(format_ip(ip))),
-        Pick::UserAgent => text(row.user_agent()?),
-        Pick::CreatedAt => ScalarType::to_value(&row.created_at()),
-        Pick::ActorId => text(row.actor_id()?),
-        Pick::ActorName => text(row.actor_name()?),
-        Pick::ActorType => text(row.actor_type()?),
-        Pick::TargetId => text(row.target_id()?),
-        Pick::TargetType => text(row.target_type()?),
-        Pick::TargetName => text(row.target_name()?),
-    })
+/// A UUID as its scalar writes it (hyphenated, lower case), or `null`.
+fn write_uuid(out: &mut Vec<u8>, id: Option<uuid::Uuid>) -> serde_json::Result<()> {
+    match id {
+        Some(id) => raw_json::write_display(out, id.hyphenated()),
+        None => raw_json::write_opt_str(out, None),
+    }
 }

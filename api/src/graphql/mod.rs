@@ -5,6 +5,7 @@ pub mod audit;
 mod audit_page;
 pub mod context;
 pub mod manage;
+pub mod raw_json;
 pub mod tenants;
 pub mod viewer;
 

@@ -290,7 +290,7 @@ impl Reply {
         let body = if request_error {
             serde_json::to_vec(&json!({ "errors": response.errors }))
         } else {
-            serde_json::to_vec(&response)
+            crate::graphql::raw_json::write_response(&response)
         };
         match body {
             Ok(body) => Response::builder()

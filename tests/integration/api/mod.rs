@@ -11,6 +11,7 @@ mod isolation;
 mod limits;
 mod paging;
 mod random;
+mod raw_json;
 mod reads;
 mod schema;
 mod tenants;
