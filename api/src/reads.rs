@@ -1,5 +1,6 @@
-//! Connections of the read path's own, for its single statements (an audit page, an
-//! entitlement), without the pool's round trip after each one.
+//! Connections of the read path's own, for its single statements (audit pages, counts and
+//! events, entitlements, tenant lookups, Retraced searches), without the pool's round trip
+//! after each one.
 //!
 //! sqlx tests every connection taken back into its pool with a round trip (a `Sync`, then
 //! waiting for `ReadyForQuery`) and has no setting to skip it. For a request that runs one

@@ -157,7 +157,7 @@ impl AuditEventConnection {
     }
     /// How many events match the filter, over all pages. Counted only when asked for.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(store::count(db(ctx)?, self.condition.clone())
+        Ok(store::count(&reader(ctx)?, self.condition.clone())
             .await
             .map_err(ApiError::from)?)
     }
@@ -216,7 +216,7 @@ impl AuditQuery {
             .parse()
             .map_err(|_| ApiError::bad_input("id", "id is an audit event id: a decimal number"))?;
         let reach = AuditEventFilter::default().condition(caller)?;
-        Ok(store::find(db(ctx)?, id, reach)
+        Ok(store::find(&reader(ctx)?, id, reach)
             .await
             .map_err(ApiError::from)?
             .map(AuditEvent))

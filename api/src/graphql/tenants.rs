@@ -24,7 +24,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::context::{db, principal};
+use super::context::{principal, reader};
 use crate::error::ApiError;
 
 macro_rules! mirror_enum {
@@ -480,11 +480,11 @@ impl TenantQuery {
         let caller = principal(ctx)?;
         caller.require(Scope::TenantsRead)?;
         let found = match (id, slug) {
-            (Some(id), None) => Tenants::find_by_id(id).one(db(ctx)?).await,
+            (Some(id), None) => Tenants::find_by_id(id).one(&reader(ctx)?).await,
             (None, Some(slug)) => {
                 Tenants::find()
                     .filter(tenants::Column::Slug.eq(slug))
-                    .one(db(ctx)?)
+                    .one(&reader(ctx)?)
                     .await
             }
             _ => return Err(ApiError::bad_input("id", "give exactly one of id and slug").into()),
@@ -560,7 +560,7 @@ impl TenantQuery {
             .filter(condition)
             .order_by_asc(tenants::Column::Slug)
             .limit(first as u64 + 1)
-            .all(db(ctx)?)
+            .all(&reader(ctx)?)
             .await
             .map_err(ApiError::from)?;
         let has_next_page = rows.len() > first as usize;
