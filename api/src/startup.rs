@@ -10,6 +10,7 @@ use poem::{EndpointExt, Server};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::auth::{AuthSettings, Authenticator};
+use crate::graphql::validated::{self, ValidatedRequests};
 use crate::graphql::{Limits, build_schema};
 use crate::http::{HttpSettings, routes};
 use crate::reads::ReadConnections;
@@ -51,6 +52,7 @@ impl Application {
         let state = AppState {
             auth: Arc::new(Authenticator::new(db.clone(), auth)),
             reads: Arc::new(ReadConnections::new(&db, read_limit)),
+            validated: Arc::new(ValidatedRequests::new(validated::CAPACITY)),
             db,
         };
         let endpoint = routes(build_schema(state.clone(), limits), state.clone(), settings).boxed();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Authenticator;
+use crate::graphql::validated::ValidatedRequests;
 use crate::reads::{ReadConnections, Reader};
 
 /// Shared application state.
@@ -16,6 +17,8 @@ pub struct AppState {
     pub reads: Arc<ReadConnections>,
     /// Verifies API keys (and caches the verdicts).
     pub auth: Arc<Authenticator>,
+    /// Validation verdicts of requests that passed (see [`crate::graphql::validated`]).
+    pub validated: Arc<ValidatedRequests>,
 }
 
 impl AppState {

@@ -7,6 +7,7 @@ pub mod context;
 pub mod manage;
 pub mod raw_json;
 pub mod tenants;
+pub mod validated;
 pub mod viewer;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -71,7 +72,9 @@ impl Default for Limits {
 /// ("did you mean ...") are off: they would map the schema for someone without introspection.
 pub fn build_schema(state: AppState, limits: Limits) -> RegistrySchema {
     let (projects, products, idps, keys) = tenants::loaders(&state.db);
+    let verdicts = validated::ReuseVerdicts(state.validated.clone());
     let mut builder = builder()
+        .extension(verdicts)
         .data(state)
         .data(projects)
         .data(products)

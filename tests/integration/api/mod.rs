@@ -15,3 +15,4 @@ mod raw_json;
 mod reads;
 mod schema;
 mod tenants;
+mod validated;
