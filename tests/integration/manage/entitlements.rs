@@ -139,3 +139,31 @@ async fn entitlements_upsert_remove_and_answer_products() {
     );
     assert_eq!(ops.audit_count().await, before);
 }
+
+/// The `entitlement` query's statement keeps its text between calls and binds only the values:
+/// it must be exactly what the query builder makes, for both ways of naming the tenant.
+#[test]
+fn the_kept_entitlement_statement_is_the_builders() {
+    use api::graphql::manage::entitlements::{
+        TenantRef, entitlement_select, entitlement_statement,
+    };
+    use sea_orm::{DbBackend, QuerySelect, QueryTrait};
+    let id = uuid::Uuid::new_v4();
+    for (tenant, product) in [
+        (TenantRef::Id(id), "crm"),
+        (TenantRef::Slug("acme".to_owned()), "billing"),
+        (TenantRef::Id(uuid::Uuid::nil()), "x"),
+        (TenantRef::Slug("o'brien".to_owned()), "crm"),
+    ] {
+        let built = entitlement_select(tenant.clone(), product.to_owned())
+            .limit(1)
+            .build(DbBackend::Postgres);
+        // Twice: the first call may build the text, the second reuses it.
+        for _ in 0..2 {
+            assert_eq!(
+                entitlement_statement(tenant.clone(), product.to_owned()),
+                built
+            );
+        }
+    }
+}

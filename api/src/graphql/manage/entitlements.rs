@@ -1,14 +1,17 @@
 //! `setEntitlement` (upsert), `removeEntitlement`, and the `entitlement` query products ask
 //! on every login (one primary-key lookup joined to its tenant).
 
+use std::sync::OnceLock;
+
 use async_graphql::{Context, Json, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::prelude::{TenantProducts, Tenants};
 use entity::scope::Scope;
 use entity::{tenant_products, tenants};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, QueryTrait, SelectTwo, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait as _, DbBackend, EntityTrait,
+    QueryFilter, QuerySelect, QueryTrait, SelectTwo, SelectTwoModel, SelectorTrait as _, Statement,
+    Value as SqlValue,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -18,6 +21,9 @@ use crate::audit::portal::{Change, diff, record, snapshot};
 use crate::error::ApiError;
 use crate::graphql::context::{principal, reader, request_meta};
 use crate::graphql::tenants::Entitlement;
+
+/// A row of the `entitlement` query: the entitlement and its tenant.
+type EntitlementRow = SelectTwoModel<tenant_products::Model, tenants::Model>;
 
 /// A tenant named by id or by slug.
 #[derive(Debug, Clone)]
@@ -43,11 +49,34 @@ pub fn entitlement_select(
         .filter(tenant_condition)
 }
 
-/// The statement the `entitlement` query runs (`.one()` adds `LIMIT 1`), for the benchmark.
+/// The statement the `entitlement` query runs: [`entitlement_select`] with `LIMIT 1`. Products
+/// ask on every login, so its text is built once per way of naming the tenant (it never
+/// changes) and only the values are bound per call, in the builder's order
+/// (`tests/integration/manage/entitlements.rs` holds the two to be equal). The benchmark runs it.
 pub fn entitlement_statement(tenant: TenantRef, product: String) -> Statement {
-    entitlement_select(tenant, product)
-        .limit(1)
-        .build(DbBackend::Postgres)
+    static BY_ID: OnceLock<String> = OnceLock::new();
+    static BY_SLUG: OnceLock<String> = OnceLock::new();
+    let built = |tenant: TenantRef| {
+        entitlement_select(tenant, String::new())
+            .limit(1)
+            .build(DbBackend::Postgres)
+            .sql
+    };
+    let (sql, tenant) = match tenant {
+        TenantRef::Id(id) => (
+            BY_ID.get_or_init(|| built(TenantRef::Id(Uuid::nil()))),
+            SqlValue::from(id),
+        ),
+        TenantRef::Slug(slug) => (
+            BY_SLUG.get_or_init(|| built(TenantRef::Slug(String::new()))),
+            SqlValue::from(slug),
+        ),
+    };
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql.clone(),
+        [SqlValue::from(product), tenant, SqlValue::from(1_u64)],
+    )
 }
 
 fn valid_product(product: &str) -> Result<String, ApiError> {
@@ -221,9 +250,10 @@ impl EntitlementQuery {
                 .into());
             }
         };
-        let found = entitlement_select(tenant, product)
-            .one(&reader(ctx)?)
+        let found = reader(ctx)?
+            .query_one_raw(entitlement_statement(tenant, product))
             .await
+            .and_then(|row| row.map(EntitlementRow::from_raw_query_result).transpose())
             .map_err(ApiError::from)?;
         match found {
             Some((row, Some(tenant))) => {
