@@ -140,20 +140,22 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         );
         println!("{key}");
     }
-    let auth = app.state().auth.clone();
-    let reads = app.state().reads.clone();
+    let state = app.state().clone();
     app.run_until(shutdown_signal(), Duration::from_secs(10))
         .await?;
-    reads.close().await;
-    let stats = auth.stats();
+    let read_connections = state.reads.open();
+    state.reads.close().await;
+    let stats = state.auth.stats();
     let lookups = (stats.cache_hits + stats.cache_misses).max(1);
     eprintln!(
-        "stopped; key checks: {} from the cache ({:.1}% hit rate), {} from the database, {} argon2 runs, {} refused by the failure limits",
+        "stopped; key checks: {} from the cache ({:.1}% hit rate), {} from the database, {} argon2 runs, {} refused by the failure limits; validation verdicts reused {} times; {} read connections closed",
         stats.cache_hits,
         100.0 * stats.cache_hits as f64 / lookups as f64,
         stats.cache_misses,
         stats.argon2_runs,
-        stats.rate_limited
+        stats.rate_limited,
+        state.validated.reused(),
+        read_connections
     );
     Ok(())
 }
