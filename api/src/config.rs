@@ -39,8 +39,9 @@ pub struct ServeConfig {
     /// Do not serve the playground.
     #[arg(long, overrides_with = "playground")]
     pub no_playground: bool,
-    /// Database connections in the pool. Single-statement reads (audit pages, entitlements, tenant lookups) may
-    /// open as many more, on demand, so the server holds at most twice this many.
+    /// Database connections in the pool. Single-statement reads (audit pages, entitlements,
+    /// tenant lookups) may open as many more, on demand, so the server holds at most twice
+    /// this many.
     #[arg(long, env = "API_POOL_SIZE", default_value_t = 10)]
     pub pool_size: u32,
     /// Longest a GraphQL request may run, in seconds.

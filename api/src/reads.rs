@@ -84,6 +84,18 @@ impl ReadConnections {
         self
     }
 
+    /// Up to as many connections as `db`'s pool may open, opened when concurrent reads need them.
+    pub fn like_pool(db: &DatabaseConnection) -> ReadConnections {
+        let limit = match db.get_database_backend() {
+            DbBackend::Postgres => db
+                .get_postgres_connection_pool()
+                .options()
+                .get_max_connections() as usize,
+            _ => 0,
+        };
+        ReadConnections::new(db, limit)
+    }
+
     /// Connections open now (idle or running a statement).
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Relaxed)

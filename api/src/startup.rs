@@ -41,17 +41,9 @@ impl Application {
         auth: AuthSettings,
         limits: Limits,
     ) -> std::io::Result<Application> {
-        // As many read connections as the pool may open, opened when concurrent reads need them.
-        let read_limit = match db.get_database_backend() {
-            sea_orm::DbBackend::Postgres => db
-                .get_postgres_connection_pool()
-                .options()
-                .get_max_connections() as usize,
-            _ => 0,
-        };
         let state = AppState {
             auth: Arc::new(Authenticator::new(db.clone(), auth)),
-            reads: Arc::new(ReadConnections::new(&db, read_limit)),
+            reads: Arc::new(ReadConnections::like_pool(&db)),
             validated: Arc::new(ValidatedRequests::new(validated::CAPACITY)),
             db,
         };

@@ -5,8 +5,9 @@
 //! Here the selection (aliases, fragments and `__typename` included) is read once into a
 //! [`Slot`] plan, and each event is written by walking the plan over its row, reading only the
 //! columns the plan needs, into the page's JSON, which the response carries as raw JSON
-//! ([`super::raw_json`]) rather than as a tree of values to be serialised again. The values are the ones the generic resolvers of
-//! [`super::audit::AuditEvent`], [`super::audit::Actor`] and [`super::audit::Target`] produce;
+//! ([`super::raw_json`]) rather than as a tree of values to be serialised again. The values
+//! are the ones the generic resolvers of [`super::audit::AuditEvent`],
+//! [`super::audit::Actor`] and [`super::audit::Target`] produce;
 //! the tests in `tests/integration/api/fast_path.rs` compare the two paths field by field, for
 //! every field the schema declares.
 
