@@ -228,3 +228,58 @@ fn pages_select_the_columns_in_the_order_page_rows_read_them() {
         .collect();
     assert_eq!(listed, expected.join(", "));
 }
+
+/// The page statement lists its columns from a string built once; it must stay the statement
+/// sea-orm's own `AuditLog::find()` writes, values included, for every order and with or
+/// without a cursor.
+#[test]
+fn the_page_statement_is_the_one_sea_orms_select_writes() {
+    use api::audit::cursor::Cursor;
+    use api::audit::store::{AuditOrder, page_statement};
+    use entity::audit_log::Column;
+    use entity::prelude::AuditLog;
+    use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+    use sea_orm::{
+        DbBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    };
+
+    let tenant = uuid::Uuid::from_u128(7);
+    let conditions = [
+        Condition::all(),
+        Condition::all()
+            .add(Expr::col(Column::TenantId).eq(tenant))
+            .add(Condition::all())
+            .add(Expr::col(Column::Product).is_in(["crm", "billing"]))
+            .add(Expr::col(Column::Action).like("crm.%")),
+    ];
+    let cursor = Cursor {
+        created_at: chrono::DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
+        id: 42,
+    };
+    for condition in conditions {
+        for (order, direction) in [
+            (AuditOrder::NewestFirst, Order::Desc),
+            (AuditOrder::OldestFirst, Order::Asc),
+        ] {
+            for after in [None, Some(cursor)] {
+                let mut query = AuditLog::find().filter(condition.clone());
+                if let Some(c) = after {
+                    let row = Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)]);
+                    let at = Expr::tuple([Expr::value(c.created_at), Expr::value(c.id)]);
+                    query = query.filter(match order {
+                        AuditOrder::NewestFirst => row.lt(at),
+                        AuditOrder::OldestFirst => row.gt(at),
+                    });
+                }
+                let expected = query
+                    .order_by(Column::CreatedAt, direction.clone())
+                    .order_by(Column::Id, direction.clone())
+                    .limit(51)
+                    .build(DbBackend::Postgres);
+                let ours = page_statement(condition.clone(), order, 50, after);
+                assert_eq!(ours.sql, expected.sql, "{order:?}, cursor {after:?}");
+                assert_eq!(ours.values, expected.values, "{order:?}, cursor {after:?}");
+            }
+        }
+    }
+}
