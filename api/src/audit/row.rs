@@ -49,12 +49,11 @@ impl PageRow {
             )));
         }
         let id = row.try_get_unchecked(0).map_err(column_error)?;
-        let created_at: DateTime<chrono::FixedOffset> =
-            row.try_get_unchecked(14).map_err(column_error)?;
+        let created_at = row.try_get_unchecked(14).map_err(column_error)?;
         Ok(PageRow {
             row: result,
             id,
-            created_at: created_at.to_utc(),
+            created_at,
         })
     }
 

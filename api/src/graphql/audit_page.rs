@@ -18,12 +18,12 @@ use std::sync::Mutex;
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::{
-    ContextSelectionSet, Name, OutputType, Positioned, ScalarType, SelectionField, ServerError,
-    ServerResult, Value,
+    ContextSelectionSet, Name, OutputType, Positioned, SelectionField, ServerError, ServerResult,
+    Value,
 };
 
 use super::audit::format_ip;
-use super::raw_json;
+use super::{json_text, raw_json};
 use crate::audit::row::PageRow;
 use crate::error::ApiError;
 
@@ -227,68 +227,68 @@ impl EdgesPlans {
         let Some((_, slots)) = self.0.iter().find(|(k, _)| k.as_str() == key) else {
             return Err(ApiError::internal(format!("no plan for the edges under {key}")).into());
         };
-        let mut out = Vec::with_capacity(256 + rows.len() * 64 * slots.len());
-        out.push(b'[');
+        let mut out = String::with_capacity(256 + rows.len() * 64 * slots.len());
+        out.push('[');
         for (i, row) in rows.iter().enumerate() {
             if i > 0 {
-                out.push(b',');
+                out.push(',');
             }
             write_object(&mut out, slots, row)?;
         }
-        out.push(b']');
-        Ok(String::from_utf8(out)
-            .map(raw_json::raw)
-            .map_err(ApiError::internal)?)
+        out.push(']');
+        Ok(raw_json::raw(out))
     }
 }
 
-fn write_object(out: &mut Vec<u8>, slots: &[Slot], row: &PageRow) -> Result<(), ApiError> {
-    out.push(b'{');
+fn write_object(out: &mut String, slots: &[Slot], row: &PageRow) -> Result<(), ApiError> {
+    out.push('{');
     for (i, slot) in slots.iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.push(',');
         }
         // A response key is a GraphQL name (`[_A-Za-z][_0-9A-Za-z]*`): nothing to escape.
-        out.push(b'"');
-        out.extend_from_slice(slot.key.as_bytes());
-        out.extend_from_slice(b"\":");
+        out.push('"');
+        out.push_str(slot.key.as_str());
+        out.push_str("\":");
         write_pick(out, &slot.pick, row)?;
     }
-    out.push(b'}');
+    out.push('}');
     Ok(())
 }
 
-fn write_pick(out: &mut Vec<u8>, pick: &Pick, row: &PageRow) -> Result<(), ApiError> {
-    use raw_json::{write_display, write_opt_str, write_str, write_value};
+fn write_pick(out: &mut String, pick: &Pick, row: &PageRow) -> Result<(), ApiError> {
+    use json_text::{push_datetime, push_id, push_opt_str, push_str};
     match pick {
         Pick::Node(slots) | Pick::Actor(slots) | Pick::Target(slots) => {
             return write_object(out, slots, row);
         }
-        Pick::Typename(name) => write_str(out, name),
-        Pick::Cursor => write_str(out, &row.cursor().encode()),
-        Pick::Id => write_display(out, row.id()),
+        Pick::Typename(name) => push_str(out, name),
+        Pick::Cursor => push_str(out, &row.cursor().encode()),
+        Pick::Id => push_id(out, row.id()),
         Pick::TenantId => write_uuid(out, row.tenant_id()?),
         Pick::ProjectId => write_uuid(out, row.project_id()?),
-        Pick::Product => write_opt_str(out, row.product()?),
-        Pick::Action => write_str(out, row.action()?),
-        Pick::Metadata => serde_json::to_writer(&mut *out, &row.metadata()?),
-        Pick::SourceIp => write_opt_str(out, row.source_ip()?.as_ref().map(format_ip).as_deref()),
-        Pick::UserAgent => write_opt_str(out, row.user_agent()?),
-        Pick::CreatedAt => write_value(out, &ScalarType::to_value(&row.created_at())),
-        Pick::ActorId => write_opt_str(out, row.actor_id()?),
-        Pick::ActorName => write_opt_str(out, row.actor_name()?),
-        Pick::ActorType => write_opt_str(out, row.actor_type()?),
-        Pick::TargetId => write_opt_str(out, row.target_id()?),
-        Pick::TargetType => write_opt_str(out, row.target_type()?),
-        Pick::TargetName => write_opt_str(out, row.target_name()?),
+        Pick::Product => push_opt_str(out, row.product()?),
+        Pick::Action => push_str(out, row.action()?),
+        Pick::Metadata => {
+            out.push_str(&serde_json::to_string(&row.metadata()?).map_err(ApiError::internal)?)
+        }
+        Pick::SourceIp => push_opt_str(out, row.source_ip()?.as_ref().map(format_ip).as_deref()),
+        Pick::UserAgent => push_opt_str(out, row.user_agent()?),
+        Pick::CreatedAt => push_datetime(out, row.created_at()),
+        Pick::ActorId => push_opt_str(out, row.actor_id()?),
+        Pick::ActorName => push_opt_str(out, row.actor_name()?),
+        Pick::ActorType => push_opt_str(out, row.actor_type()?),
+        Pick::TargetId => push_opt_str(out, row.target_id()?),
+        Pick::TargetType => push_opt_str(out, row.target_type()?),
+        Pick::TargetName => push_opt_str(out, row.target_name()?),
     }
-    .map_err(ApiError::internal)
+    Ok(())
 }
 
 /// A UUID as its scalar writes it (hyphenated, lower case), or `null`.
-fn write_uuid(out: &mut Vec<u8>, id: Option<uuid::Uuid>) -> serde_json::Result<()> {
+fn write_uuid(out: &mut String, id: Option<uuid::Uuid>) {
     match id {
-        Some(id) => raw_json::write_display(out, id.hyphenated()),
-        None => raw_json::write_opt_str(out, None),
+        Some(id) => json_text::push_uuid(out, id),
+        None => out.push_str("null"),
     }
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 mod audit_page;
 pub mod context;
+pub mod json_text;
 pub mod manage;
 pub mod raw_json;
 pub mod tenants;

@@ -7,8 +7,6 @@
 //! JSON; [`write_response`], which the HTTP endpoint uses, writes it as it is, since only this
 //! server makes such values ([`super::audit_page`] writes a page's edges this way).
 
-use std::io::Write as _;
-
 use async_graphql::Value;
 use async_graphql::indexmap::IndexMap;
 
@@ -82,21 +80,4 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
 /// Writes `text` as a JSON string.
 pub fn write_str(out: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
     serde_json::to_writer(&mut *out, text)
-}
-
-/// Writes `text` as a JSON string, or `null`.
-pub fn write_opt_str(out: &mut Vec<u8>, text: Option<&str>) -> serde_json::Result<()> {
-    match text {
-        Some(text) => write_str(out, text),
-        None => {
-            out.extend_from_slice(b"null");
-            Ok(())
-        }
-    }
-}
-
-/// Writes `value`'s `Display` form as a JSON string; for values whose form needs no escaping
-/// (numbers, UUIDs).
-pub fn write_display(out: &mut Vec<u8>, value: impl std::fmt::Display) -> serde_json::Result<()> {
-    write!(out, "\"{value}\"").map_err(serde_json::Error::io)
 }
