@@ -167,3 +167,58 @@ fn the_kept_entitlement_statement_is_the_builders() {
         }
     }
 }
+
+/// The `entitlement` query reads its row by position; that must give what sea-orm's reading of
+/// the same row by column names gives, for a tenant in every status and an entitlement with
+/// every column set.
+#[tokio::test]
+async fn the_entitlement_row_read_by_position_is_the_one_read_by_name() {
+    use api::graphql::manage::entitlements::{TenantRef, entitlement_of, entitlement_statement};
+    use entity::sea_orm_active_enums::{TenantKind, TenantStatus};
+    use entity::{tenant_products, tenants};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, SelectTwoModel};
+    use sea_orm::{IntoActiveModel, SelectorTrait};
+    use tests::fixtures::{insert_product, insert_tenant_in};
+
+    let db = tests::TestDb::migrated().await;
+    let statuses = [
+        TenantStatus::Demo,
+        TenantStatus::Trial,
+        TenantStatus::Active,
+        TenantStatus::Frozen,
+        TenantStatus::Archived,
+    ];
+    for (i, status) in statuses.into_iter().enumerate() {
+        let slug = format!("positional-{i}");
+        let tenant = insert_tenant_in(&db.db, &slug, status, TenantKind::Customer)
+            .await
+            .expect("tenant");
+        let mut product = insert_product(&db.db, tenant.id, "crm")
+            .await
+            .expect("entitlement")
+            .into_active_model();
+        product.enabled = Set(i % 2 == 0);
+        product.config = Set(json!({"seats": i, "tier": "gold"}));
+        product.expires_at = Set(Some(chrono::Utc::now().fixed_offset()));
+        product.update(&db.db).await.expect("update");
+        for named in [TenantRef::Id(tenant.id), TenantRef::Slug(slug.clone())] {
+            let row = db
+                .db
+                .query_one_raw(entitlement_statement(named, "crm".to_owned()))
+                .await
+                .expect("query")
+                .expect("a row");
+            let (by_position, tenant_id) = entitlement_of(&row).expect("by position");
+            let (by_name, tenant_by_name) =
+                SelectTwoModel::<tenant_products::Model, tenants::Model>::from_raw_query_result(
+                    row,
+                )
+                .expect("by name");
+            let tenant_by_name = tenant_by_name.expect("the tenant");
+            assert_eq!(by_position.row, by_name);
+            assert_eq!(by_position.tenant_status, tenant_by_name.status);
+            assert_eq!(by_position.tenant_status, status);
+            assert_eq!(tenant_id, tenant_by_name.id);
+        }
+    }
+}

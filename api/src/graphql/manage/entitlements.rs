@@ -9,9 +9,9 @@ use entity::prelude::{TenantProducts, Tenants};
 use entity::scope::Scope;
 use entity::{tenant_products, tenants};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait as _, DbBackend, EntityTrait,
-    QueryFilter, QuerySelect, QueryTrait, SelectTwo, SelectTwoModel, SelectorTrait as _, Statement,
-    Value as SqlValue,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait as _, DbBackend, DbErr,
+    EntityTrait, IdenStatic, Iterable, QueryFilter, QueryResult, QuerySelect, QueryTrait,
+    SelectTwo, Statement, Value as SqlValue,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -21,9 +21,6 @@ use crate::audit::portal::{Change, diff, record, snapshot};
 use crate::error::ApiError;
 use crate::graphql::context::{principal, reader, request_meta};
 use crate::graphql::tenants::Entitlement;
-
-/// A row of the `entitlement` query: the entitlement and its tenant.
-type EntitlementRow = SelectTwoModel<tenant_products::Model, tenants::Model>;
 
 /// A tenant named by id or by slug.
 #[derive(Debug, Clone)]
@@ -77,6 +74,39 @@ pub fn entitlement_statement(tenant: TenantRef, product: String) -> Statement {
         sql.clone(),
         [SqlValue::from(product), tenant, SqlValue::from(1_u64)],
     )
+}
+
+/// The entitlement, and its tenant's id, in a row of [`entitlement_statement`], read by
+/// position: the entitlement's columns come first, then the tenant's, each in declaration order
+/// (as the builder lists them). Of the tenant, only the id and status are read; reading the
+/// whole row by its `A_`/`B_` names cost a tenth of an `entitlement` request's CPU.
+pub fn entitlement_of(row: &QueryResult) -> Result<(Entitlement, Uuid), DbErr> {
+    let tenant_at = |column: tenants::Column| {
+        let position = tenants::Column::iter().position(|c| c.as_str() == column.as_str());
+        position.map(|p| tenant_products::Column::iter().len() + p)
+    };
+    let (Some(tenant_id), Some(status)) = (
+        tenant_at(tenants::Column::Id),
+        tenant_at(tenants::Column::Status),
+    ) else {
+        return Err(DbErr::Type("tenants has an id and a status".to_owned()));
+    };
+    let entitlement = tenant_products::Model {
+        tenant_id: row.try_get_by_index(0)?,
+        product: row.try_get_by_index(1)?,
+        enabled: row.try_get_by_index(2)?,
+        config: row.try_get_by_index(3)?,
+        expires_at: row.try_get_by_index(4)?,
+        created_at: row.try_get_by_index(5)?,
+        updated_at: row.try_get_by_index(6)?,
+    };
+    Ok((
+        Entitlement {
+            row: entitlement,
+            tenant_status: row.try_get_by_index(status)?,
+        },
+        row.try_get_by_index(tenant_id)?,
+    ))
 }
 
 fn valid_product(product: &str) -> Result<String, ApiError> {
@@ -253,17 +283,14 @@ impl EntitlementQuery {
         let found = reader(ctx)?
             .query_one_raw(entitlement_statement(tenant, product))
             .await
-            .and_then(|row| row.map(EntitlementRow::from_raw_query_result).transpose())
+            .and_then(|row| row.as_ref().map(entitlement_of).transpose())
             .map_err(ApiError::from)?;
         match found {
-            Some((row, Some(tenant))) => {
-                caller.require_tenant(tenant.id)?;
-                Ok(Some(Entitlement {
-                    row,
-                    tenant_status: tenant.status,
-                }))
+            Some((entitlement, tenant_id)) => {
+                caller.require_tenant(tenant_id)?;
+                Ok(Some(entitlement))
             }
-            _ => Ok(None),
+            None => Ok(None),
         }
     }
 }
