@@ -42,7 +42,14 @@ async fn smoke_playground_health_readiness_and_an_authenticated_query() {
         .await
         .expect("POST");
     assert_eq!(response.status(), 200);
-    assert!(response.headers().get("x-request-id").is_some());
+    let request_id = |r: &reqwest::Response| {
+        r.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .expect("x-request-id")
+    };
+    let first_id = request_id(&response);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["data"]["viewer"]["name"], "smoke");
 
@@ -55,6 +62,15 @@ async fn smoke_playground_health_readiness_and_an_authenticated_query() {
         .await
         .expect("GET");
     assert_eq!(get.status(), 200);
+    // Ids the server makes are 32 hex digits and differ from request to request.
+    let second_id = request_id(&get);
+    for id in [&first_id, &second_id] {
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id}"
+        );
+    }
+    assert_ne!(first_id, second_id);
     assert_eq!(
         get.json::<Value>().await.expect("json")["data"]["viewer"]["name"],
         "smoke"
