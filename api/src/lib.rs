@@ -18,6 +18,7 @@ pub mod dev;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod reads;
 pub mod retraced;
 pub mod startup;

@@ -147,8 +147,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     state.reads.close().await;
     let stats = state.auth.stats();
     let lookups = (stats.cache_hits + stats.cache_misses).max(1);
+    let (responses, with_errors) = state.metrics.graphql_responses();
     eprintln!(
-        "stopped; key checks: {} from the cache ({:.1}% hit rate), {} from the database, {} argon2 runs, {} refused by the failure limits; validation verdicts reused {} times; {} read connections closed",
+        "stopped; {with_errors} of {responses} GraphQL responses carried errors; key checks: {} from the cache ({:.1}% hit rate), {} from the database, {} argon2 runs, {} refused by the failure limits; validation verdicts reused {} times; {} read connections closed",
         stats.cache_hits,
         100.0 * stats.cache_hits as f64 / lookups as f64,
         stats.cache_misses,

@@ -45,6 +45,7 @@ impl Application {
             auth: Arc::new(Authenticator::new(db.clone(), auth)),
             reads: Arc::new(ReadConnections::like_pool(&db)),
             validated: Arc::new(ValidatedRequests::new(validated::CAPACITY)),
+            metrics: Arc::default(),
             db,
         };
         let endpoint = routes(build_schema(state.clone(), limits), state.clone(), settings).boxed();

@@ -6,6 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::Authenticator;
 use crate::graphql::validated::ValidatedRequests;
+use crate::metrics::Metrics;
 use crate::reads::{ReadConnections, Reader};
 
 /// Shared application state.
@@ -19,6 +20,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Validation verdicts of requests that passed (see [`crate::graphql::validated`]).
     pub validated: Arc<ValidatedRequests>,
+    /// What the server has done since it started (`GET /metrics`).
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {

@@ -17,6 +17,7 @@ use super::{HttpSettings, RequestId};
 use crate::error::ApiError;
 use crate::graphql::RegistrySchema;
 use crate::graphql::context::RequestMeta;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -33,7 +34,7 @@ pub async fn post(
     documents: Data<&Arc<DocumentCache>>,
     request_id: Data<&RequestId>,
 ) -> Response {
-    let reply = Reply::for_request(req, &request_id.0.0);
+    let reply = Reply::for_request(req, &request_id.0.0, &state.metrics);
     let content_type = req
         .header(header::CONTENT_TYPE)
         .unwrap_or_default()
@@ -106,7 +107,7 @@ pub async fn get(
     documents: Data<&Arc<DocumentCache>>,
     request_id: Data<&RequestId>,
 ) -> Response {
-    let reply = Reply::for_request(req, &request_id.0.0);
+    let reply = Reply::for_request(req, &request_id.0.0, &state.metrics);
     let query_string = req.uri().query().unwrap_or_default();
     if !query_string
         .split('&')
@@ -190,7 +191,7 @@ async fn execute(
     state: &AppState,
     settings: &HttpSettings,
     documents: &DocumentCache,
-    reply: Reply,
+    reply: Reply<'_>,
 ) -> Response {
     let ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
     let principal = match state
@@ -225,15 +226,16 @@ async fn execute(
     }
 }
 
-/// How to answer one request: its media type and id.
-struct Reply {
+/// How to answer one request: its media type and id, and the counters its answer goes into.
+struct Reply<'a> {
     content_type: &'static str,
     request_id: String,
+    metrics: &'a Metrics,
 }
 
-impl Reply {
+impl<'a> Reply<'a> {
     /// `application/graphql-response+json` when the client accepts it, else `application/json`.
-    fn for_request(req: &Request, request_id: &str) -> Reply {
+    fn for_request(req: &Request, request_id: &str, metrics: &'a Metrics) -> Reply<'a> {
         let accept = req.header(header::ACCEPT).unwrap_or_default();
         let content_type = if accept.contains(GRAPHQL_RESPONSE) {
             GRAPHQL_RESPONSE
@@ -243,10 +245,12 @@ impl Reply {
         Reply {
             content_type,
             request_id: request_id.to_owned(),
+            metrics,
         }
     }
 
     fn error(&self, status: StatusCode, error: ApiError) -> Response {
+        self.metrics.graphql_response([error.code()]);
         let field = match &error {
             ApiError::BadUserInput { field, .. } | ApiError::Conflict { field, .. } => {
                 field.clone()
@@ -266,6 +270,7 @@ impl Reply {
     }
 
     fn error_code(&self, status: StatusCode, code: &str, message: &str) -> Response {
+        self.metrics.graphql_response([code]);
         let body = json!({ "errors": [{ "message": message, "extensions": { "code": code, "requestId": self.request_id } }] });
         self.json(status, &body)
     }
@@ -274,6 +279,8 @@ impl Reply {
         for error in &mut response.errors {
             stamp(error, &self.request_id);
         }
+        self.metrics
+            .graphql_response(response.errors.iter().map(code_of));
         // A request error (the document did not parse or validate, or the variables did not
         // coerce) means execution never began: no `data` entry, and with the GraphQL response
         // media type a 400. Field errors carry a path; request errors do not.
@@ -308,6 +315,14 @@ impl Reply {
             .content_type(self.content_type)
             .body(body.to_string())
             .into_response()
+    }
+}
+
+/// The `extensions.code` of `error` (every error has one once [`stamp`]ed).
+fn code_of(error: &ServerError) -> &str {
+    match error.extensions.as_ref().and_then(|x| x.get("code")) {
+        Some(Value::String(code)) => code,
+        _ => "BAD_USER_INPUT",
     }
 }
 

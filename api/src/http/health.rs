@@ -1,4 +1,5 @@
-//! `/healthz`: the process is up. `/readyz`: the database answers.
+//! `/healthz`: the process is up. `/readyz`: the database answers. `/metrics`: the server's
+//! counters, for Prometheus ([`crate::metrics`]).
 
 use std::time::Duration;
 
@@ -27,4 +28,13 @@ pub async fn readyz(state: Data<&AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// The server's counters in Prometheus' text format. Counts only: nothing in them names a
+/// tenant, key, query or address, so, like the health checks, it needs no key.
+#[handler]
+pub async fn metrics(state: Data<&AppState>) -> Response {
+    Response::builder()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::render(&state))
 }

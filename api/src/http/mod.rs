@@ -1,5 +1,5 @@
-//! The HTTP surface: `POST/GET /graphql`, the playground at `/`, `/healthz`, `/readyz`, and
-//! Retraced's publisher endpoints under `/publisher/v1/project/{project}/`.
+//! The HTTP surface: `POST/GET /graphql`, the playground at `/`, `/healthz`, `/readyz`,
+//! `/metrics`, and Retraced's publisher endpoints under `/publisher/v1/project/{project}/`.
 //! Every response carries an `x-request-id`; every log line of a request carries it too.
 
 mod documents;
@@ -48,17 +48,19 @@ pub fn routes(
     state: AppState,
     settings: HttpSettings,
 ) -> impl Endpoint<Output = poem::Response> {
+    let metrics = state.metrics.clone();
     Route::new()
         .at("/", get(playground::page))
         .at("/playground/:file", get(playground::asset))
         .at("/graphql", get(graphql::get).post(graphql::post))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
+        .at("/metrics", get(health::metrics))
         // Retraced's browser widget calls these from other origins.
         .nest("/publisher/v1/project", publisher().with(Cors::new()))
         .data(schema)
         .data(state)
         .data(settings)
         .data(Arc::new(DocumentCache::new(256)))
-        .around(request_id::with_request_id)
+        .around(move |next, req| request_id::with_request_id(next, req, metrics.clone()))
 }

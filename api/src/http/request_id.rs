@@ -1,18 +1,25 @@
 //! A request id for every request: in the `x-request-id` response header, in GraphQL errors'
-//! `extensions.requestId`, and on every log line the request writes.
+//! `extensions.requestId`, and on every log line the request writes. The middleware also
+//! counts responses by status class ([`Metrics`]).
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 use tracing::Instrument as _;
+
+use crate::metrics::Metrics;
 
 /// The id of the request being served.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
 /// Middleware: assigns the id (a well-formed incoming `x-request-id` is kept), logs the request.
-pub async fn with_request_id<E: Endpoint>(next: E, mut req: Request) -> Result<Response> {
+pub async fn with_request_id<E: Endpoint>(
+    next: E,
+    mut req: Request,
+    metrics: Arc<Metrics>,
+) -> Result<Response> {
     let id = req
         .headers()
         .get("x-request-id")
@@ -31,6 +38,7 @@ pub async fn with_request_id<E: Endpoint>(next: E, mut req: Request) -> Result<R
             Ok(r) => r.into_response(),
             Err(e) => e.into_response(),
         };
+        metrics.http_response(response.status().as_u16());
         if let Ok(value) = id.parse() {
             response.headers_mut().insert("x-request-id", value);
         }

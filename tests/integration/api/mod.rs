@@ -9,6 +9,7 @@ mod hostile;
 mod http;
 mod isolation;
 mod limits;
+mod metrics;
 mod paging;
 mod random;
 mod raw_json;

@@ -1,0 +1,153 @@
+//! Counters of what the server has done since it started, served at `GET /metrics` in
+//! Prometheus' text format: responses by status class, GraphQL responses with and without
+//! errors, errors by code, key checks, validation reuse, read connections.
+//!
+//! Only counts: no tenant, key, query or address appears in them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::state::AppState;
+
+/// The server's counters. Updating one is an atomic add (error codes: a short lock, taken
+/// only for responses that carry errors).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// HTTP responses by status class, `1xx` at index 0 to `5xx` at 4.
+    http: [AtomicU64; 5],
+    graphql_ok: AtomicU64,
+    graphql_errors: AtomicU64,
+    codes: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Metrics {
+    /// Counts an HTTP response with `status`.
+    pub fn http_response(&self, status: u16) {
+        if let Some(class) = (status / 100).checked_sub(1).map(usize::from)
+            && let Some(counter) = self.http.get(class)
+        {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a response of `/graphql` carrying errors with these codes (none: a clean one).
+    pub fn graphql_response<'a>(&self, codes: impl IntoIterator<Item = &'a str>) {
+        let mut codes = codes.into_iter().peekable();
+        if codes.peek().is_none() {
+            self.graphql_ok.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.graphql_errors.fetch_add(1, Ordering::Relaxed);
+        let mut counts = match self.codes.lock() {
+            Ok(counts) => counts,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for code in codes {
+            match counts.get_mut(code) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(code.to_owned(), 1);
+                }
+            }
+        }
+    }
+
+    /// Responses of `/graphql` so far: all of them, and those that carried errors.
+    pub fn graphql_responses(&self) -> (u64, u64) {
+        let errors = self.graphql_errors.load(Ordering::Relaxed);
+        (self.graphql_ok.load(Ordering::Relaxed) + errors, errors)
+    }
+}
+
+/// Every counter of `state`, in Prometheus' text exposition format.
+pub fn render(state: &AppState) -> String {
+    let metrics = &state.metrics;
+    let mut out = String::with_capacity(2048);
+    let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
+        let _ = writeln!(out, "# HELP tenant_registry_{name} {help}");
+        let _ = writeln!(out, "# TYPE tenant_registry_{name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "tenant_registry_{name}{labels} {value}");
+        }
+    };
+    let http: Vec<(String, u64)> = metrics
+        .http
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let class = format!("{{class=\"{}xx\"}}", i + 1);
+            (class, n.load(Ordering::Relaxed))
+        })
+        .collect();
+    family(
+        "http_responses_total",
+        "counter",
+        "HTTP responses sent, by status class.",
+        &http,
+    );
+    family(
+        "graphql_responses_total",
+        "counter",
+        "Responses of /graphql, by whether they carried errors.",
+        &[
+            (
+                "{errors=\"false\"}".to_owned(),
+                metrics.graphql_ok.load(Ordering::Relaxed),
+            ),
+            (
+                "{errors=\"true\"}".to_owned(),
+                metrics.graphql_errors.load(Ordering::Relaxed),
+            ),
+        ],
+    );
+    let codes: Vec<(String, u64)> = match metrics.codes.lock() {
+        Ok(counts) => counts.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+    .into_iter()
+    .map(|(code, n)| (format!("{{code=\"{code}\"}}"), n))
+    .collect();
+    family(
+        "graphql_errors_total",
+        "counter",
+        "Errors in responses of /graphql, by extensions.code.",
+        &codes,
+    );
+    let auth = state.auth.stats();
+    family(
+        "key_checks_total",
+        "counter",
+        "API key checks, by where the verdict came from.",
+        &[
+            ("{source=\"cache\"}".to_owned(), auth.cache_hits),
+            ("{source=\"database\"}".to_owned(), auth.cache_misses),
+        ],
+    );
+    family(
+        "argon2_runs_total",
+        "counter",
+        "Argon2 verifications of API keys.",
+        &[(String::new(), auth.argon2_runs)],
+    );
+    family(
+        "key_checks_refused_total",
+        "counter",
+        "Key checks refused by the failure limits (429).",
+        &[(String::new(), auth.rate_limited)],
+    );
+    family(
+        "validation_reused_total",
+        "counter",
+        "GraphQL requests that reused the validation of an identical earlier request.",
+        &[(String::new(), state.validated.reused())],
+    );
+    family(
+        "read_connections",
+        "gauge",
+        "Read connections open now (idle or running a statement).",
+        &[(String::new(), state.reads.open() as u64)],
+    );
+    out
+}
