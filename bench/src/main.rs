@@ -246,7 +246,8 @@ async fn main() -> Result<()> {
                             runners::pgbench(&pgbench, &url, &job.script, &job.defines, &load)?;
                         (&mut floors[i], run)
                     } else {
-                        let run = runners::wrk(
+                        let answered_with_errors = graphql_error_responses(&http, &base).await?;
+                        let mut run = runners::wrk(
                             &wrk,
                             &lua,
                             &job.url,
@@ -254,6 +255,8 @@ async fn main() -> Result<()> {
                             &job.authorization,
                             &load,
                         )?;
+                        run.errors +=
+                            graphql_error_responses(&http, &base).await? - answered_with_errors;
                         (&mut apis[i], run)
                     };
                     let ops = measured.per_sec * f64::from(load.seconds) * job.per_op;
@@ -343,4 +346,20 @@ async fn main() -> Result<()> {
         bail!("{errors} errors during the measurements");
     }
     Ok(())
+}
+
+/// The server's count of GraphQL responses that carried errors (`GET /metrics`): wrk counts
+/// only statuses and socket errors, and a GraphQL error can come with a 200.
+async fn graphql_error_responses(http: &reqwest::Client, base: &str) -> Result<u64> {
+    const SAMPLE: &str = "tenant_registry_graphql_responses_total{errors=\"true\"} ";
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(SAMPLE)?.parse().ok())
+        .with_context(|| format!("no `{SAMPLE}` in the server's /metrics"))
 }

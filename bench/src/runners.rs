@@ -130,7 +130,7 @@ pub fn wrk(
         mean_ms: get("mean_us") / 1e3,
         p50_ms: get("p50_us") / 1e3,
         p99_ms: get("p99_us") / 1e3,
-        errors: (get("bad") + get("socket_errors")) as u64,
+        errors: (get("status_errors") + get("socket_errors")) as u64,
         cpu: PerOp::default(),
     })
 }
