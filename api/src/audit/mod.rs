@@ -6,4 +6,5 @@ pub mod filter;
 pub mod portal;
 pub mod row;
 pub mod search;
+mod search_lex;
 pub mod store;

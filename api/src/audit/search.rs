@@ -14,6 +14,8 @@ use chrono::{DateTime, Utc};
 use entity::audit_log::Column;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, SimpleExpr};
 
+use super::search_lex::{quote, split_key, split_values, tokenize, unquote};
+
 /// A keyed term's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
@@ -281,64 +283,6 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Splits on whitespace outside double quotes; quotes stay in the tokens.
-fn tokenize(input: &str) -> Result<Vec<String>, SearchError> {
-    let mut tokens = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    for c in input.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                current.push(c);
-            }
-            c if c.is_whitespace() && !quoted => {
-                if !current.is_empty() {
-                    tokens.push(std::mem::take(&mut current));
-                }
-            }
-            c => current.push(c),
-        }
-    }
-    if quoted {
-        return Err(SearchError("unterminated quote in the query".to_owned()));
-    }
-    if !current.is_empty() {
-        tokens.push(current);
-    }
-    Ok(tokens)
-}
-
-/// `key:value` where the key is outside quotes and made of `[a-z_.]`.
-fn split_key(token: &str) -> Option<(&str, &str)> {
-    let (key, value) = token.split_once(':')?;
-    let valid = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.');
-    valid.then_some((key, value))
-}
-
-/// `a,"b c",d` into its values, unquoted; commas inside quotes belong to the value.
-fn split_values(value: &str) -> Result<Vec<String>, SearchError> {
-    let mut values = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    for c in value.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => values.push(std::mem::take(&mut current)),
-            c => current.push(c),
-        }
-    }
-    values.push(current);
-    Ok(values.into_iter().filter(|v| !v.is_empty()).collect())
-}
-
-fn unquote(text: &str) -> String {
-    text.chars().filter(|c| *c != '"').collect()
-}
-
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
@@ -349,18 +293,6 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|t| t.and_utc())
         })
-}
-
-fn quote(value: &str) -> String {
-    if value.is_empty()
-        || value
-            .chars()
-            .any(|c| c.is_whitespace() || c == ',' || c == ':' || c == '-')
-    {
-        format!("\"{value}\"")
-    } else {
-        value.to_owned()
-    }
 }
 
 /// Prints the query back in the language; parsing the output gives the same query.
