@@ -2,13 +2,17 @@
 //! benchmarks (`seed bulk`). Demo data goes through the entities; bulk data through COPY.
 //!
 //! - [`demo`]: the demo platform, idempotent, and the nightly demo reset.
-//! - [`bulk`]: N tenants and M events, Zipf-skewed, one year, written with COPY.
+//! - [`bulk`]: N tenants and M events, Zipf-skewed, one year, written with COPY (its tenants in
+//!   `bulk_tenants`, when and for whom in `skew`, the rows' text in `copy_text`).
 //! - [`history`]: the deterministic audit-event generator both use.
 
 pub mod blueprints;
 pub mod bulk;
+mod bulk_tenants;
+mod copy_text;
 pub mod demo;
 pub mod history;
+mod skew;
 pub mod vocabulary;
 
 use entity::audit_log;
