@@ -1,7 +1,7 @@
 //! The search shapes of the benchmark (docs/performance.md), each as the GraphQL request a user
 //! sends and the SQL the server runs for it, built by the server's own code
-//! (`AuditEventFilter::condition`, `store::page_statement`), so that the floor measures exactly
-//! what the server issues.
+//! (`AuditEventFilter::condition`, `graphql::page_columns`, `store::page_statement`), so that the
+//! floor measures exactly what the server issues.
 
 use std::collections::BTreeSet;
 
@@ -284,11 +284,15 @@ impl ReadShape {
             let condition = filter
                 .condition(&principal(self.caller, platform_tenant))
                 .map_err(|e| anyhow::anyhow!("{}: the filter is refused: {e:?}", self.id))?;
+            // The columns the server selects for PAGE_QUERY's fields, as it computes them.
+            let columns = api::graphql::page_columns(PAGE_QUERY)
+                .map_err(|e| anyhow::anyhow!("{}: PAGE_QUERY: {e}", self.id))?;
             Ok(page_statement(
                 condition,
                 AuditOrder::NewestFirst,
                 *first,
                 *after,
+                columns,
             ))
         } else if let Some((slug, product)) = &self.entitlement {
             Ok(entitlement_statement(

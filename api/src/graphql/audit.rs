@@ -197,9 +197,16 @@ impl AuditQuery {
             .transpose()?;
         let condition = filter.unwrap_or_default().0.condition(caller)?;
         let edges = EdgesPlans::new(&ctx.field())?;
-        let page = store::page_rows(&reader(ctx)?, condition.clone(), order, first as u64, after)
-            .await
-            .map_err(ApiError::from)?;
+        let page = store::page_rows(
+            &reader(ctx)?,
+            condition.clone(),
+            order,
+            first as u64,
+            after,
+            edges.columns(),
+        )
+        .await
+        .map_err(ApiError::from)?;
         Ok(AuditEventConnection {
             rows: page.rows,
             edges,

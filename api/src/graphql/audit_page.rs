@@ -2,9 +2,9 @@
 //!
 //! A page is 50 events of up to 15 fields. Resolved the generic way, every field of every
 //! event is a future and a lookup by name, which was a fifth of the server's CPU on a page.
-//! Here the selection (aliases, fragments and `__typename` included) is read once into a
-//! [`Slot`] plan, and each event is written by walking the plan over its row, reading only the
-//! columns the plan needs, into the page's JSON, which the response carries as raw JSON
+//! Here the selection (aliases, fragments and `__typename` included) is read once into a plan
+//! ([`super::audit_plan`]), and each event is written by walking the plan over its row, reading
+//! only the columns the plan needs, into the page's JSON, which the response carries as raw JSON
 //! ([`super::raw_json`]) rather than as a tree of values to be serialised again. The values
 //! are the ones the generic resolvers of [`super::audit::AuditEvent`],
 //! [`super::audit::Actor`] and [`super::audit::Target`] produce;
@@ -17,12 +17,11 @@ use std::sync::Mutex;
 
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
-use async_graphql::{
-    ContextSelectionSet, Name, OutputType, Positioned, SelectionField, ServerError, ServerResult,
-    Value,
-};
+use async_graphql::{ContextSelectionSet, OutputType, Positioned, ServerResult, Value};
 
 use super::audit::format_ip;
+pub use super::audit_plan::EdgesPlans;
+use super::audit_plan::{Pick, Slot};
 use super::{json_text, raw_json};
 use crate::audit::row::PageRow;
 use crate::error::ApiError;
@@ -70,157 +69,7 @@ impl<T: OutputType> OutputType for Prebuilt<T> {
     }
 }
 
-/// What one selected field writes.
-#[derive(Debug)]
-enum Pick {
-    Typename(&'static str),
-    Cursor,
-    Node(Vec<Slot>),
-    Id,
-    TenantId,
-    ProjectId,
-    Product,
-    Actor(Vec<Slot>),
-    Action,
-    Target(Vec<Slot>),
-    Metadata,
-    SourceIp,
-    UserAgent,
-    CreatedAt,
-    ActorId,
-    ActorName,
-    ActorType,
-    TargetId,
-    TargetType,
-    TargetName,
-}
-
-/// A selected field: its response key and what it writes.
-#[derive(Debug)]
-struct Slot {
-    key: Name,
-    pick: Pick,
-}
-
-/// The types of the page, by their schema names.
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Edge,
-    Event,
-    Actor,
-    Target,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Edge => "AuditEventEdge",
-            Kind::Event => "AuditEvent",
-            Kind::Actor => "Actor",
-            Kind::Target => "Target",
-        }
-    }
-}
-
-/// The plan for the fields selected under `field`, an object of type `kind`: one slot per
-/// response key, in the order the keys first appear. A key selected twice (`node { id }
-/// node { action }`) is one slot with the fields of both, as GraphQL's field merging requires
-/// (validation has made sure the two are the same field).
-fn plan(field: &SelectionField<'_>, kind: Kind) -> ServerResult<Vec<Slot>> {
-    let mut slots = Vec::new();
-    for slot in selected(field, kind)? {
-        add(&mut slots, slot);
-    }
-    Ok(slots)
-}
-
-/// Adds `slot`, or merges it into the slot already there for its key: the fields of both
-/// for an object, the first for a leaf (the two are the same field).
-fn add(slots: &mut Vec<Slot>, slot: Slot) {
-    let Some(existing) = slots.iter_mut().find(|s| s.key == slot.key) else {
-        slots.push(slot);
-        return;
-    };
-    match (&mut existing.pick, slot.pick) {
-        (Pick::Node(mine), Pick::Node(more))
-        | (Pick::Actor(mine), Pick::Actor(more))
-        | (Pick::Target(mine), Pick::Target(more)) => {
-            for slot in more {
-                add(mine, slot);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The slots of `field`'s selection as written, repeats included.
-fn selected(field: &SelectionField<'_>, kind: Kind) -> ServerResult<Vec<Slot>> {
-    field
-        .selection_set()
-        .map(|child| {
-            let name = child.name();
-            let pick = match (kind, name) {
-                (_, "__typename") => Pick::Typename(kind.name()),
-                (Kind::Edge, "cursor") => Pick::Cursor,
-                (Kind::Edge, "node") => Pick::Node(plan(&child, Kind::Event)?),
-                (Kind::Event, "id") => Pick::Id,
-                (Kind::Event, "tenantId") => Pick::TenantId,
-                (Kind::Event, "projectId") => Pick::ProjectId,
-                (Kind::Event, "product") => Pick::Product,
-                (Kind::Event, "actor") => Pick::Actor(plan(&child, Kind::Actor)?),
-                (Kind::Event, "action") => Pick::Action,
-                (Kind::Event, "target") => Pick::Target(plan(&child, Kind::Target)?),
-                (Kind::Event, "metadata") => Pick::Metadata,
-                (Kind::Event, "sourceIp") => Pick::SourceIp,
-                (Kind::Event, "userAgent") => Pick::UserAgent,
-                (Kind::Event, "createdAt") => Pick::CreatedAt,
-                (Kind::Actor, "id") => Pick::ActorId,
-                (Kind::Actor, "name") => Pick::ActorName,
-                (Kind::Actor, "type") => Pick::ActorType,
-                (Kind::Target, "id") => Pick::TargetId,
-                (Kind::Target, "type") => Pick::TargetType,
-                (Kind::Target, "name") => Pick::TargetName,
-                _ => {
-                    // Validation admits only the schema's fields; a field added to the types
-                    // but not here is a bug, reported as one.
-                    return Err(ServerError::new(
-                        format!("internal: {}.{name} has no fast path", kind.name()),
-                        None,
-                    ));
-                }
-            };
-            Ok(Slot {
-                key: Name::new(child.alias().unwrap_or(name)),
-                pick,
-            })
-        })
-        .collect()
-}
-
-/// The plans of a connection's `edges` fields, one per response key.
-///
-/// Built from the connection's selection, not from each `edges` field alone: a key selected
-/// twice (`edges { node { id } } edges { cursor }`) must give one list with the fields of both,
-/// and async-graphql's merging of the two results cannot look inside raw JSON. So every
-/// occurrence writes the merged list, and the merge keeps the first.
-#[derive(Debug, Default)]
-pub struct EdgesPlans(Vec<(Name, Vec<Slot>)>);
-
 impl EdgesPlans {
-    /// The plans for the `edges` fields under `connection` (the `auditEvents` field).
-    pub fn new(connection: &SelectionField<'_>) -> ServerResult<EdgesPlans> {
-        let mut plans: Vec<(Name, Vec<Slot>)> = Vec::new();
-        for field in connection.selection_set().filter(|f| f.name() == "edges") {
-            let key = Name::new(field.alias().unwrap_or("edges"));
-            let slots = plan(&field, Kind::Edge)?;
-            match plans.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, mine)) => slots.into_iter().for_each(|slot| add(mine, slot)),
-                None => plans.push((key, slots)),
-            }
-        }
-        Ok(EdgesPlans(plans))
-    }
-
     /// The `edges` list under response key `key`, one per row, as raw JSON ([`raw_json`]): a
     /// page's response is written straight from its rows.
     pub fn write(&self, key: &str, rows: &[PageRow]) -> async_graphql::Result<Value> {

@@ -3,6 +3,7 @@
 
 pub mod audit;
 mod audit_page;
+mod audit_plan;
 pub mod context;
 pub mod json_text;
 pub mod manage;
@@ -12,6 +13,8 @@ pub mod validated;
 pub mod viewer;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+pub use audit_plan::page_columns;
 
 use crate::state::AppState;
 

@@ -209,33 +209,102 @@ fn assert_order(text: &str, needles: &[&str]) {
     }
 }
 
-/// `PageRow` reads the page's columns by position: the statement must list them in the
-/// entity's declaration order.
+/// `PageRow` reads the page's columns by position: the statement must list the selected ones
+/// in the entity's declaration order.
 #[test]
 fn pages_select_the_columns_in_the_order_page_rows_read_them() {
-    use api::audit::store::{AuditOrder, page_statement};
+    use api::audit::store::{AuditOrder, Columns, page_statement};
     use entity::audit_log::Column;
     use sea_orm::sea_query::Condition;
     use sea_orm::{IdenStatic, Iterable};
 
-    let sql = page_statement(Condition::all(), AuditOrder::NewestFirst, 50, None).sql;
-    let listed = sql
-        .strip_prefix("SELECT ")
-        .and_then(|rest| rest.split(" FROM ").next())
-        .expect("a SELECT");
-    let expected: Vec<String> = Column::iter()
-        .map(|c| format!("\"audit_log\".\"{}\"", c.as_str()))
-        .collect();
-    assert_eq!(listed, expected.join(", "));
+    let listed = |columns: Columns| {
+        let sql = page_statement(Condition::all(), AuditOrder::NewestFirst, 50, None, columns).sql;
+        sql.strip_prefix("SELECT ")
+            .and_then(|rest| rest.split(" FROM ").next())
+            .expect("a SELECT")
+            .to_owned()
+    };
+    let quoted = |columns: &[Column]| {
+        columns
+            .iter()
+            .map(|c| format!("\"audit_log\".\"{}\"", c.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    assert_eq!(
+        listed(Columns::ALL),
+        quoted(&Column::iter().collect::<Vec<_>>())
+    );
+    assert_eq!(
+        listed(Columns::KEYS),
+        quoted(&[Column::Id, Column::CreatedAt])
+    );
+    // Asked for out of order, listed in declaration order.
+    let some = Columns::of([Column::Product, Column::ActorId, Column::Metadata]);
+    assert_eq!(
+        listed(some),
+        quoted(&[
+            Column::Id,
+            Column::ActorId,
+            Column::Product,
+            Column::Metadata,
+            Column::CreatedAt
+        ])
+    );
 }
 
-/// The page statement lists its columns from a string built once; it must stay the statement
-/// sea-orm's own `AuditLog::find()` writes, values included, for every order and with or
+/// The columns a page request's text selects are what the server selects for it: the keys
+/// always, then exactly what the fields show.
+#[test]
+fn page_columns_follow_the_fields_asked_for() {
+    use api::audit::store::Columns;
+    use api::graphql::page_columns;
+    use entity::audit_log::Column;
+
+    let page = |node: &str| {
+        format!(
+            "{{ auditEvents {{ edges {{ cursor node {{ {node} }} }} pageInfo {{ hasNextPage }} }} }}"
+        )
+    };
+    assert_eq!(page_columns(&page("id")), Ok(Columns::KEYS));
+    assert_eq!(
+        page_columns(&page("createdAt __typename")),
+        Ok(Columns::KEYS)
+    );
+    assert_eq!(
+        page_columns(&page(
+            "id action product createdAt actor { id } target { id }"
+        )),
+        Ok(Columns::of([
+            Column::Action,
+            Column::Product,
+            Column::ActorId,
+            Column::TargetId
+        ]))
+    );
+    assert_eq!(
+        page_columns(&page(
+            "id tenantId projectId product action metadata sourceIp userAgent createdAt \
+             actor { id name type } target { id type name }"
+        )),
+        Ok(Columns::ALL)
+    );
+    assert_eq!(
+        page_columns("{ auditEvents { totalCount } }"),
+        Ok(Columns::KEYS),
+        "no edges: the keys only"
+    );
+    assert!(page_columns("{ viewer { name } }").is_err());
+}
+
+/// The page statement lists its columns directly; it must stay the statement sea-orm's own
+/// `AuditLog::find()` writes for those columns, values included, for every order and with or
 /// without a cursor.
 #[test]
 fn the_page_statement_is_the_one_sea_orms_select_writes() {
     use api::audit::cursor::Cursor;
-    use api::audit::store::{AuditOrder, page_statement};
+    use api::audit::store::{AuditOrder, Columns, page_statement};
     use entity::audit_log::Column;
     use entity::prelude::AuditLog;
     use sea_orm::sea_query::{Condition, Expr, ExprTrait};
@@ -256,29 +325,40 @@ fn the_page_statement_is_the_one_sea_orms_select_writes() {
         created_at: chrono::DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
         id: 42,
     };
-    for condition in conditions {
-        for (order, direction) in [
-            (AuditOrder::NewestFirst, Order::Desc),
-            (AuditOrder::OldestFirst, Order::Asc),
-        ] {
-            for after in [None, Some(cursor)] {
-                let mut query = AuditLog::find().filter(condition.clone());
-                if let Some(c) = after {
-                    let row = Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)]);
-                    let at = Expr::tuple([Expr::value(c.created_at), Expr::value(c.id)]);
-                    query = query.filter(match order {
-                        AuditOrder::NewestFirst => row.lt(at),
-                        AuditOrder::OldestFirst => row.gt(at),
-                    });
+    let column_sets = [
+        Columns::ALL,
+        Columns::of([Column::Action, Column::Metadata, Column::TargetName]),
+    ];
+    for columns in column_sets {
+        for condition in &conditions {
+            for (order, direction) in [
+                (AuditOrder::NewestFirst, Order::Desc),
+                (AuditOrder::OldestFirst, Order::Asc),
+            ] {
+                for after in [None, Some(cursor)] {
+                    let mut query = AuditLog::find()
+                        .select_only()
+                        .columns(columns.iter())
+                        .filter(condition.clone());
+                    if let Some(c) = after {
+                        let row =
+                            Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)]);
+                        let at = Expr::tuple([Expr::value(c.created_at), Expr::value(c.id)]);
+                        query = query.filter(match order {
+                            AuditOrder::NewestFirst => row.lt(at),
+                            AuditOrder::OldestFirst => row.gt(at),
+                        });
+                    }
+                    let expected = query
+                        .order_by(Column::CreatedAt, direction.clone())
+                        .order_by(Column::Id, direction.clone())
+                        .limit(51)
+                        .build(DbBackend::Postgres);
+                    let ours = page_statement(condition.clone(), order, 50, after, columns);
+                    let case = format!("{columns:?}, {order:?}, cursor {after:?}");
+                    assert_eq!(ours.sql, expected.sql, "{case}");
+                    assert_eq!(ours.values, expected.values, "{case}");
                 }
-                let expected = query
-                    .order_by(Column::CreatedAt, direction.clone())
-                    .order_by(Column::Id, direction.clone())
-                    .limit(51)
-                    .build(DbBackend::Postgres);
-                let ours = page_statement(condition.clone(), order, 50, after);
-                assert_eq!(ours.sql, expected.sql, "{order:?}, cursor {after:?}");
-                assert_eq!(ours.values, expected.values, "{order:?}, cursor {after:?}");
             }
         }
     }
