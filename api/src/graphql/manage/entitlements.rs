@@ -10,8 +10,8 @@ use entity::scope::Scope;
 use entity::{tenant_products, tenants};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait as _, DbBackend, DbErr,
-    EntityTrait, IdenStatic, Iterable, QueryFilter, QueryResult, QuerySelect, QueryTrait,
-    SelectTwo, Statement, Value as SqlValue,
+    EntityTrait, Iterable, QueryFilter, QueryResult, QuerySelect, QueryTrait, SelectTwo, Statement,
+    Value as SqlValue,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -81,16 +81,13 @@ pub fn entitlement_statement(tenant: TenantRef, product: String) -> Statement {
 /// (as the builder lists them). Of the tenant, only the id and status are read; reading the
 /// whole row by its `A_`/`B_` names cost a tenth of an `entitlement` request's CPU.
 pub fn entitlement_of(row: &QueryResult) -> Result<(Entitlement, Uuid), DbErr> {
-    let tenant_at = |column: tenants::Column| {
-        let position = tenants::Column::iter().position(|c| c.as_str() == column.as_str());
-        position.map(|p| tenant_products::Column::iter().len() + p)
-    };
-    let (Some(tenant_id), Some(status)) = (
+    // A column's place in its entity is its declaration order, as the builder lists them.
+    let tenant_at =
+        |column: tenants::Column| tenant_products::Column::iter().len() + column as usize;
+    let (tenant_id, status) = (
         tenant_at(tenants::Column::Id),
         tenant_at(tenants::Column::Status),
-    ) else {
-        return Err(DbErr::Type("tenants has an id and a status".to_owned()));
-    };
+    );
     let entitlement = tenant_products::Model {
         tenant_id: row.try_get_by_index(0)?,
         product: row.try_get_by_index(1)?,
