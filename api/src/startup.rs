@@ -13,7 +13,7 @@ use crate::auth::{AuthSettings, Authenticator};
 use crate::graphql::validated::{self, ValidatedRequests};
 use crate::graphql::{Limits, build_schema};
 use crate::http::{HttpSettings, routes};
-use crate::reads::ReadConnections;
+use crate::reads::{PlanCache, ReadConnections};
 use crate::state::AppState;
 
 /// A bound, not yet running, server.
@@ -99,13 +99,32 @@ impl Application {
 ///   executions PostgreSQL may switch to a generic plan, chosen without the parameter values,
 ///   which for a skewed audit log (one tenant with 15% of the rows, most with a few thousand)
 ///   can be the wrong index or a scan. Planning these statements costs well under a millisecond.
+///   Statements whose plan cannot depend on their values ask the read path for a kept generic
+///   plan instead ([`PlanCache::Generic`]).
 /// - `random_page_cost = 1.1`: the audit log's working set is in memory or on SSD; at the default
 ///   (4, for spinning disks) the planner prefers walking the time-ordered index of *all* tenants
 ///   and filtering, because it is correlated with the heap, over the tenant's own index.
 pub const SESSION_SETTINGS: [(&str, &str); 2] = [
-    ("plan_cache_mode", "force_custom_plan"),
+    ("plan_cache_mode", SESSION_PLAN_CACHE_MODE),
     ("random_page_cost", "1.1"),
 ];
+
+/// `plan_cache_mode` in [`SESSION_SETTINGS`].
+const SESSION_PLAN_CACHE_MODE: &str = "force_custom_plan";
+
+/// The `plan_cache_mode` of a server session running statements planned as `plans` says.
+pub fn plan_cache_mode(plans: PlanCache) -> &'static str {
+    plans.setting(SESSION_PLAN_CACHE_MODE)
+}
+
+/// The settings of a session running statements planned as `plans` says ([`SESSION_SETTINGS`],
+/// with [`plan_cache_mode`]): the benchmark's floor and the plan tests use them.
+pub fn session_settings(plans: PlanCache) -> [(&'static str, &'static str); 2] {
+    SESSION_SETTINGS.map(|(name, value)| match name {
+        "plan_cache_mode" => (name, plan_cache_mode(plans)),
+        _ => (name, value),
+    })
+}
 
 /// A connection pool of `size` connections to `url`, each with `statement_timeout` set so that
 /// no statement can hold a connection (and a request) for longer.

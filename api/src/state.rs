@@ -27,9 +27,6 @@ pub struct AppState {
 impl AppState {
     /// The pool, with single-statement reads on the read connections.
     pub fn reader(&self) -> Reader<'_> {
-        Reader {
-            db: &self.db,
-            reads: &self.reads,
-        }
+        Reader::new(&self.db, &self.reads)
     }
 }

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
+use api::reads::PlanCache;
 use bench::shapes::{self, Caller, Subjects};
 use bench::{cpu, sql};
 use clap::Parser;
@@ -88,6 +89,8 @@ struct Job {
     /// pgbench script and defines.
     script: PathBuf,
     defines: Vec<String>,
+    /// How the server plans the statement (pgbench runs it with the same setting).
+    plans: PlanCache,
     /// wrk target, body file and Authorization header.
     url: String,
     body: PathBuf,
@@ -150,17 +153,19 @@ async fn main() -> Result<()> {
             continue;
         }
         let statement = shape.statement(keys.platform_tenant)?;
+        let plans = shape.plan_cache(keys.platform_tenant);
         let key = key_for(shape.caller, &subjects, &keys);
         let rows = verify(&db, &http, &base, &shape, &statement, &key).await?;
         let file = shape.name().replace(' ', "-");
-        let plan = sql::explain_prepared(&db, &statement, "TEXT").await?;
+        let plan = sql::explain_prepared(&db, &statement, "TEXT", plans).await?;
         write(
             &out.join(format!("plans/{file}.txt")),
             &format!(
-                "-- {}: {}\n-- {}\n\n{plan}",
+                "-- {}: {}\n-- {}\n-- plan_cache_mode = {}\n\n{plan}",
                 shape.name(),
                 shape.label,
-                sql::inlined(&statement)
+                sql::inlined(&statement),
+                api::startup::plan_cache_mode(plans),
             ),
         )?;
         let (script, defines) = sql::pgbench_script(&statement);
@@ -174,6 +179,7 @@ async fn main() -> Result<()> {
             label: shape.label.clone(),
             script: script_path,
             defines,
+            plans,
             url: format!("{base}/graphql"),
             body,
             authorization: format!("Bearer {key}"),
@@ -195,6 +201,7 @@ async fn main() -> Result<()> {
             label: "Retraced bulk publish, 50 events per call (events/s)".into(),
             script,
             defines: Vec::new(),
+            plans: PlanCache::Session,
             url: format!("{base}/publisher/v1/project/bench/event/bulk"),
             body: body_file,
             authorization: format!("token={}", keys.writer),
@@ -242,8 +249,14 @@ async fn main() -> Result<()> {
                 for step in 0..2 {
                     let before = meter.read_settled();
                     let (list, mut measured) = if (step == 0) == floor_first {
-                        let run =
-                            runners::pgbench(&pgbench, &url, &job.script, &job.defines, &load)?;
+                        let run = runners::pgbench(
+                            &pgbench,
+                            &url,
+                            &job.script,
+                            &job.defines,
+                            job.plans,
+                            &load,
+                        )?;
                         (&mut floors[i], run)
                     } else {
                         let answered_with_errors = graphql_error_responses(&http, &base).await?;

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
+use api::reads::PlanCache;
 use serde_json::Value;
 
 use bench::cpu::PerOp;
@@ -37,22 +38,23 @@ pub struct Load {
     pub seconds: u32,
 }
 
-/// The server's session settings as `PGOPTIONS`.
-fn pgoptions() -> String {
+/// The server's session settings for statements planned as `plans` says, as `PGOPTIONS`.
+fn pgoptions(plans: PlanCache) -> String {
     let mut options = String::from("-c statement_timeout=10s");
-    for (name, value) in api::startup::SESSION_SETTINGS {
+    for (name, value) in api::startup::session_settings(plans) {
         options.push_str(&format!(" -c {name}={value}"));
     }
     options
 }
 
 /// Runs `script` (with `-D` defines) under `pgbench -M prepared`, with the server's session
-/// settings, against `url`.
+/// settings for statements planned as `plans` says, against `url`.
 pub fn pgbench(
     pgbench: &Path,
     url: &str,
     script: &Path,
     defines: &[String],
+    plans: PlanCache,
     load: &Load,
 ) -> Result<Measured> {
     let mut cmd = Command::new(pgbench);
@@ -62,7 +64,7 @@ pub fn pgbench(
         .args(["-T", &load.seconds.to_string()])
         .arg("-f")
         .arg(script)
-        .env("PGOPTIONS", pgoptions());
+        .env("PGOPTIONS", pgoptions(plans));
     for define in defines {
         cmd.arg("-D").arg(define);
     }

@@ -10,7 +10,10 @@ use api::audit::cursor::Cursor;
 use api::audit::filter::{AuditEventFilter, PortalEvents};
 use api::audit::store::{AuditOrder, page_statement};
 use api::auth::Principal;
-use api::graphql::manage::entitlements::{TenantRef, entitlement_statement};
+use api::graphql::manage::entitlements::{
+    ENTITLEMENT_PLAN_CACHE, TenantRef, entitlement_statement,
+};
+use api::reads::PlanCache;
 use async_graphql::Json;
 use chrono::{DateTime, Duration, Utc};
 use entity::scope::Scope;
@@ -301,6 +304,15 @@ impl ReadShape {
             ))
         } else {
             bail!("{}: neither a page nor an entitlement", self.id)
+        }
+    }
+
+    /// How the server has PostgreSQL plan this shape's statement (a generic plan kept per
+    /// connection, or a custom plan per execution), as the server decides it.
+    pub fn plan_cache(&self, platform_tenant: Uuid) -> PlanCache {
+        match &self.page {
+            Some((filter, _, _)) => filter.plan_cache(&principal(self.caller, platform_tenant)),
+            None => ENTITLEMENT_PLAN_CACHE,
         }
     }
 

@@ -2,6 +2,7 @@
 //! `EXECUTE`, and the plan of the prepared statement after PostgreSQL's five custom plans.
 
 use anyhow::{Context as _, Result};
+use api::reads::PlanCache;
 use sea_orm::sea_query::{PostgresQueryBuilder, QueryBuilder as _};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionSession as _, TransactionTrait};
 use serde_json::Value;
@@ -59,15 +60,17 @@ pub fn inlined(statement: &Statement) -> String {
 }
 
 /// `EXPLAIN (ANALYZE, BUFFERS, FORMAT ...)` of the statement as the server runs it: prepared,
-/// with the server's session settings (`api::startup::SESSION_SETTINGS`), after six
-/// executions (PostgreSQL considers a generic plan from the sixth on).
+/// with the server's session settings for statements planned as `plans` says
+/// (`api::startup::session_settings`), after six executions (PostgreSQL considers a generic plan
+/// from the sixth on).
 pub async fn explain_prepared(
     db: &impl TransactionTrait,
     statement: &Statement,
     format: &str,
+    plans: PlanCache,
 ) -> Result<String> {
     let txn = db.begin().await?;
-    for (name, value) in api::startup::SESSION_SETTINGS {
+    for (name, value) in api::startup::session_settings(plans) {
         txn.execute_unprepared(&format!("SET LOCAL {name} = '{value}'"))
             .await?;
     }

@@ -138,3 +138,85 @@ fn any_filter_builds_a_condition_postgres_runs_or_a_caller_error() {
     eprintln!("{ran} conditions ran on PostgreSQL, {refused} refused as caller errors");
     assert!(ran > 50 && refused > 10, "ran {ran}, refused {refused}");
 }
+
+/// The columns a filter's condition names, as PostgreSQL would read them.
+fn columns_named(filter: &AuditEventFilter, principal: &Principal) -> BTreeSet<String> {
+    let condition = filter.condition(principal).expect("a valid filter");
+    let sql = Query::select()
+        .expr(Expr::cust("1"))
+        .from(entity::audit_log::Entity)
+        .cond_where(condition)
+        .to_string(PostgresQueryBuilder);
+    let where_clause = sql.split_once(" WHERE ").map_or("", |(_, w)| w);
+    where_clause
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn only_filters_that_name_at_most_one_tenant_and_nothing_else_keep_a_generic_plan() {
+    use api::reads::PlanCache::{Generic, Session};
+    let tenant = principal(0);
+    let product_key = principal(1);
+    let platform = principal(2);
+    let none = AuditEventFilter::default();
+    let now = chrono::Utc::now();
+    let one = |f: fn(&mut AuditEventFilter)| {
+        let mut filter = AuditEventFilter::default();
+        f(&mut filter);
+        filter
+    };
+
+    // Nothing but the key's own reach, or one tenant named by a platform key.
+    assert_eq!(none.plan_cache(&tenant), Generic);
+    assert_eq!(none.plan_cache(&platform), Generic);
+    let include = one(|f| f.portal = Some(PortalEvents::Include));
+    assert_eq!(include.plan_cache(&tenant), Generic);
+    let a_tenant = one(|f| f.tenant_ids = Some(vec![Uuid::nil()]));
+    assert_eq!(a_tenant.plan_cache(&platform), Generic);
+    assert_eq!(a_tenant.plan_cache(&tenant), Generic);
+    for (filter, principal) in [(&none, &tenant), (&none, &platform), (&a_tenant, &platform)] {
+        let named = columns_named(filter, principal);
+        assert!(
+            named.iter().all(|c| c == "tenant_id"),
+            "a generic plan's condition names only tenant_id: {named:?}"
+        );
+    }
+
+    // A product key's reach is a second column; so is every filter field.
+    assert_eq!(none.plan_cache(&product_key), Session);
+    let mut narrowed = vec![
+        one(|f| f.tenant_ids = Some(vec![Uuid::nil(), Uuid::max()])),
+        one(|f| f.project_ids = Some(vec![Uuid::nil()])),
+        one(|f| f.products = Some(vec!["crm".into()])),
+        one(|f| f.portal = Some(PortalEvents::Exclude)),
+        one(|f| f.portal = Some(PortalEvents::Only)),
+        one(|f| f.actor_ids = Some(vec!["a".into()])),
+        one(|f| f.actor_types = Some(vec!["user".into()])),
+        one(|f| f.actions = Some(vec!["crm.x".into()])),
+        one(|f| f.action_prefix = Some("crm.".into())),
+        one(|f| f.target_types = Some(vec!["deal".into()])),
+        one(|f| f.target_ids = Some(vec!["d1".into()])),
+        one(|f| f.metadata = Some(Json(serde_json::json!({ "k": "v" })))),
+        one(|f| f.source_ip = Some("10.0.0.0/8".into())),
+        one(|f| f.query = Some("action:crm.x".into())),
+    ];
+    narrowed.extend([
+        AuditEventFilter {
+            since: Some(now),
+            ..AuditEventFilter::default()
+        },
+        AuditEventFilter {
+            until: Some(now),
+            ..AuditEventFilter::default()
+        },
+    ]);
+    for filter in &narrowed {
+        for principal in [&tenant, &platform] {
+            assert_eq!(filter.plan_cache(principal), Session, "{filter:?}");
+        }
+    }
+}

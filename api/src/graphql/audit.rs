@@ -195,10 +195,11 @@ impl AuditQuery {
                 })
             })
             .transpose()?;
-        let condition = filter.unwrap_or_default().0.condition(caller)?;
+        let filter = filter.unwrap_or_default().0;
+        let condition = filter.condition(caller)?;
         let edges = EdgesPlans::new(&ctx.field())?;
         let page = store::page_rows(
-            &reader(ctx)?,
+            &reader(ctx)?.planned(filter.plan_cache(caller)),
             condition.clone(),
             order,
             first as u64,

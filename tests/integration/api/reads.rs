@@ -1,12 +1,15 @@
 //! The read path's own connections (`api::reads`): reused while healthy, with the pool's session
 //! settings; closed when a statement fails or is abandoned midway; never more than the limit;
-//! a connection cut while idle costs no request; one idle too long is closed.
+//! a connection cut while idle costs no request; one idle too long is closed; statements that
+//! ask for it run with a kept generic plan, on a connection switched to that mode when need be.
 
 use std::time::Duration;
 
-use api::reads::ReadConnections;
+use api::reads::{PlanCache, ReadConnections};
 use entity::scope::Scope;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement, Value,
+};
 use serde_json::json;
 use tests::TestDb;
 use tests::app::TestApp;
@@ -166,4 +169,95 @@ async fn connections_idle_too_long_are_closed() {
         (1, 1),
         "the connection left idle was closed when the other went back"
     );
+}
+
+async fn planned(
+    reads: &ReadConnections,
+    db: &DatabaseConnection,
+    stmt: Statement,
+    plans: PlanCache,
+) -> QueryResult {
+    let mut rows = reads.query_all_planned(db, stmt, plans).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    rows.remove(0)
+}
+
+#[tokio::test]
+async fn statements_asking_for_it_keep_a_generic_plan_and_the_others_are_planned_each_time() {
+    use PlanCache::{Generic, Session};
+    let test = TestDb::migrated().await;
+    let pool = api::startup::connect(test.url(), 2, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let reads = ReadConnections::new(&pool, 1);
+    let mode = || sql("SELECT current_setting('plan_cache_mode')");
+    for (plans, expected) in [
+        (Session, "force_custom_plan"),
+        (Generic, "force_generic_plan"),
+        (Session, "force_custom_plan"),
+    ] {
+        let row = planned(&reads, &pool, mode(), plans).await;
+        assert_eq!(text(&row, 0), expected, "{plans:?}");
+        assert_eq!(api::startup::plan_cache_mode(plans), expected);
+    }
+    assert_eq!(reads.open(), 1, "one connection, switched each time");
+
+    // What PostgreSQL did with a prepared statement that has a parameter.
+    let probe = || {
+        Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT $1::int4 + 0 AS plan_probe",
+            [Value::from(1_i32)],
+        )
+    };
+    let counts = || {
+        sql(
+            "SELECT generic_plans::int4, custom_plans::int4 FROM pg_prepared_statements \
+             WHERE statement LIKE '%AS plan_probe'",
+        )
+    };
+    let plans_made = |row: QueryResult| -> (i32, i32) {
+        (
+            row.try_get_by_index(0).unwrap(),
+            row.try_get_by_index(1).unwrap(),
+        )
+    };
+    for _ in 0..3 {
+        planned(&reads, &pool, probe(), Generic).await;
+    }
+    let row = planned(&reads, &pool, counts(), Generic).await;
+    assert_eq!(plans_made(row), (3, 0), "generic plans only");
+    for _ in 0..2 {
+        planned(&reads, &pool, probe(), Session).await;
+    }
+    let row = planned(&reads, &pool, counts(), Session).await;
+    assert_eq!(plans_made(row), (3, 2), "then a custom plan per execution");
+    assert_eq!(reads.open(), 1);
+}
+
+#[tokio::test]
+async fn a_statement_takes_an_idle_connection_in_its_own_mode() {
+    use PlanCache::{Generic, Session};
+    let test = TestDb::migrated().await;
+    let reads = ReadConnections::new(&test.db, 2);
+    let pid =
+        || sql("SELECT pg_backend_pid(), current_setting('plan_cache_mode') FROM pg_sleep(0.2)");
+    let (generic, session) = tokio::join!(
+        planned(&reads, &test.db, pid(), Generic),
+        planned(&reads, &test.db, pid(), Session)
+    );
+    let pid_of = |row: &QueryResult| -> i32 { row.try_get_by_index(0).unwrap() };
+    let (g, s) = (pid_of(&generic), pid_of(&session));
+    assert_ne!(g, s, "two connections");
+    assert_eq!(text(&generic, 1), "force_generic_plan");
+    assert_eq!((reads.open(), reads.idle()), (2, 2));
+    for (plans, expected) in [(Session, s), (Generic, g), (Generic, g), (Session, s)] {
+        let row = planned(&reads, &test.db, pid(), plans).await;
+        assert_eq!(
+            pid_of(&row),
+            expected,
+            "{plans:?} ran on the connection in its mode"
+        );
+    }
+    assert_eq!((reads.open(), reads.idle()), (2, 2));
 }

@@ -21,6 +21,7 @@ use crate::audit::portal::{Change, diff, record, snapshot};
 use crate::error::ApiError;
 use crate::graphql::context::{principal, reader, request_meta};
 use crate::graphql::tenants::Entitlement;
+use crate::reads::PlanCache;
 
 /// A tenant named by id or by slug.
 #[derive(Debug, Clone)]
@@ -45,6 +46,12 @@ pub fn entitlement_select(
         .find_also_related(Tenants)
         .filter(tenant_condition)
 }
+
+/// How [`entitlement_statement`] is planned: generically, the plan kept per connection. It looks
+/// up one tenant by its id or unique slug and one row by the primary key `(tenant_id, product)`,
+/// the same two index lookups whatever the values, and planning that join on every execution was
+/// two thirds of an entitlement's cost in the database (docs/performance.md).
+pub const ENTITLEMENT_PLAN_CACHE: PlanCache = PlanCache::Generic;
 
 /// The statement the `entitlement` query runs: [`entitlement_select`] with `LIMIT 1`. Products
 /// ask on every login, so its text is built once per way of naming the tenant (it never
@@ -278,6 +285,7 @@ impl EntitlementQuery {
             }
         };
         let found = reader(ctx)?
+            .planned(ENTITLEMENT_PLAN_CACHE)
             .query_one_raw(entitlement_statement(tenant, product))
             .await
             .and_then(|row| row.as_ref().map(entitlement_of).transpose())

@@ -14,6 +14,13 @@
 //! settings included), up to a limit; when all are busy the statement runs on the pool as before.
 //! A connection idle for longer than [`PING_IF_IDLE_FOR`] is tested before use, and one idle for
 //! longer than [`IDLE_TIMEOUT`] is closed, as the pool does with its own.
+//!
+//! A statement whose best plan cannot depend on its values (an unfiltered page, an entitlement
+//! looked up by its keys) may ask for [`PlanCache::Generic`]: it then runs on a connection set
+//! to `plan_cache_mode = force_generic_plan`, so PostgreSQL plans it once per connection instead
+//! of on every execution (planning was two thirds of an entitlement's cost in the database).
+//! Each idle connection remembers its mode; a statement takes one in its own mode when there
+//! is one, and otherwise switches another with one `SET` or `RESET`.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,10 +29,17 @@ use std::time::{Duration, Instant};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
 use sea_orm::sqlx::{self, Connection as _};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
-    Statement, Values,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Statement,
+    Values,
 };
 use sea_query_sqlx::SqlxValues;
+
+mod plan_cache;
+mod reader;
+
+pub use plan_cache::PlanCache;
+use plan_cache::switch;
+pub use reader::Reader;
 
 /// A connection idle for longer than this is tested before use (a proxy or firewall may have cut
 /// it); the same threshold as the pool's (`crate::startup::connect`).
@@ -59,6 +73,7 @@ impl std::fmt::Debug for ReadConnections {
 struct Idle {
     conn: PgConnection,
     since: Instant,
+    plans: PlanCache,
 }
 
 impl ReadConnections {
@@ -128,9 +143,20 @@ impl ReadConnections {
         db: &DatabaseConnection,
         stmt: Statement,
     ) -> Result<Vec<QueryResult>, DbErr> {
+        self.query_all_planned(db, stmt, PlanCache::Session).await
+    }
+
+    /// Like [`ReadConnections::query_all`], on a read connection in mode `plans` (on `db`, when
+    /// no read connection is to be had, in the session's mode).
+    pub async fn query_all_planned(
+        &self,
+        db: &DatabaseConnection,
+        stmt: Statement,
+        plans: PlanCache,
+    ) -> Result<Vec<QueryResult>, DbErr> {
         let mut retried = false;
         loop {
-            let Some(mut lease) = self.lease(retried).await else {
+            let Some(mut lease) = self.lease(plans, retried).await else {
                 return db.query_all_raw(stmt).await;
             };
             match lease.fetch_all(&stmt).await {
@@ -144,29 +170,40 @@ impl ReadConnections {
         }
     }
 
-    fn take_idle(&self) -> Option<Idle> {
-        self.idle.lock().ok()?.pop()
+    /// The idle connection used last of those in mode `plans`, else the one used last.
+    fn take_idle(&self, plans: PlanCache) -> Option<Idle> {
+        let mut idle = self.idle.lock().ok()?;
+        match idle.iter().rposition(|e| e.plans == plans) {
+            Some(i) => Some(idle.remove(i)),
+            None => idle.pop(),
+        }
     }
 
-    /// A connection: an idle one (tested if idle long) unless `fresh`, else a new one while
-    /// under the limit.
-    async fn lease(&self, fresh: bool) -> Option<Lease<'_>> {
-        while let Some(mut entry) = if fresh { None } else { self.take_idle() } {
-            if entry.since.elapsed() < PING_IF_IDLE_FOR || entry.conn.ping().await.is_ok() {
-                return Some(Lease::new(self, entry.conn, true));
+    /// A connection in mode `plans`: an idle one (tested if idle long, switched if in the other
+    /// mode) unless `fresh`, else a new one while under the limit.
+    ///
+    /// From the moment a connection is taken or opened a [`Lease`] owns it: dropped unused (a
+    /// failed check, or the request cancelled while waiting for one) it closes the connection
+    /// and frees its place under the limit.
+    async fn lease(&self, plans: PlanCache, fresh: bool) -> Option<Lease<'_>> {
+        while let Some(entry) = if fresh { None } else { self.take_idle(plans) } {
+            let mut lease = Lease::new(self, entry.conn, entry.plans, true);
+            if entry.since.elapsed() >= PING_IF_IDLE_FOR && !lease.ping().await {
+                continue;
             }
-            self.open.fetch_sub(1, Ordering::Relaxed);
+            if lease.switch(plans).await {
+                return Some(lease);
+            }
         }
         let options = self.options.as_ref()?;
-        self.open
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < self.limit).then_some(n + 1)
-            })
-            .ok()?;
+        let place = Place::take(self)?;
         match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(options)).await {
-            Ok(Ok(conn)) => Some(Lease::new(self, conn, false)),
+            Ok(Ok(conn)) => {
+                // A new connection is in the session's mode, as the pool's options set it.
+                let mut lease = place.lease(conn, PlanCache::Session);
+                lease.switch(plans).await.then_some(lease)
+            }
             failed => {
-                self.open.fetch_sub(1, Ordering::Relaxed);
                 let error = match failed {
                     Ok(Err(e)) => e.to_string(),
                     _ => "timed out".to_owned(),
@@ -178,21 +215,62 @@ impl ReadConnections {
     }
 }
 
+/// A place under the limit, taken for a connection being opened: given back when dropped before
+/// a [`Lease`] holds the connection (the opening failed, or the request was cancelled).
+struct Place<'a> {
+    owner: &'a ReadConnections,
+    held: bool,
+}
+
+impl<'a> Place<'a> {
+    fn take(owner: &'a ReadConnections) -> Option<Place<'a>> {
+        owner
+            .open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < owner.limit).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Place { owner, held: true })
+    }
+
+    /// The lease of the connection opened for this place, which now counts it.
+    fn lease(mut self, conn: PgConnection, plans: PlanCache) -> Lease<'a> {
+        self.held = false;
+        Lease::new(self.owner, conn, plans, false)
+    }
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            self.owner.open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// A connection out of [`ReadConnections`] for one statement: back to the idle list when the
 /// statement completed, closed otherwise.
 struct Lease<'a> {
     owner: &'a ReadConnections,
     conn: Option<PgConnection>,
+    /// The connection's mode.
+    plans: PlanCache,
     /// Taken from the idle list (not opened for this statement).
     reused: bool,
     completed: bool,
 }
 
 impl<'a> Lease<'a> {
-    fn new(owner: &'a ReadConnections, conn: PgConnection, reused: bool) -> Lease<'a> {
+    fn new(
+        owner: &'a ReadConnections,
+        conn: PgConnection,
+        plans: PlanCache,
+        reused: bool,
+    ) -> Lease<'a> {
         Lease {
             owner,
             conn: Some(conn),
+            plans,
             reused,
             completed: false,
         }
@@ -200,6 +278,30 @@ impl<'a> Lease<'a> {
 }
 
 impl Lease<'_> {
+    /// Whether the connection answers.
+    async fn ping(&mut self) -> bool {
+        match self.conn.as_mut() {
+            Some(conn) => conn.ping().await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Puts the connection into mode `plans` (nothing to do if it is in it); false if that
+    /// failed, when the lease must be dropped unused.
+    async fn switch(&mut self, plans: PlanCache) -> bool {
+        if self.plans == plans {
+            return true;
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        if !switch(conn, plans).await {
+            return false;
+        }
+        self.plans = plans;
+        true
+    }
+
     /// The rows of `stmt`. Only a statement that completes leaves the connection known to be at
     /// `ReadyForQuery`; a lease dropped before that (an error, or the request dropped while
     /// waiting) closes its connection.
@@ -227,6 +329,7 @@ impl Drop for Lease<'_> {
             idle.push(Idle {
                 conn,
                 since: Instant::now(),
+                plans: self.plans,
             });
             // The list is used last-in first-out, so its first entry has been idle longest.
             if idle
@@ -250,47 +353,5 @@ fn connection_lost(error: &sqlx::Error) -> bool {
         // Class 57, operator intervention: the backend was terminated or the server is stopping.
         sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("57P")),
         _ => false,
-    }
-}
-
-/// The pool for everything, with single-statement reads going to [`ReadConnections`]. Pass it
-/// where a read takes `&impl ConnectionTrait`; writes go to the pool unchanged.
-#[derive(Debug, Clone, Copy)]
-pub struct Reader<'a> {
-    /// The pool.
-    pub db: &'a DatabaseConnection,
-    /// The read connections.
-    pub reads: &'a ReadConnections,
-}
-
-#[async_trait::async_trait]
-impl ConnectionTrait for Reader<'_> {
-    fn get_database_backend(&self) -> DbBackend {
-        self.db.get_database_backend()
-    }
-
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.db.execute_raw(stmt).await
-    }
-
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.db.execute_unprepared(sql).await
-    }
-
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        Ok(self
-            .reads
-            .query_all(self.db, stmt)
-            .await?
-            .into_iter()
-            .next())
-    }
-
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.reads.query_all(self.db, stmt).await
-    }
-
-    fn support_returning(&self) -> bool {
-        self.db.support_returning()
     }
 }
