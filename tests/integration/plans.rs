@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use api::audit::filter::AuditEventFilter;
-use api::audit::store::{AuditOrder, Columns, page_statement};
+use api::audit::store::{AuditOrder, Columns, find_statement, page_statement};
 use api::reads::PlanCache;
 use bench::shapes::{self, Caller};
 use bench::sql::{explain_prepared, plan_waste};
@@ -75,6 +75,17 @@ async fn no_search_shape_scans_or_discards_audit_log_rows() {
         let principal = shapes::principal(caller, subjects.large.id);
         let filter = AuditEventFilter::default();
         assert_eq!(filter.plan_cache(&principal), PlanCache::Generic);
+        // `auditEvent(id)`: by primary key, within the key's reach.
+        let find = find_statement(1, filter.condition(&principal).unwrap());
+        let plan = explain_prepared(&db.db, &find, "JSON", PlanCache::Generic)
+            .await
+            .unwrap();
+        let waste = plan_waste(&plan).unwrap();
+        assert!(
+            waste.nodes.iter().any(|n| n.contains("audit_log_pkey")),
+            "auditEvent by its key: {:?}",
+            waste.nodes
+        );
         for order in [AuditOrder::NewestFirst, AuditOrder::OldestFirst] {
             for after in [None, cursor] {
                 let condition = filter.condition(&principal).unwrap();

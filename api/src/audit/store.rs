@@ -9,8 +9,8 @@ use entity::audit_log::{self, Column};
 use entity::prelude::AuditLog;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, PostgresQueryBuilder, Query};
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, Order, PaginatorTrait, QueryFilter,
-    Statement,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, Order,
+    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Statement,
 };
 
 use super::cursor::Cursor;
@@ -143,7 +143,18 @@ pub async fn find(
     id: i64,
     condition: Condition,
 ) -> Result<Option<audit_log::Model>, DbErr> {
-    AuditLog::find_by_id(id).filter(condition).one(db).await
+    match db.query_one_raw(find_statement(id, condition)).await? {
+        Some(row) => audit_log::Model::from_query_result(&row, "").map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The statement [`find`] runs (the plan test checks its kept generic plan).
+pub fn find_statement(id: i64, condition: Condition) -> Statement {
+    AuditLog::find_by_id(id)
+        .filter(condition)
+        .limit(1)
+        .build(DbBackend::Postgres)
 }
 
 /// The cursor pointing at `row`.

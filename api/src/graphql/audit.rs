@@ -20,6 +20,7 @@ use crate::audit::filter::{AuditEventFilter, FilterArg};
 use crate::audit::row::PageRow;
 use crate::audit::store::{self, AuditOrder};
 use crate::error::ApiError;
+use crate::reads::PlanCache;
 
 /// Who did it.
 #[derive(SimpleObject, Debug, Clone)]
@@ -224,10 +225,13 @@ impl AuditQuery {
             .parse()
             .map_err(|_| ApiError::bad_input("id", "id is an audit event id: a decimal number"))?;
         let reach = AuditEventFilter::default().condition(caller)?;
-        Ok(store::find(&reader(ctx)?, id, reach)
-            .await
-            .map_err(ApiError::from)?
-            .map(AuditEvent))
+        // By primary key: the same lookup whatever the id, so its plan is kept.
+        Ok(
+            store::find(&reader(ctx)?.planned(PlanCache::Generic), id, reach)
+                .await
+                .map_err(ApiError::from)?
+                .map(AuditEvent),
+        )
     }
 }
 

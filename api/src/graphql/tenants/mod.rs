@@ -24,6 +24,7 @@ pub use types::{
 
 use super::context::{principal, reader};
 use crate::error::ApiError;
+use crate::reads::PlanCache;
 
 /// A customer organisation (or shared demo).
 #[derive(Debug, Clone)]
@@ -168,12 +169,14 @@ impl TenantQuery {
     ) -> Result<Option<Tenant>> {
         let caller = principal(ctx)?;
         caller.require(Scope::TenantsRead)?;
+        // By primary key or unique slug: the same lookup whatever the value, so its plan is kept.
+        let reader = reader(ctx)?.planned(PlanCache::Generic);
         let found = match (id, slug) {
-            (Some(id), None) => Tenants::find_by_id(id).one(&reader(ctx)?).await,
+            (Some(id), None) => Tenants::find_by_id(id).one(&reader).await,
             (None, Some(slug)) => {
                 Tenants::find()
                     .filter(tenants::Column::Slug.eq(slug))
-                    .one(&reader(ctx)?)
+                    .one(&reader)
                     .await
             }
             _ => return Err(ApiError::bad_input("id", "give exactly one of id and slug").into()),
