@@ -99,8 +99,8 @@ impl Application {
 ///   executions PostgreSQL may switch to a generic plan, chosen without the parameter values,
 ///   which for a skewed audit log (one tenant with 15% of the rows, most with a few thousand)
 ///   can be the wrong index or a scan. Planning these statements costs well under a millisecond.
-///   Statements whose plan cannot depend on their values ask the read path for a kept generic
-///   plan instead ([`PlanCache::Generic`]).
+///   Lookups by a unique key ask the read path for a kept generic plan instead
+///   ([`PlanCache::Generic`]).
 /// - `random_page_cost = 1.1`: the audit log's working set is in memory or on SSD; at the default
 ///   (4, for spinning disks) the planner prefers walking the time-ordered index of *all* tenants
 ///   and filtering, because it is correlated with the heap, over the tenant's own index.

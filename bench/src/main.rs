@@ -153,7 +153,7 @@ async fn main() -> Result<()> {
             continue;
         }
         let statement = shape.statement(keys.platform_tenant)?;
-        let plans = shape.plan_cache(keys.platform_tenant);
+        let plans = shape.plan_cache();
         let key = key_for(shape.caller, &subjects, &keys);
         let rows = verify(&db, &http, &base, &shape, &statement, &key).await?;
         let file = shape.name().replace(' ', "-");

@@ -307,11 +307,11 @@ impl ReadShape {
         }
     }
 
-    /// How the server has PostgreSQL plan this shape's statement (a generic plan kept per
-    /// connection, or a custom plan per execution), as the server decides it.
-    pub fn plan_cache(&self, platform_tenant: Uuid) -> PlanCache {
+    /// How the server has PostgreSQL plan this shape's statement: pages per execution, the
+    /// entitlement with a kept generic plan (`ENTITLEMENT_PLAN_CACHE`).
+    pub fn plan_cache(&self) -> PlanCache {
         match &self.page {
-            Some((filter, _, _)) => filter.plan_cache(&principal(self.caller, platform_tenant)),
+            Some(_) => PlanCache::Session,
             None => ENTITLEMENT_PLAN_CACHE,
         }
     }

@@ -11,7 +11,6 @@ use uuid::Uuid;
 use super::search::{SearchQuery, prefix_pattern};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::reads::PlanCache;
 
 /// Which portal events (emitted by the registry itself, `product` NULL) to include.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,55 +149,6 @@ impl AuditEventFilter {
             all = all.add(parsed.condition());
         }
         Ok(all)
-    }
-
-    /// How PostgreSQL should plan this filter's pages for `principal`: a generic plan, kept per
-    /// connection, when the filter narrows to at most one tenant and nothing else. Such a page
-    /// is a walk of `(tenant_id, created_at, id)` (or of `(created_at, id)`, for a platform key
-    /// without a tenant) that stops after the page, whatever the tenant and the cursor, so
-    /// planning it on every execution buys nothing (it was a third of the database's work per
-    /// page). Anything else narrows by values whose selectivity decides the plan: planned per
-    /// execution.
-    pub fn plan_cache(&self, principal: &Principal) -> PlanCache {
-        // Every field named, so that a new one has to be placed on one side or the other.
-        let AuditEventFilter {
-            tenant_ids,
-            project_ids,
-            products,
-            portal,
-            actor_ids,
-            actor_types,
-            actions,
-            action_prefix,
-            target_types,
-            target_ids,
-            since,
-            until,
-            metadata,
-            source_ip,
-            query,
-        } = self;
-        let one_tenant_at_most = tenant_ids.as_ref().is_none_or(|ids| ids.len() == 1);
-        let nothing_else = principal.product.is_none()
-            && matches!(portal, None | Some(PortalEvents::Include))
-            && project_ids.is_none()
-            && products.is_none()
-            && actor_ids.is_none()
-            && actor_types.is_none()
-            && actions.is_none()
-            && action_prefix.is_none()
-            && target_types.is_none()
-            && target_ids.is_none()
-            && since.is_none()
-            && until.is_none()
-            && metadata.is_none()
-            && source_ip.is_none()
-            && query.is_none();
-        if one_tenant_at_most && nothing_else {
-            PlanCache::Generic
-        } else {
-            PlanCache::Session
-        }
     }
 
     fn product_condition(&self, principal: &Principal) -> Result<Condition, ApiError> {

@@ -200,7 +200,7 @@ impl AuditQuery {
         let condition = filter.condition(caller)?;
         let edges = EdgesPlans::new(&ctx.field())?;
         let page = store::page_rows(
-            &reader(ctx)?.planned(filter.plan_cache(caller)),
+            &reader(ctx)?,
             condition.clone(),
             order,
             first as u64,

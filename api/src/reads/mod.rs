@@ -15,10 +15,10 @@
 //! A connection idle for longer than [`PING_IF_IDLE_FOR`] is tested before use, and one idle for
 //! longer than [`IDLE_TIMEOUT`] is closed, as the pool does with its own.
 //!
-//! A statement whose best plan cannot depend on its values (an unfiltered page, an entitlement
-//! looked up by its keys) may ask for [`PlanCache::Generic`]: it then runs on a connection set
-//! to `plan_cache_mode = force_generic_plan`, so PostgreSQL plans it once per connection instead
-//! of on every execution (planning was two thirds of an entitlement's cost in the database).
+//! A lookup by a unique key (an entitlement, a tenant, an event by id) may ask for
+//! [`PlanCache::Generic`]: it then runs on a connection set to
+//! `plan_cache_mode = force_generic_plan`, so PostgreSQL plans it once per connection instead
+//! of on every execution (planning was three quarters of an entitlement's cost in the database).
 //! Each idle connection remembers its mode; a statement takes one in its own mode when there
 //! is one, and otherwise switches another with one `SET` or `RESET`.
 

@@ -8,15 +8,21 @@ use sea_orm::sqlx::{self, postgres::PgConnection};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PlanCache {
     /// The session's own setting: for the server, a custom plan on every execution
-    /// (`crate::startup::SESSION_SETTINGS`), since the best plan of a filtered search depends on
-    /// its values (a tenant with 15% of the rows or with a few hundred, a rare action or a
-    /// common one).
+    /// (`crate::startup::SESSION_SETTINGS`), since the best plan of a search depends on its
+    /// values (a tenant with 15% of the rows or with a few hundred, a rare action or a common
+    /// one).
     #[default]
     Session,
     /// `force_generic_plan`: planned once per connection without the values, and that plan kept.
-    /// Only for statements whose best plan is the same for every value: one index fits them
-    /// whatever the values are (an audit page filtered by nothing but its tenant, an
-    /// entitlement by its tenant and product). The plan test checks those plans.
+    /// Only for lookups by a unique key (an entitlement by its tenant's slug or id and its
+    /// product, a tenant by id or slug, an event by id): PostgreSQL estimates at most one row
+    /// for them whatever its statistics say, so the generic plan is the index lookup.
+    ///
+    /// Not for audit pages, not even unfiltered ones: a generic plan is costed for an average
+    /// tenant and an unknown `LIMIT`, and can then sort the tenant's rows instead of walking its
+    /// time index. Measured on the benchmark's data: a page selecting only columns another
+    /// index covers was planned as that index read whole plus a sort, 317 ms for the largest
+    /// tenant instead of 0.05 (docs/performance.md).
     Generic,
 }
 

@@ -50,7 +50,7 @@ pub fn entitlement_select(
 /// How [`entitlement_statement`] is planned: generically, the plan kept per connection. It looks
 /// up one tenant by its id or unique slug and one row by the primary key `(tenant_id, product)`,
 /// the same two index lookups whatever the values, and planning that join on every execution was
-/// two thirds of an entitlement's cost in the database (docs/performance.md).
+/// three quarters of an entitlement's cost in the database (docs/performance.md).
 pub const ENTITLEMENT_PLAN_CACHE: PlanCache = PlanCache::Generic;
 
 /// The statement the `entitlement` query runs: [`entitlement_select`] with `LIMIT 1`. Products
