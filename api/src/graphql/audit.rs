@@ -196,8 +196,7 @@ impl AuditQuery {
                 })
             })
             .transpose()?;
-        let filter = filter.unwrap_or_default().0;
-        let condition = filter.condition(caller)?;
+        let condition = filter.unwrap_or_default().0.condition(caller)?;
         let edges = EdgesPlans::new(&ctx.field())?;
         let page = store::page_rows(
             &reader(ctx)?,

@@ -261,3 +261,32 @@ async fn a_statement_takes_an_idle_connection_in_its_own_mode() {
     }
     assert_eq!((reads.open(), reads.idle()), (2, 2));
 }
+
+#[tokio::test]
+async fn a_request_cancelled_while_its_connection_opens_holds_no_place() {
+    let test = TestDb::migrated().await;
+    let reads = ReadConnections::new(&test.db, 1);
+    for plans in [PlanCache::Session, PlanCache::Generic] {
+        for _ in 0..5 {
+            // Cancelled at the first timer tick: while connecting (authentication takes
+            // milliseconds), or while switching the new connection's mode.
+            let cancelled = tokio::time::timeout(
+                Duration::from_micros(1),
+                reads.query_all_planned(&test.db, sql("SELECT 1"), plans),
+            )
+            .await;
+            assert!(cancelled.is_err(), "cut short");
+            assert_eq!(
+                reads.open(),
+                reads.idle(),
+                "every counted connection is an idle one ({plans:?})"
+            );
+        }
+    }
+    assert_eq!(
+        one_i32(&reads, &test.db, "SELECT 5").await,
+        5,
+        "the limit is free"
+    );
+    assert_eq!(reads.open(), 1);
+}
