@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::audit_page::{EdgesPlans, Prebuilt};
 use super::context::{db, principal, reader, request_meta};
-use super::tenants::{MAX_PAGE, PageInfo};
+use super::tenants::{MAX_PAGE, PageInfo, page_complexity};
 use crate::audit::cursor::Cursor;
 use crate::audit::filter::{AuditEventFilter, FilterArg};
 use crate::audit::row::PageRow;
@@ -171,9 +171,7 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// Events across products (and the portal), newest first by default. Scope `audit:read`.
-    #[graphql(
-        complexity = "(std::cmp::Ord::max(first, 1) as usize).saturating_mul(child_complexity)"
-    )]
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,

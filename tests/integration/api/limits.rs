@@ -73,6 +73,30 @@ async fn depth_and_complexity_are_bounded() {
 }
 
 #[tokio::test]
+async fn a_page_size_out_of_range_is_named_not_called_too_complex() {
+    // With the default limits, `first: 100000` × two fields would exceed the complexity limit;
+    // the cost counts `first` within its range, so the resolver's error names the argument.
+    let (app, key) = app_with(Limits::default()).await;
+    for query in [
+        "{ auditEvents(first: 100000) { edges { node { id action } } } }",
+        "{ tenants(first: 100000) { edges { node { slug } } } }",
+        "{ auditEvents(first: 0) { edges { node { id } } } }",
+    ] {
+        let refused = app.gql(&key, query, json!({})).await;
+        assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+        let error = &refused["errors"][0];
+        assert_eq!(error["extensions"]["field"], "first", "{refused}");
+        assert_eq!(error["message"], "first must be 1 to 500", "{refused}");
+    }
+    app.gql_ok(
+        &key,
+        "{ auditEvents(first: 500) { edges { node { id action } } } }",
+        json!({}),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn directives_introspection_and_suggestions() {
     let (app, key) = app_with(Limits {
         introspection: false,

@@ -158,6 +158,13 @@ pub struct TenantQuery;
 /// The largest page a caller may ask for.
 pub const MAX_PAGE: i32 = 500;
 
+/// The complexity of a page of `first` items costing `child` each. `first` is counted within
+/// `1..=MAX_PAGE`: a `first` outside it is refused by the resolver with an error naming the
+/// argument and its range, which says more than "too complex" would.
+pub fn page_complexity(first: i32, child: usize) -> usize {
+    (first.clamp(1, MAX_PAGE) as usize).saturating_mul(child)
+}
+
 #[Object]
 impl TenantQuery {
     /// One tenant, by id or by slug (give exactly one). Scope `tenants:read`.
@@ -197,9 +204,7 @@ impl TenantQuery {
     }
 
     /// Tenants the key can reach, ordered by slug. Scope `tenants:read`.
-    #[graphql(
-        complexity = "(std::cmp::Ord::max(first, 1) as usize).saturating_mul(child_complexity)"
-    )]
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn tenants(
         &self,
         ctx: &Context<'_>,
