@@ -36,6 +36,9 @@ pub enum ApiError {
     },
     /// The database cannot be reached right now. Code `UNAVAILABLE`; retrying later may work.
     Unavailable,
+    /// A statement ran longer than the server's statement timeout and PostgreSQL stopped it
+    /// (or an operator cancelled it). Code `TIMEOUT`, as when a whole request runs too long.
+    Timeout,
     /// A fault of ours. Code `INTERNAL`; the detail is logged (with the request id), not shown.
     Internal(String),
 }
@@ -64,6 +67,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "CONFLICT",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Unavailable => "UNAVAILABLE",
+            ApiError::Timeout => "TIMEOUT",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -90,7 +94,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,6 +123,10 @@ impl ApiError {
                 self.retry_after_secs().unwrap_or(1)
             ),
             ApiError::Unavailable => "the database is unavailable; try again shortly".to_owned(),
+            ApiError::Timeout => "the database took longer than this server allows for one \
+                                  statement and stopped it; narrow the request (a shorter time \
+                                  range, a product, an action prefix) and try again"
+                .to_owned(),
             ApiError::Internal(_) => {
                 "internal error; the server log has the details under this request's id".to_owned()
             }
@@ -250,6 +258,10 @@ impl From<DbErr> for ApiError {
                 message: message.to_owned(),
             };
         }
+        if sqlstate(&err).as_deref() == Some(QUERY_CANCELED) {
+            tracing::warn!(error = %err, "statement stopped by the statement timeout");
+            return ApiError::Timeout;
+        }
         if connection_lost(&err) {
             tracing::warn!(error = %err, "database unavailable");
             return ApiError::Unavailable;
@@ -257,6 +269,9 @@ impl From<DbErr> for ApiError {
         ApiError::internal(err)
     }
 }
+
+/// SQLSTATE `query_canceled`: the statement timeout fired, or `pg_cancel_backend`.
+const QUERY_CANCELED: &str = "57014";
 
 /// The driver's error behind a failed statement, if the driver reported one.
 fn sqlx_error(err: &DbErr) -> Option<&sea_orm::sqlx::Error> {
@@ -296,7 +311,7 @@ fn connection_lost(err: &DbErr) -> bool {
         ) => true,
         // 57014 is a cancelled statement (statement_timeout), not a lost connection.
         Some(sea_orm::sqlx::Error::Database(_)) => sqlstate(err).is_some_and(|code| {
-            code.starts_with("08") || (code.starts_with("57") && code != "57014")
+            code.starts_with("08") || (code.starts_with("57") && code != QUERY_CANCELED)
         }),
         _ => false,
     }

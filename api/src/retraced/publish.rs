@@ -35,9 +35,32 @@ use crate::state::AppState;
 /// The most events one bulk call may carry.
 pub const MAX_BULK: usize = 50;
 
-/// Retraced's error body.
+/// Retraced's error body, with the code for `status` added (see [`error_with_code`]).
 pub(crate) fn error(status: StatusCode, message: &str, invalid: Option<Value>) -> Response {
-    let mut body = json!({ "status": status.as_u16(), "type": "Error", "error": message });
+    let code = match status {
+        StatusCode::UNAUTHORIZED => "UNAUTHENTICATED",
+        StatusCode::FORBIDDEN => "FORBIDDEN",
+        StatusCode::NOT_FOUND => "NOT_FOUND",
+        StatusCode::CONFLICT => "CONFLICT",
+        StatusCode::TOO_MANY_REQUESTS => "RATE_LIMITED",
+        StatusCode::SERVICE_UNAVAILABLE => "UNAVAILABLE",
+        s if s.is_client_error() => "BAD_USER_INPUT",
+        _ => "INTERNAL",
+    };
+    error_with_code(status, code, message, invalid)
+}
+
+/// Retraced's error body (`status`, `type`, `error`, and `invalid` for validation), plus
+/// `code`, the stable code the GraphQL API puts in `extensions.code`. Retraced's clients read
+/// the status and `error`; the extra member is for everyone else.
+fn error_with_code(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    invalid: Option<Value>,
+) -> Response {
+    let mut body =
+        json!({ "status": status.as_u16(), "type": "Error", "code": code, "error": message });
     if let Some(invalid) = invalid {
         body["invalid"] = invalid;
     }
@@ -74,7 +97,10 @@ pub(crate) async fn caller_for(
         Ok(caller) => caller,
         Err(ApiError::Unauthenticated(m)) => return Err(unauthorized(&m)),
         Err(e @ ApiError::RateLimited { .. }) => return Err(error_from(e)),
-        Err(e) => return Err(error(StatusCode::SERVICE_UNAVAILABLE, &e.message(), None)),
+        Err(e) => {
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            return Err(error_with_code(status, e.code(), &e.message(), None));
+        }
     };
     if caller.require(scope).is_err() {
         return Err(unauthorized(&format!(
@@ -268,7 +294,7 @@ fn error_from(e: ApiError) -> Response {
     if let ApiError::Internal(detail) = &e {
         tracing::error!(error = %detail, "internal error while publishing");
     }
-    let mut response = error(e.http_status(), &e.message(), None);
+    let mut response = error_with_code(e.http_status(), e.code(), &e.message(), None);
     e.add_retry_after(&mut response);
     response
 }

@@ -1,5 +1,6 @@
 //! Faults: database errors reach clients as a code and a request id, never as internals; an
-//! unreachable database makes the service unready and fast to refuse, not hang or crash.
+//! unreachable database makes the service unready and fast to refuse, not hang or crash; a
+//! statement stopped by the statement timeout is `TIMEOUT`, and stores nothing.
 
 use std::time::{Duration, Instant};
 
@@ -286,4 +287,108 @@ async fn writes_acknowledged_while_backends_are_killed_are_all_there_once() {
         json!({}),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_statement_stopped_by_the_timeout_is_a_timeout_error_and_stores_nothing() {
+    use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, TransactionTrait};
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
+    let key = app
+        .issue_key(
+            acme.id,
+            "k",
+            &[Scope::AuditRead, Scope::AuditWrite],
+            Some("crm"),
+        )
+        .await;
+    // The same database served with a statement timeout of 300 ms.
+    let pool = api::startup::connect(app.db.url(), 2, Duration::from_millis(300))
+        .await
+        .unwrap();
+    let settings = HttpSettings {
+        playground: false,
+        playground_key: None,
+        request_timeout: Duration::from_secs(30),
+        max_body_bytes: 1 << 16,
+    };
+    let server = Application::build(
+        "127.0.0.1:0".parse().unwrap(),
+        pool,
+        settings,
+        api::auth::AuthSettings::default(),
+        api::graphql::Limits::default(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", server.address());
+    tokio::spawn(server.run_until_stopped());
+    let client = reqwest::Client::new();
+    let warmed: serde_json::Value = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&key)
+        .json(&json!({"query": "{ viewer { name } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        warmed["errors"].is_null(),
+        "the key is checked and cached: {warmed}"
+    );
+
+    // Another session holds audit_log locked, so every statement on it waits until stopped.
+    let locker = Database::connect(ConnectOptions::new(app.db.url()))
+        .await
+        .unwrap();
+    let lock = locker.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let page: serde_json::Value = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&key)
+        .json(&json!({"query": "{ auditEvents { edges { node { id } } } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(error_code(&page), "TIMEOUT", "{page}");
+    let message = page["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("narrow the request"), "{page}");
+    assert!(!page.to_string().contains("statement timeout"), "{page}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let published = client
+        .post(format!("{base}/publisher/v1/project/crm/event"))
+        .header("Authorization", format!("token={key}"))
+        .json(&json!({"action": "crm.contact.created", "crud": "c", "actor": {"id": "u1"}}))
+        .send()
+        .await
+        .unwrap();
+    let status = published.status();
+    let body: serde_json::Value = published.json().await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "TIMEOUT", "{body}");
+
+    lock.rollback().await.unwrap();
+    let stored = entity::prelude::AuditLog::find()
+        .count(&app.db.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "the publish that timed out stored nothing");
+    let page = app
+        .gql_ok(&key, "{ auditEvents { edges { node { id } } } }", json!({}))
+        .await;
+    assert_eq!(page["auditEvents"]["edges"], json!([]), "{page}");
 }

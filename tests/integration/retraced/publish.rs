@@ -147,8 +147,12 @@ async fn validation_follows_retraced() {
             publish(&app, &auth, "/publisher/v1/project/crm/event", body.clone()).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(
-            (response["status"].clone(), response["type"].clone()),
-            (json!(400), json!("Error"))
+            (
+                response["status"].clone(),
+                response["type"].clone(),
+                response["code"].clone()
+            ),
+            (json!(400), json!("Error"), json!("BAD_USER_INPUT"))
         );
         assert!(
             response["error"].as_str().unwrap().contains(message),
@@ -304,7 +308,8 @@ async fn publishing_is_confined_to_the_keys_product_and_tenant() {
         .0,
         401
     );
-    assert_eq!(publish(&app, "", path, event()).await.0, 401);
+    let (status, refused) = publish(&app, "", path, event()).await;
+    assert_eq!((status, &refused["code"]), (401, &json!("UNAUTHENTICATED")));
 
     let ops = app
         .issue_key(globex, "ops", &[Scope::AuditWrite, Scope::Platform], None)
