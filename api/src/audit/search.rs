@@ -6,7 +6,8 @@
 //! matches a prefix), `crud` (`c`, `r`, `u`, `d`), `received` and `created` (exactly two ISO
 //! datetimes, a `[start, end)` range), `actor.id`, `actor.name`, `description`, `external_id`,
 //! `target.id`, `target.name`, `target.type`, `location`. An unknown `key:value` is free text.
-//! Unlike Retraced, `-key:value` negates.
+//! Unlike Retraced, `-key:value` (and `-word`) negates: it keeps every event the term does not
+//! match, events without the field included.
 
 use std::fmt;
 
@@ -222,7 +223,13 @@ impl SearchQuery {
                 ),
                 Term::Text { text, negated } => (text_expr(text), *negated),
             };
-            all.add(if negated { expr.not() } else { expr })
+            // `-term` keeps every event the term does not match, an event without the field
+            // (NULL) included: `NOT` alone would turn a NULL into NULL and drop the event.
+            all.add(if negated {
+                Expr::cust_with_expr("($1) IS NOT TRUE", expr)
+            } else {
+                expr
+            })
         })
     }
 }

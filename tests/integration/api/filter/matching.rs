@@ -84,6 +84,31 @@ async fn query_speaks_the_retraced_search_language() {
         ["a_billing_paid"],
         "free text"
     );
+    // A negated term keeps the events it does not match, those without the field included.
+    let all_but = |name: &str| {
+        let mut all: Vec<&str> = w.ids.keys().copied().filter(|n| *n != name).collect();
+        all.sort();
+        all
+    };
+    assert_eq!(
+        w.names(json!({"query": "-invoice"})).await,
+        all_but("a_billing_paid")
+    );
+    assert_eq!(
+        w.names(json!({"query": "-actor.id:u1"})).await,
+        all_but("a_crm_contact")
+    );
+    assert_eq!(
+        w.names(json!({"query": "-crud:c -target.type:invoice"}))
+            .await,
+        [
+            "a_lookalike",
+            "a_percent",
+            "a_portal",
+            "a_underscore",
+            "orphan"
+        ]
+    );
     assert_eq!(w.names(json!({"query": "action:crm.*", "tenantIds": [w.app.gql_ok(&w.key, "{ tenant(slug: \"globex\") { id } }", json!({})).await["tenant"]["id"]]})).await, ["b_crm_contact"], "ANDed with the rest");
     for bad in [
         "received:2026-01-01T00:00:00Z",
