@@ -72,6 +72,7 @@ struct Spec {
     action_prefix: Option<String>,
     since: Option<DateTime<Utc>>,
     metadata: Option<Value>,
+    query: Option<String>,
 }
 
 impl Spec {
@@ -82,6 +83,7 @@ impl Spec {
             action_prefix: self.action_prefix.clone(),
             since: self.since,
             metadata: self.metadata.clone().map(Json),
+            query: self.query.clone(),
             ..AuditEventFilter::default()
         }
     }
@@ -107,6 +109,9 @@ impl Spec {
         }
         if let Some(metadata) = &self.metadata {
             filter.insert("metadata".into(), metadata.clone());
+        }
+        if let Some(query) = &self.query {
+            filter.insert("query".into(), json!(query));
         }
         Value::Object(filter)
     }
@@ -136,7 +141,7 @@ fn page_shape(
     }
 }
 
-/// Every read shape for `subjects` (S1–S9; S10 is the Retraced bulk publish).
+/// Every read shape for `subjects` (S1–S9, S11, S12; S10 is the Retraced bulk publish).
 pub fn read_shapes(subjects: &Subjects) -> Vec<ReadShape> {
     let mut shapes = Vec::new();
     let day = subjects.now - Duration::hours(24);
@@ -216,6 +221,28 @@ pub fn read_shapes(subjects: &Subjects) -> Vec<ReadShape> {
             },
             None,
         ));
+        shapes.push(page_shape(
+            "S11",
+            size,
+            format!("{}: free text {:?}", t.slug, t.object),
+            caller,
+            Spec {
+                query: Some(format!("\"{}\"", t.object)),
+                ..Spec::default()
+            },
+            None,
+        ));
+        shapes.push(page_shape(
+            "S12",
+            size,
+            format!("{}: the history of target {}", t.slug, t.object),
+            caller,
+            Spec {
+                query: Some(format!("target.id:\"{}\"", t.object)),
+                ..Spec::default()
+            },
+            None,
+        ));
         if let Some(product) = &t.entitled_product {
             shapes.push(ReadShape {
                 id: "S9",
@@ -255,7 +282,8 @@ pub fn read_shapes(subjects: &Subjects) -> Vec<ReadShape> {
         },
         None,
     ));
-    shapes.sort_by_key(|s| (s.id, s.size != "large"));
+    // S2 before S11.
+    shapes.sort_by_key(|s| (s.id[1..].parse::<u32>().ok(), s.size != "large"));
     shapes
 }
 

@@ -1,5 +1,6 @@
 //! What the shapes are run against, read from the data: the largest and the median tenant,
-//! a rare action prefix and a rare metadata value of each, and the cursor of page 200.
+//! a rare action prefix and a rare metadata value of each, an object whose history is looked
+//! up, and the cursor of page 200.
 
 use anyhow::{Context as _, Result, bail};
 use api::audit::cursor::Cursor;
@@ -23,6 +24,9 @@ pub struct Subject {
     pub rare_prefix: (String, f64),
     /// A rare metadata containment of this tenant (its share of the tenant's rows).
     pub rare_metadata: (Value, f64),
+    /// The target id of the tenant's newest event that has one (S11 searches for it as a
+    /// word, S12 for the object's history).
+    pub object: String,
     /// The cursor after row `(DEEP_PAGE - 1) × PAGE` in newest-first order, if it has that many.
     pub deep_cursor: Option<Cursor>,
     /// A product it has an entitlement to.
@@ -110,6 +114,14 @@ async fn subject(db: &impl ConnectionTrait, id: Uuid, events: i64) -> Result<Sub
         }
         None => (json!({ "none": true }), 0.0),
     };
+    let object = scalar(
+        db,
+        "SELECT target_id FROM audit_log WHERE tenant_id = $1 AND target_id IS NOT NULL \
+         ORDER BY created_at DESC, id DESC LIMIT 1",
+        vec![id.into()],
+    )
+    .await?
+    .unwrap_or_else(|| "none".to_owned());
     let offset = ((DEEP_PAGE - 1) * PAGE) as i64 - 1;
     let deep = db
         .query_one_raw(Statement::from_sql_and_values(
@@ -140,6 +152,7 @@ async fn subject(db: &impl ConnectionTrait, id: Uuid, events: i64) -> Result<Sub
         events,
         rare_prefix,
         rare_metadata,
+        object,
         deep_cursor,
         entitled_product,
     })

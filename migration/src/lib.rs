@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_004700_initial_schema;
 mod m20261122_031500_audit_search_indexes;
+mod m20261122_124000_audit_lookup_indexes;
 
 /// Every migration of the registry, oldest first.
 #[derive(Debug)]
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_004700_initial_schema::Migration),
             Box::new(m20261122_031500_audit_search_indexes::Migration),
+            Box::new(m20261122_124000_audit_lookup_indexes::Migration),
         ]
     }
 }

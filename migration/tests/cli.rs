@@ -72,8 +72,16 @@ fn every_subcommand_works_against_database_url() {
         "0",
         "replaced by the search indexes"
     );
+    let text_index = "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_text_idx'";
+    assert_eq!(psql(&url, text_index), "1");
     ok(&["down"], &url);
-    assert_eq!(tables(&url), 6, "down rolls back the last migration only");
+    assert_eq!(
+        (psql(&url, text_index), psql(&url, reference_index)),
+        ("0".to_owned(), "0".to_owned()),
+        "down rolls back the last migration only"
+    );
+    ok(&["down"], &url);
+    assert_eq!(tables(&url), 6);
     assert_eq!(
         psql(&url, reference_index),
         "1",

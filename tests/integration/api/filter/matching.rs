@@ -84,6 +84,22 @@ async fn query_speaks_the_retraced_search_language() {
         ["a_billing_paid"],
         "free text"
     );
+    // Free text is matched literally and without regard to case, in any of its fields; a
+    // word too short for the trigram index (matched row by row) means the same.
+    for (word, expected) in [
+        ("crm_", vec!["a_underscore"]),
+        ("CRM%", vec!["a_percent"]),
+        ("\"crm%deal\"", vec!["a_percent"]),
+        ("SVC", vec!["a_billing_paid"]),
+        ("vo", vec!["a_billing_paid"]),
+        ("U9", vec!["b_crm_contact"]),
+        ("%", vec!["a_percent"]),
+    ] {
+        assert_eq!(w.names(json!({ "query": word })).await, expected, "{word}");
+    }
+    let refused = w.error(json!({"query": "\"a\u{1f}b\""})).await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    assert_eq!(refused["errors"][0]["extensions"]["field"], "filter.query");
     // A negated term keeps the events it does not match, those without the field included.
     let all_but = |name: &str| {
         let mut all: Vec<&str> = w.ids.keys().copied().filter(|n| *n != name).collect();
