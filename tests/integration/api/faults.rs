@@ -12,6 +12,28 @@ use serde_json::json;
 use tests::app::{TestApp, error_code};
 use tests::fixtures::insert_tenant;
 
+/// The server over `pool`, with default settings and no playground; its base URL.
+async fn serve(pool: sea_orm::DatabaseConnection) -> String {
+    let settings = HttpSettings {
+        playground: false,
+        playground_key: None,
+        request_timeout: Duration::from_secs(30),
+        max_body_bytes: 1 << 16,
+    };
+    let app = Application::build(
+        "127.0.0.1:0".parse().unwrap(),
+        pool,
+        settings,
+        api::auth::AuthSettings::default(),
+        api::graphql::Limits::default(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", app.address());
+    tokio::spawn(app.run_until_stopped());
+    base
+}
+
 #[tokio::test]
 async fn a_database_error_leaks_nothing_but_a_code_and_a_request_id() {
     let app = TestApp::spawn().await;
@@ -67,24 +89,7 @@ async fn an_unreachable_database_is_unready_and_refused_fast() {
         .acquire_timeout(Duration::from_secs(1))
         .connect_timeout(Duration::from_secs(1))
         .sqlx_logging(false);
-    let pool = Database::connect(options).await.unwrap();
-    let settings = HttpSettings {
-        playground: false,
-        playground_key: None,
-        request_timeout: Duration::from_secs(30),
-        max_body_bytes: 1 << 16,
-    };
-    let app = Application::build(
-        "127.0.0.1:0".parse().unwrap(),
-        pool,
-        settings,
-        api::auth::AuthSettings::default(),
-        api::graphql::Limits::default(),
-    )
-    .await
-    .unwrap();
-    let base = format!("http://{}", app.address());
-    tokio::spawn(app.run_until_stopped());
+    let base = serve(Database::connect(options).await.unwrap()).await;
     let client = reqwest::Client::new();
 
     assert_eq!(
@@ -306,23 +311,7 @@ async fn a_statement_stopped_by_the_timeout_is_a_timeout_error_and_stores_nothin
     let pool = api::startup::connect(app.db.url(), 2, Duration::from_millis(300))
         .await
         .unwrap();
-    let settings = HttpSettings {
-        playground: false,
-        playground_key: None,
-        request_timeout: Duration::from_secs(30),
-        max_body_bytes: 1 << 16,
-    };
-    let server = Application::build(
-        "127.0.0.1:0".parse().unwrap(),
-        pool,
-        settings,
-        api::auth::AuthSettings::default(),
-        api::graphql::Limits::default(),
-    )
-    .await
-    .unwrap();
-    let base = format!("http://{}", server.address());
-    tokio::spawn(server.run_until_stopped());
+    let base = serve(pool).await;
     let client = reqwest::Client::new();
     let warmed: serde_json::Value = client
         .post(format!("{base}/graphql"))
