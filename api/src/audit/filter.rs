@@ -54,7 +54,10 @@ pub struct AuditEventFilter {
     pub metadata: Option<Json<Value>>,
     /// Events from this address, or from within this CIDR block.
     pub source_ip: Option<String>,
-    /// A query in the Retraced search language, ANDed with the rest.
+    /// A query in the Retraced search language, ANDed with the rest: `key:value` terms
+    /// (`action:crm.*`, `actor.id:u1`, `target.id:inv-7`, `crud:c,u`, `received:FROM,TO`),
+    /// free-text words and "quoted phrases" (found, ignoring case, in the action, the actor's
+    /// and target's id and name, and the description), and `-` before a term to exclude it.
     pub query: Option<String>,
 }
 
