@@ -124,8 +124,9 @@ impl ApiError {
             ),
             ApiError::Unavailable => "the database is unavailable; try again shortly".to_owned(),
             ApiError::Timeout => "the database took longer than this server allows for one \
-                                  statement and stopped it; narrow the request (a shorter time \
-                                  range, a product, an action prefix) and try again"
+                                  statement and stopped it; narrow a search (a shorter time \
+                                  range, a product, an action prefix), or try a write again \
+                                  later"
                 .to_owned(),
             ApiError::Internal(_) => {
                 "internal error; the server log has the details under this request's id".to_owned()

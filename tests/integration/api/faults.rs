@@ -350,7 +350,7 @@ async fn a_statement_stopped_by_the_timeout_is_a_timeout_error_and_stores_nothin
         .unwrap();
     assert_eq!(error_code(&page), "TIMEOUT", "{page}");
     let message = page["errors"][0]["message"].as_str().unwrap();
-    assert!(message.contains("narrow the request"), "{page}");
+    assert!(message.contains("narrow a search"), "{page}");
     assert!(!page.to_string().contains("statement timeout"), "{page}");
     assert!(
         started.elapsed() < Duration::from_secs(10),
