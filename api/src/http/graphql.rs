@@ -319,7 +319,7 @@ impl<'a> Reply<'a> {
 }
 
 /// The `extensions.code` of `error` (every error has one once [`stamp`]ed).
-fn code_of(error: &ServerError) -> &str {
+pub(crate) fn code_of(error: &ServerError) -> &str {
     match error.extensions.as_ref().and_then(|x| x.get("code")) {
         Some(Value::String(code)) => code,
         _ => "BAD_USER_INPUT",
@@ -330,9 +330,15 @@ fn code_of(error: &ServerError) -> &str {
 /// (see `ApiError`); the ones without come from async-graphql's handling of the request itself:
 /// syntax, validation, and coercion of arguments and variables, which are the caller's input.
 fn stamp(error: &mut ServerError, request_id: &str) {
+    default_code(error);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("requestId", request_id);
+}
+
+/// Sets `BAD_USER_INPUT` as the code of an error that has none (see [`stamp`]).
+pub(crate) fn default_code(error: &mut ServerError) {
     let extensions = error.extensions.get_or_insert_with(Default::default);
     if extensions.get("code").is_none() {
         extensions.set("code", "BAD_USER_INPUT");
     }
-    extensions.set("requestId", request_id);
 }

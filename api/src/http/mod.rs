@@ -3,7 +3,7 @@
 //! Every response carries an `x-request-id`; every log line of a request carries it too.
 
 mod documents;
-mod graphql;
+pub(crate) mod graphql;
 mod health;
 mod playground;
 mod request_id;

@@ -101,20 +101,25 @@ impl SearchRoot {
             before.filter(|c| !c.is_empty()),
         );
         if first.is_some() && last.is_some() {
-            return Err("Only one of first and last may be given".into());
+            return Err(
+                ApiError::bad_input("last", "Only one of first and last may be given").into(),
+            );
         }
         if after.is_some() && before.is_some() {
-            return Err("Only one of before and after may be given".into());
+            return Err(
+                ApiError::bad_input("before", "Only one of before and after may be given").into(),
+            );
         }
         let size = last.or(first).unwrap_or(20);
         if !(1..=500).contains(&size) {
-            return Err("The page size must be 1 to 500".into());
+            let field = if last.is_some() { "last" } else { "first" };
+            return Err(ApiError::bad_input(field, "The page size must be 1 to 500").into());
         }
         let parsed = SearchQuery::parse(query.as_deref().unwrap_or_default())
-            .map_err(|e| async_graphql::Error::new(e.0))?;
+            .map_err(|e| ApiError::bad_input("query", e.0))?;
         let condition = scope.condition.clone().add(parsed.condition());
-        let decode = |c: String| {
-            Cursor::decode(&c).ok_or_else(|| async_graphql::Error::new("Invalid cursor"))
+        let decode = |field: &str, c: String| {
+            Cursor::decode(&c).ok_or_else(|| ApiError::bad_input(field, "Invalid cursor"))
         };
         let order = if last.is_some() {
             AuditOrder::NewestFirst
@@ -122,10 +127,10 @@ impl SearchRoot {
             AuditOrder::OldestFirst
         };
         let mut page_condition = condition.clone();
-        if let Some(c) = after.map(decode).transpose()? {
+        if let Some(c) = after.map(|c| decode("after", c)).transpose()? {
             page_condition = page_condition.add(keyset(c, true));
         }
-        if let Some(c) = before.map(decode).transpose()? {
+        if let Some(c) = before.map(|c| decode("before", c)).transpose()? {
             page_condition = page_condition.add(keyset(c, false));
         }
         let page = store::page(&state.reader(), page_condition, order, size as u64, None)
@@ -201,14 +206,20 @@ pub async fn endpoint(
         Ok(c) => c,
         Err(e) => return super::publish::error(StatusCode::FORBIDDEN, &e.message(), None),
     };
-    let response = schema()
+    let mut response = schema()
         .execute(request.data(state.clone()).data(Scope { condition }))
         .await;
-    let status = if response.is_err() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    // Every error carries a code, as on `/graphql`; the status is that of the gravest.
+    let mut status = StatusCode::OK;
+    for error in &mut response.errors {
+        crate::http::graphql::default_code(error);
+        let this = match crate::http::graphql::code_of(error) {
+            "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
+            "UNAVAILABLE" | "TIMEOUT" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        status = status.max(this);
+    }
     match serde_json::to_string(&response) {
         Ok(body) => Response::builder()
             .status(status)

@@ -370,6 +370,18 @@ async fn a_statement_stopped_by_the_timeout_is_a_timeout_error_and_stores_nothin
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "TIMEOUT", "{body}");
 
+    let searched = client
+        .post(format!("{base}/publisher/v1/project/crm/graphql"))
+        .header("Authorization", format!("token={key}"))
+        .json(&json!({"query": "{ search(query: \"crud:c\") { totalCount } }"}))
+        .send()
+        .await
+        .unwrap();
+    let status = searched.status();
+    let body: serde_json::Value = searched.json().await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "TIMEOUT", "{body}");
+
     lock.rollback().await.unwrap();
     let stored = entity::prelude::AuditLog::find()
         .count(&app.db.db)

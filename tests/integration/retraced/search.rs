@@ -137,14 +137,32 @@ async fn search_returns_what_was_published_and_pages_like_the_client() {
             .unwrap()
             .contains("The received field requires a range of two datetimes.")
     );
-    let (status, _) = publish(
-        &app,
-        &auth,
-        "/publisher/v1/project/crm/graphql",
-        json!({"query": "{ search(first: 1, last: 1) { totalCount } }"}),
-    )
-    .await;
-    assert_eq!(status, 400, "first and last together");
+    assert_eq!(
+        body["errors"][0]["extensions"],
+        json!({"code": "BAD_USER_INPUT", "field": "query"})
+    );
+    // Every refusal carries the code and names the argument, as on /graphql.
+    for (query, field) in [
+        ("{ search(first: 1, last: 1) { totalCount } }", Some("last")),
+        ("{ search(first: 0) { totalCount } }", Some("first")),
+        (
+            "{ search(before: \"junk\") { totalCount } }",
+            Some("before"),
+        ),
+        ("{ nope }", None),
+    ] {
+        let (status, body) = publish(
+            &app,
+            &auth,
+            "/publisher/v1/project/crm/graphql",
+            json!({ "query": query }),
+        )
+        .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        let extensions = &body["errors"][0]["extensions"];
+        assert_eq!(extensions["code"], "BAD_USER_INPUT", "{query}: {body}");
+        assert_eq!(extensions["field"].as_str(), field, "{query}: {body}");
+    }
     let writer_only = app
         .issue_key(acme, "writer", &[Scope::AuditWrite], Some("crm"))
         .await;
