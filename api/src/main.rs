@@ -194,7 +194,12 @@ async fn issue(
         .filter(tenants::Column::Slug.eq(&tenant))
         .one(&db)
         .await?
-        .with_context(|| format!("no tenant with slug {tenant:?}"))?;
+        .with_context(|| {
+            format!(
+                "no tenant with slug {tenant:?} in this database; create it first (the \
+                 createTenant mutation), or check DATABASE_URL"
+            )
+        })?;
     let issued = issue_key(
         &db,
         NewKey {

@@ -73,7 +73,11 @@ fn production_mode_issue_key_and_schema() {
         &url,
         &["--tenant", "nope", "--name", "x", "--scopes", "audit:read"],
     );
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no tenant"));
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("no tenant")
+            && String::from_utf8_lossy(&out.stderr).contains("create it first")
+    );
     let out = issue_key(
         &url,
         &[
