@@ -313,16 +313,25 @@ async fn a_statement_stopped_by_the_timeout_is_a_timeout_error_and_stores_nothin
         .unwrap();
     let base = serve(pool).await;
     let client = reqwest::Client::new();
-    let warmed: serde_json::Value = client
-        .post(format!("{base}/graphql"))
-        .bearer_auth(&key)
-        .json(&json!({"query": "{ viewer { name } }"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // POST `body` to `path` with `authorization`: the status and the JSON answer.
+    let post = async |path: &str, authorization: String, body: serde_json::Value| {
+        let response = client
+            .post(format!("{base}{path}"))
+            .header("Authorization", authorization)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().await.unwrap())
+    };
+    let (bearer, token) = (format!("Bearer {key}"), format!("token={key}"));
+    let (_, warmed) = post(
+        "/graphql",
+        bearer.clone(),
+        json!({"query": "{ viewer { name } }"}),
+    )
+    .await;
     assert!(
         warmed["errors"].is_null(),
         "the key is checked and cached: {warmed}"
@@ -338,16 +347,12 @@ async fn a_statement_stopped_by_the_timeout_is_a_timeout_error_and_stores_nothin
         .unwrap();
 
     let started = Instant::now();
-    let page: serde_json::Value = client
-        .post(format!("{base}/graphql"))
-        .bearer_auth(&key)
-        .json(&json!({"query": "{ auditEvents { edges { node { id } } } }"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, page) = post(
+        "/graphql",
+        bearer,
+        json!({"query": "{ auditEvents { edges { node { id } } } }"}),
+    )
+    .await;
     assert_eq!(error_code(&page), "TIMEOUT", "{page}");
     let message = page["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("narrow a search"), "{page}");
@@ -358,27 +363,21 @@ async fn a_statement_stopped_by_the_timeout_is_a_timeout_error_and_stores_nothin
         started.elapsed()
     );
 
-    let published = client
-        .post(format!("{base}/publisher/v1/project/crm/event"))
-        .header("Authorization", format!("token={key}"))
-        .json(&json!({"action": "crm.contact.created", "crud": "c", "actor": {"id": "u1"}}))
-        .send()
-        .await
-        .unwrap();
-    let status = published.status();
-    let body: serde_json::Value = published.json().await.unwrap();
+    let (status, body) = post(
+        "/publisher/v1/project/crm/event",
+        token.clone(),
+        json!({"action": "crm.contact.created", "crud": "c", "actor": {"id": "u1"}}),
+    )
+    .await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "TIMEOUT", "{body}");
 
-    let searched = client
-        .post(format!("{base}/publisher/v1/project/crm/graphql"))
-        .header("Authorization", format!("token={key}"))
-        .json(&json!({"query": "{ search(query: \"crud:c\") { totalCount } }"}))
-        .send()
-        .await
-        .unwrap();
-    let status = searched.status();
-    let body: serde_json::Value = searched.json().await.unwrap();
+    let (status, body) = post(
+        "/publisher/v1/project/crm/graphql",
+        token,
+        json!({"query": "{ search(query: \"crud:c\") { totalCount } }"}),
+    )
+    .await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], "TIMEOUT", "{body}");
 
