@@ -116,6 +116,8 @@ pub struct PlanWaste {
     pub seq_scans: u64,
     /// Rows removed by a filter or an index recheck, summed over nodes and loops.
     pub rows_discarded: u64,
+    /// Sort nodes: rows read whole and ordered, not read in order from an index.
+    pub sorts: u64,
     /// Every node type in the plan, for messages.
     pub nodes: Vec<String>,
 }
@@ -146,6 +148,9 @@ fn walk(node: &Value, waste: &mut PlanWaste) {
         });
     if kind == "Seq Scan" && relation == "audit_log" {
         waste.seq_scans += 1;
+    }
+    if kind.ends_with("Sort") {
+        waste.sorts += 1;
     }
     let loops = node["Actual Loops"].as_u64().unwrap_or(1).max(1);
     for key in ["Rows Removed by Filter", "Rows Removed by Index Recheck"] {

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_004700_initial_schema;
 mod m20261122_031500_audit_search_indexes;
 mod m20261122_124000_audit_lookup_indexes;
+mod m20261122_141000_audit_action_namespace_index;
 
 /// Every migration of the registry, oldest first.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_004700_initial_schema::Migration),
             Box::new(m20261122_031500_audit_search_indexes::Migration),
             Box::new(m20261122_124000_audit_lookup_indexes::Migration),
+            Box::new(m20261122_141000_audit_action_namespace_index::Migration),
         ]
     }
 }

@@ -73,7 +73,16 @@ fn every_subcommand_works_against_database_url() {
         "replaced by the search indexes"
     );
     let text_index = "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_text_idx'";
+    let namespace_index =
+        "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_tenant_namespace_idx'";
     assert_eq!(psql(&url, text_index), "1");
+    assert_eq!(psql(&url, namespace_index), "1");
+    ok(&["down"], &url);
+    assert_eq!(
+        (psql(&url, namespace_index), psql(&url, text_index)),
+        ("0".to_owned(), "1".to_owned()),
+        "down rolls back the last migration only"
+    );
     ok(&["down"], &url);
     assert_eq!(
         (psql(&url, text_index), psql(&url, reference_index)),

@@ -163,44 +163,54 @@ fn committed_reference_ddl_is_the_shared_one() {
 #[tokio::test]
 async fn an_index_left_invalid_by_an_interrupted_concurrent_build_is_built_again() {
     use sea_orm::{ConnectionTrait, Statement};
-    let db = TestDb::empty().await;
-    Migrator::up(&db.db, Some(2)).await.expect("the first two");
-    // A concurrent build that fails (a unique index over duplicates) leaves the name taken by
-    // an invalid index, as an interrupted build of the third migration's index would.
-    db.exec("INSERT INTO audit_log (action) VALUES ('a.b'), ('a.b')")
-        .await;
-    db.db
-        .execute_unprepared(
-            "CREATE UNIQUE INDEX CONCURRENTLY audit_log_text_idx ON audit_log (action)",
-        )
-        .await
-        .expect_err("duplicates");
-    let state = async || -> Vec<(String, bool)> {
-        let rows = db
-            .db
-            .query_all_raw(Statement::from_string(
-                db.db.get_database_backend(),
-                "SELECT pg_get_indexdef(indexrelid), indisvalid FROM pg_index \
-                 WHERE indexrelid = to_regclass('audit_log_text_idx')",
+    // (migrations before the one that builds it, index, a word of its definition)
+    for (before, name, definition) in [
+        (2, "audit_log_text_idx", "gin_trgm_ops"),
+        (3, "audit_log_tenant_namespace_idx", "split_part"),
+    ] {
+        let db = TestDb::empty().await;
+        Migrator::up(&db.db, Some(before))
+            .await
+            .expect("the earlier ones");
+        // A concurrent build that fails (a unique index over duplicates) leaves the name taken
+        // by an invalid index, as an interrupted build of the migration's index would.
+        db.exec("INSERT INTO audit_log (action) VALUES ('a.b'), ('a.b')")
+            .await;
+        db.db
+            .execute_unprepared(&format!(
+                "CREATE UNIQUE INDEX CONCURRENTLY {name} ON audit_log (action)"
             ))
             .await
-            .unwrap();
-        rows.iter()
-            .map(|r| {
-                (
-                    r.try_get_by_index(0).unwrap(),
-                    r.try_get_by_index(1).unwrap(),
-                )
-            })
-            .collect()
-    };
-    let before = state().await;
-    assert_eq!(before.len(), 1);
-    assert!(!before[0].1, "invalid: {before:?}");
+            .expect_err("duplicates");
+        let state = async || -> Vec<(String, bool)> {
+            let rows = db
+                .db
+                .query_all_raw(Statement::from_string(
+                    db.db.get_database_backend(),
+                    format!(
+                        "SELECT pg_get_indexdef(indexrelid), indisvalid FROM pg_index \
+                         WHERE indexrelid = to_regclass('{name}')"
+                    ),
+                ))
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|r| {
+                    (
+                        r.try_get_by_index(0).unwrap(),
+                        r.try_get_by_index(1).unwrap(),
+                    )
+                })
+                .collect()
+        };
+        let invalid = state().await;
+        assert_eq!(invalid.len(), 1);
+        assert!(!invalid[0].1, "invalid: {invalid:?}");
 
-    Migrator::up(&db.db, None).await.expect("the rest");
-    let after = state().await;
-    assert_eq!(after.len(), 1);
-    assert!(after[0].1, "valid: {after:?}");
-    assert!(after[0].0.contains("gin_trgm_ops"), "{after:?}");
+        Migrator::up(&db.db, None).await.expect("the rest");
+        let after = state().await;
+        assert_eq!(after.len(), 1);
+        assert!(after[0].1, "valid: {after:?}");
+        assert!(after[0].0.contains(definition), "{after:?}");
+    }
 }

@@ -8,7 +8,7 @@ use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::search::{SearchQuery, prefix_pattern};
+use super::search::{SearchQuery, action_prefix};
 use crate::auth::Principal;
 use crate::error::ApiError;
 
@@ -106,7 +106,7 @@ impl AuditEventFilter {
             }
         }
         if let Some(prefix) = &self.action_prefix {
-            all = all.add(Expr::col(Column::Action).like(prefix_pattern(prefix)));
+            all = all.add(action_prefix(prefix));
         }
         if let (Some(since), Some(until)) = (self.since, self.until)
             && since >= until

@@ -245,7 +245,7 @@ fn keyed_expr(key: Key, values: &[String]) -> SimpleExpr {
         Key::Action => values
             .iter()
             .map(|v| match v.strip_suffix('*') {
-                Some(prefix) => Expr::col(Column::Action).like(prefix_pattern(prefix)),
+                Some(prefix) => action_prefix(prefix),
                 None => Expr::col(Column::Action).eq(v.clone()),
             })
             .reduce(|a, b| a.or(b))
@@ -298,8 +298,26 @@ fn text_expr(text: &str) -> SimpleExpr {
     }
 }
 
+/// `action` starts with `prefix` (`%`, `_` and `\` in it matched literally). A prefix with a
+/// dot fixes the first dot-separated segment of every action it matches (`crm.deal.` and
+/// `crm.de` only match actions of `crm`), and that equality is added: it is what
+/// `audit_log_tenant_namespace_idx` (migration `m20261122_141000_audit_action_namespace_index`)
+/// holds in time order, so a tenant's page of a prefix is read in order, however rare the
+/// prefix. The `LIKE` alone is served by a range of actions whose rows must all be fetched
+/// and sorted.
+pub fn action_prefix(prefix: &str) -> SimpleExpr {
+    let like = Expr::col(Column::Action).like(prefix_pattern(prefix));
+    match prefix.split_once('.') {
+        Some((namespace, _)) => {
+            Expr::cust_with_values("split_part(action, '.', 1) = $1", [namespace.to_owned()])
+                .and(like)
+        }
+        None => like,
+    }
+}
+
 /// `LIKE 'prefix%'` with `%`, `_` and `\` in the prefix matched literally.
-pub fn prefix_pattern(prefix: &str) -> LikeExpr {
+fn prefix_pattern(prefix: &str) -> LikeExpr {
     LikeExpr::new(format!("{}%", escape_like(prefix))).escape('\\')
 }
 

@@ -151,6 +151,21 @@ async fn action_prefix_matches_percent_and_underscore_literally() {
         w.names(json!({"actionPrefix": "billing.invoice."})).await,
         ["a_billing_paid"]
     );
+    // A prefix with a dot is also matched on the actions' first segment (the namespace index's
+    // equality): in the middle of a segment, and with wildcards before the dot.
+    assert_eq!(
+        w.names(json!({"actionPrefix": "crm.con"})).await,
+        ["a_crm_contact", "b_crm_contact"]
+    );
+    assert_eq!(
+        w.names(json!({"actionPrefix": "crm%deal.w"})).await,
+        ["a_percent"]
+    );
+    assert_eq!(
+        w.names(json!({"actionPrefix": "crm_legacy."})).await,
+        ["a_underscore"]
+    );
+    assert!(w.names(json!({"actionPrefix": "crm_.s"})).await.is_empty());
 }
 
 #[tokio::test]
