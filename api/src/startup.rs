@@ -46,6 +46,7 @@ impl Application {
             reads: Arc::new(ReadConnections::like_pool(&db)),
             validated: Arc::new(ValidatedRequests::new(validated::CAPACITY)),
             metrics: Arc::default(),
+            tenant_sizes: Arc::default(),
             db,
         };
         let endpoint = routes(build_schema(state.clone(), limits), state.clone(), settings).boxed();

@@ -4,7 +4,11 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use uuid::Uuid;
+
+use crate::audit::free_text::{TenantSizes, TextMatch};
 use crate::auth::Authenticator;
+use crate::error::ApiError;
 use crate::graphql::validated::ValidatedRequests;
 use crate::metrics::Metrics;
 use crate::reads::{ReadConnections, Reader};
@@ -22,11 +26,22 @@ pub struct AppState {
     pub validated: Arc<ValidatedRequests>,
     /// What the server has done since it started (`GET /metrics`).
     pub metrics: Arc<Metrics>,
+    /// Tenants' sizes, which decide how free text is matched.
+    pub tenant_sizes: Arc<TenantSizes>,
 }
 
 impl AppState {
     /// The pool, with single-statement reads on the read connections.
     pub fn reader(&self) -> Reader<'_> {
         Reader::new(&self.db, &self.reads)
+    }
+
+    /// How to match free text in a search confined to `tenant` (see
+    /// [`crate::audit::free_text`]); [`TextMatch::Indexed`] across tenants.
+    pub async fn text_match(&self, tenant: Option<Uuid>) -> Result<TextMatch, ApiError> {
+        match tenant {
+            Some(tenant) => Ok(self.tenant_sizes.text_match(&self.db, tenant).await?),
+            None => Ok(TextMatch::Indexed),
+        }
     }
 }

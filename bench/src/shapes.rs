@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use anyhow::{Result, bail};
 use api::audit::cursor::Cursor;
 use api::audit::filter::{AuditEventFilter, PortalEvents};
+use api::audit::free_text::TextMatch;
 use api::audit::store::{AuditOrder, page_statement};
 use api::auth::Principal;
 use api::graphql::manage::entitlements::{
@@ -52,6 +53,9 @@ pub struct ReadShape {
     pub body: Value,
     /// The page's filter, order, size and cursor (None: the entitlement query).
     pub page: Option<(AuditEventFilter, u64, Option<Cursor>)>,
+    /// The events of the tenant a tenant key's shape reads (which decide how the server
+    /// matches free text: `api::audit::free_text`).
+    pub tenant_events: Option<i64>,
     /// The entitlement asked for (S9).
     pub entitlement: Option<(String, String)>,
 }
@@ -137,6 +141,7 @@ fn page_shape(
         caller,
         body: json!({ "query": PAGE_QUERY, "variables": variables }),
         page: Some((spec.filter(), PAGE, after)),
+        tenant_events: None,
         entitlement: None,
     }
 }
@@ -254,6 +259,7 @@ pub fn read_shapes(subjects: &Subjects) -> Vec<ReadShape> {
                     "variables": { "slug": t.slug, "product": product },
                 }),
                 page: None,
+                tenant_events: None,
                 entitlement: Some((t.slug.clone(), product.clone())),
             });
         }
@@ -282,6 +288,14 @@ pub fn read_shapes(subjects: &Subjects) -> Vec<ReadShape> {
         },
         None,
     ));
+    for shape in &mut shapes {
+        if let Caller::Tenant(id) = shape.caller {
+            shape.tenant_events = [&subjects.large, &subjects.mid]
+                .into_iter()
+                .find(|t| t.id == id)
+                .map(|t| t.events);
+        }
+    }
     // S2 before S11.
     shapes.sort_by_key(|s| (s.id[1..].parse::<u32>().ok(), s.size != "large"));
     shapes
@@ -312,8 +326,14 @@ impl ReadShape {
     /// The statement the server runs for this shape's request.
     pub fn statement(&self, platform_tenant: Uuid) -> Result<Statement> {
         if let Some((filter, first, after)) = &self.page {
+            let principal = principal(self.caller, platform_tenant);
+            // How the server matches free text: by the size of the one tenant searched.
+            let text = match (filter.text_tenant(&principal), self.tenant_events) {
+                (Some(_), Some(events)) => TextMatch::for_tenant_events(events),
+                _ => TextMatch::Indexed,
+            };
             let condition = filter
-                .condition(&principal(self.caller, platform_tenant))
+                .condition_with(&principal, text)
                 .map_err(|e| anyhow::anyhow!("{}: the filter is refused: {e:?}", self.id))?;
             // The columns the server selects for PAGE_QUERY's fields, as it computes them.
             let columns = api::graphql::page_columns(PAGE_QUERY)

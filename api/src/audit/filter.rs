@@ -8,6 +8,7 @@ use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::free_text::TextMatch;
 use super::search::{SearchQuery, action_prefix};
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -72,9 +73,35 @@ fn non_empty<'a, T>(field: &str, list: &'a Option<Vec<T>>) -> Result<Option<&'a 
 }
 
 impl AuditEventFilter {
-    /// The condition selecting what this filter asks for and `principal` may see.
+    /// The condition selecting what this filter asks for and `principal` may see, free-text
+    /// words matched through the trigram index where it serves them ([`TextMatch::Indexed`]).
     /// Errors name the `filter.*` field at fault.
     pub fn condition(&self, principal: &Principal) -> Result<Condition, ApiError> {
+        self.condition_with(principal, TextMatch::Indexed)
+    }
+
+    /// The tenant whose size decides how this filter's free-text words are matched: the one
+    /// tenant the search is confined to (a tenant key's own, or the only one of
+    /// `filter.tenantIds`), if its query has a word the trigram index could serve. `None`:
+    /// match them [`TextMatch::Indexed`].
+    pub fn text_tenant(&self, principal: &Principal) -> Option<Uuid> {
+        let query = SearchQuery::parse(self.query.as_deref()?).ok()?;
+        if !query.has_indexed_text() {
+            return None;
+        }
+        match self.tenant_ids.as_deref() {
+            _ if !principal.is_platform() => Some(principal.tenant_id),
+            Some([only]) => Some(*only),
+            _ => None,
+        }
+    }
+
+    /// [`Self::condition`], free-text words matched as `text` says (the rows are the same).
+    pub fn condition_with(
+        &self,
+        principal: &Principal,
+        text: TextMatch,
+    ) -> Result<Condition, ApiError> {
         let mut all = Condition::all();
 
         // Reach: a tenant key sees its tenant; rows of deleted tenants only platform keys see.
@@ -149,7 +176,7 @@ impl AuditEventFilter {
         if let Some(query) = &self.query {
             let parsed = SearchQuery::parse(query)
                 .map_err(|e| ApiError::bad_input("filter.query", format!("filter.query: {e}")))?;
-            all = all.add(parsed.condition());
+            all = all.add(parsed.condition(text));
         }
         Ok(all)
     }

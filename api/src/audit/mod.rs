@@ -3,6 +3,7 @@
 
 pub mod cursor;
 pub mod filter;
+pub mod free_text;
 pub mod portal;
 pub mod row;
 pub mod search;

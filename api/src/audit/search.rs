@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 use entity::audit_log::Column;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, SimpleExpr};
 
+pub use super::free_text::FREE_TEXT;
+use super::free_text::{TextMatch, text_expr};
 use super::search_lex::{quote, split_key, split_values, tokenize, unquote};
 
 /// A keyed term's key.
@@ -206,8 +208,18 @@ impl SearchQuery {
         });
     }
 
-    /// The SQL condition on `audit_log` that this query selects.
-    pub fn condition(&self) -> Condition {
+    /// Whether a free-text word of this query can be looked up in the trigram index (a word
+    /// to match, not to exclude, with three letters or digits in a row): only then does the
+    /// size of the tenant searched decide how words are matched ([`TextMatch`]).
+    pub fn has_indexed_text(&self) -> bool {
+        self.terms.iter().any(|term| {
+            matches!(term, Term::Text { text, negated: false } if super::free_text::has_trigram(text))
+        })
+    }
+
+    /// The SQL condition on `audit_log` that this query selects, its free-text words matched
+    /// as `text` says (the rows are the same either way).
+    pub fn condition(&self, text: TextMatch) -> Condition {
         self.terms.iter().fold(Condition::all(), |all, term| {
             let (expr, negated) = match term {
                 Term::Keyed {
@@ -226,7 +238,10 @@ impl SearchQuery {
                         .and(Expr::col(Column::CreatedAt).lt(*end)),
                     *negated,
                 ),
-                Term::Text { text, negated } => (text_expr(text), *negated),
+                Term::Text {
+                    text: word,
+                    negated,
+                } => (text_expr(word, text), *negated),
             };
             // `-term` keeps every event the term does not match, an event without the field
             // (NULL) included: `NOT` alone would turn a NULL into NULL and drop the event.
@@ -263,41 +278,6 @@ fn keyed_expr(key: Key, values: &[String]) -> SimpleExpr {
     }
 }
 
-/// What a free-text word is looked for in: action, actor id and name, target id and name, and
-/// `metadata.description`, each `NULL` as `''`, joined by U+001F (refused in a word, so no word
-/// matches across two fields). Written exactly as the expression `audit_log_text_idx` indexes
-/// (migration `m20261122_124000_audit_lookup_indexes`), so that the planner can use the index;
-/// the plan test checks it does.
-pub const FREE_TEXT: &str = "(COALESCE(action, '') || chr(31) || COALESCE(actor_id, '') || \
-     chr(31) || COALESCE(actor_name, '') || chr(31) || COALESCE(target_id, '') || chr(31) || \
-     COALESCE(target_name, '') || chr(31) || COALESCE(metadata ->> 'description', ''))";
-
-/// Whether the trigram index can serve a search for `text`: `pg_trgm` takes trigrams from runs
-/// of letters and digits, and with none of three or more (`ab`, `a.b`, `--`) the index would
-/// be read whole (36 s on the benchmark data), so such words are matched row by row.
-fn has_trigram(text: &str) -> bool {
-    let mut run = 0;
-    text.chars().any(|c| {
-        run = if c.is_alphanumeric() { run + 1 } else { 0 };
-        run >= 3
-    })
-}
-
-fn text_expr(text: &str) -> SimpleExpr {
-    if has_trigram(text) {
-        // The word with `%`, `_` and `\` escaped (`\` is ILIKE's escape character).
-        Expr::cust_with_values(
-            format!("{FREE_TEXT} ILIKE $1"),
-            [format!("%{}%", escape_like(text))],
-        )
-    } else {
-        Expr::cust_with_values(
-            format!("strpos(lower({FREE_TEXT}), lower($1)) > 0"),
-            [text.to_owned()],
-        )
-    }
-}
-
 /// `action` starts with `prefix` (`%`, `_` and `\` in it matched literally). A prefix with a
 /// dot fixes the first dot-separated segment of every action it matches (`crm.deal.` and
 /// `crm.de` only match actions of `crm`), and that equality is added: it is what
@@ -321,7 +301,7 @@ fn prefix_pattern(prefix: &str) -> LikeExpr {
     LikeExpr::new(format!("{}%", escape_like(prefix))).escape('\\')
 }
 
-fn escape_like(text: &str) -> String {
+pub(super) fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")

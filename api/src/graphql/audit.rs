@@ -13,7 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::audit_page::{EdgesPlans, Prebuilt};
-use super::context::{db, principal, reader, request_meta};
+use super::context::{db, principal, reader, request_meta, state};
 use super::tenants::{MAX_PAGE, PageInfo, page_complexity};
 use crate::audit::cursor::Cursor;
 use crate::audit::filter::{AuditEventFilter, FilterArg};
@@ -194,7 +194,9 @@ impl AuditQuery {
                 })
             })
             .transpose()?;
-        let condition = filter.unwrap_or_default().0.condition(caller)?;
+        let filter = filter.unwrap_or_default().0;
+        let text = state(ctx)?.text_match(filter.text_tenant(caller)).await?;
+        let condition = filter.condition_with(caller, text)?;
         let edges = EdgesPlans::new(&ctx.field())?;
         let page = store::page_rows(
             &reader(ctx)?,

@@ -37,6 +37,8 @@ pub fn schema() -> &'static RetracedSchema {
 /// What a search may see: the project (product) and the key's reach.
 struct Scope {
     condition: Condition,
+    /// The key's tenant, unless it reads every tenant (platform).
+    tenant: Option<uuid::Uuid>,
 }
 
 /// An event in a page.
@@ -117,7 +119,10 @@ impl SearchRoot {
         }
         let parsed = SearchQuery::parse(query.as_deref().unwrap_or_default())
             .map_err(|e| ApiError::bad_input("query", e.0))?;
-        let condition = scope.condition.clone().add(parsed.condition());
+        let text = state
+            .text_match(scope.tenant.filter(|_| parsed.has_indexed_text()))
+            .await?;
+        let condition = scope.condition.clone().add(parsed.condition(text));
         let decode = |field: &str, c: String| {
             Cursor::decode(&c).ok_or_else(|| ApiError::bad_input(field, "Invalid cursor"))
         };
@@ -206,8 +211,13 @@ pub async fn endpoint(
         Ok(c) => c,
         Err(e) => return super::publish::error(StatusCode::FORBIDDEN, &e.message(), None),
     };
+    let tenant = (!caller.is_platform()).then_some(caller.tenant_id);
     let mut response = schema()
-        .execute(request.data(state.clone()).data(Scope { condition }))
+        .execute(
+            request
+                .data(state.clone())
+                .data(Scope { condition, tenant }),
+        )
         .await;
     // Every error carries a code, as on `/graphql`; the status is that of the gravest.
     let mut status = StatusCode::OK;

@@ -5,6 +5,7 @@ mod documents;
 mod fast_path;
 mod faults;
 mod filter;
+mod free_text;
 mod hostile;
 mod http;
 mod isolation;
