@@ -205,7 +205,8 @@ async fn the_server_matches_a_small_tenant_row_by_row_and_a_large_one_by_the_ind
     events(&app.db, small, 5).await;
     events(&app.db, large, ROW_BY_ROW_EVENTS + 1).await;
     let query = "query($f: AuditEventFilter) { auditEvents(filter: $f) { edges { node { id } } } }";
-    // The statements the server's sessions ran last that match free text, and how.
+    // The statements the server's sessions ran last that match free text, and how (this
+    // test's database only: other tests run beside it on the same cluster).
     let last_statements = async || -> Vec<&'static str> {
         let rows = app
             .db
@@ -213,7 +214,8 @@ async fn the_server_matches_a_small_tenant_row_by_row_and_a_large_one_by_the_ind
             .query_all_raw(Statement::from_string(
                 DbBackend::Postgres,
                 "SELECT CASE WHEN query LIKE '%ILIKE%' THEN 'indexed' ELSE 'row by row' END \
-                 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE '%chr(31)%'",
+                 FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND query LIKE '%chr(31)%'",
             ))
             .await
             .unwrap();
