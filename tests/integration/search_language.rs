@@ -40,3 +40,31 @@ fn the_printer_round_trips_the_documented_examples() {
         );
     }
 }
+
+#[test]
+fn terms_the_trigram_index_can_serve_are_told_apart() {
+    let indexed = |text: &str| SearchQuery::parse(text).unwrap().has_indexed_text();
+    for text in [
+        "invoice",
+        "\"INV-2026\"",
+        "target.name:INV-2026-001",
+        "actor.name:\"Ada Lovelace\"",
+        "description:\"paid in full\"",
+        "-invoice contact",
+    ] {
+        assert!(indexed(text), "{text}");
+    }
+    for text in [
+        "ab",
+        "-invoice",
+        "-target.name:INV-2026-001",
+        "target.name:ab",
+        "target.name:INV-2026-001,ab",
+        "actor.id:u1234",
+        "target.id:contact_1",
+        "action:crm.*",
+        "crud:c",
+    ] {
+        assert!(!indexed(text), "{text}");
+    }
+}

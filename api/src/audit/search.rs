@@ -16,7 +16,7 @@ use entity::audit_log::Column;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, SimpleExpr};
 
 pub use super::free_text::FREE_TEXT;
-use super::free_text::{TextMatch, text_expr};
+use super::free_text::{TextMatch, text_expr, text_lookup};
 use super::search_lex::{quote, split_key, split_values, tokenize, unquote};
 
 /// A keyed term's key.
@@ -208,12 +208,22 @@ impl SearchQuery {
         });
     }
 
-    /// Whether a free-text word of this query can be looked up in the trigram index (a word
-    /// to match, not to exclude, with three letters or digits in a row): only then does the
-    /// size of the tenant searched decide how words are matched ([`TextMatch`]).
+    /// Whether a term of this query can be looked up in the trigram index: a free-text word,
+    /// or an `actor.name:`, `target.name:` or `description:` term, to match (not to exclude),
+    /// with three letters or digits in a row. Only then does the size of the tenant searched
+    /// decide how they are matched ([`TextMatch`]).
     pub fn has_indexed_text(&self) -> bool {
-        self.terms.iter().any(|term| {
-            matches!(term, Term::Text { text, negated: false } if super::free_text::has_trigram(text))
+        self.terms.iter().any(|term| match term {
+            Term::Text {
+                text,
+                negated: false,
+            } => text_lookup(std::slice::from_ref(text), TextMatch::Indexed).is_some(),
+            Term::Keyed {
+                key: Key::ActorName | Key::TargetName | Key::Description,
+                values,
+                negated: false,
+            } => text_lookup(values, TextMatch::Indexed).is_some(),
+            _ => false,
         })
     }
 
@@ -226,7 +236,19 @@ impl SearchQuery {
                     key,
                     values,
                     negated,
-                } => (keyed_expr(*key, values), *negated),
+                } => {
+                    let expr = keyed_expr(*key, values);
+                    // Names and descriptions are part of the free text, which the trigram
+                    // index can search: a rare value is then found there instead of by a
+                    // scan (redundant, so it changes no result; useless under a negation).
+                    let found_in_text =
+                        matches!(key, Key::ActorName | Key::TargetName | Key::Description)
+                            && !negated;
+                    match found_in_text.then(|| text_lookup(values, text)).flatten() {
+                        Some(lookup) => (expr.and(lookup), *negated),
+                        None => (expr, *negated),
+                    }
+                }
                 Term::Range {
                     start,
                     end,

@@ -140,7 +140,7 @@ async fn both_ways_of_matching_a_word_find_the_events_the_server_finds() {
     let columns = api::graphql::page_columns(query).unwrap();
     let principal = principal(Caller::Tenant(acme), acme);
     let mut unmatched = Vec::new();
-    for word in [
+    let words = [
         "ada",
         "ADA",
         "lovelace",
@@ -162,9 +162,25 @@ async fn both_ways_of_matching_a_word_find_the_events_the_server_finds() {
         "zzz",
         "%%%",
         "okta",
-    ] {
+    ]
+    .map(|word| format!("\"{word}\""));
+    // Keyed terms on fields of the free text, which also look their values up in it.
+    let keyed = [
+        "actor.name:\"Ada Lovelace\"",
+        "actor.name:ada",
+        "actor.name:\"zoë åström\"",
+        "target.name:INV-2026-001",
+        "target.name:INV-2026-001,Okta",
+        "target.name:okta",
+        "description:\"Paid in full\"",
+        "description:say",
+        "-target.name:Okta",
+        "-description:\"Paid in full\" actor.name:\"Ada Lovelace\"",
+    ]
+    .map(str::to_owned);
+    for search in words.iter().chain(&keyed) {
         let filter = AuditEventFilter {
-            query: Some(format!("\"{word}\"")),
+            query: Some(search.clone()),
             ..AuditEventFilter::default()
         };
         let mut found = Vec::new();
@@ -183,18 +199,28 @@ async fn both_ways_of_matching_a_word_find_the_events_the_server_finds() {
             found.push(ids);
         }
         let served = app
-            .gql_ok(&key, query, json!({"f": {"query": format!("\"{word}\"")}}))
+            .gql_ok(&key, query, json!({"f": {"query": search}}))
             .await;
         found.push(edge_ids(&served["auditEvents"]));
         assert!(
             found.iter().all(|ids| *ids == found[0]),
-            "{word:?}: indexed, row by row, the server: {found:?}"
+            "{search}: indexed, row by row, the server: {found:?}"
         );
         if found[0].is_empty() {
-            unmatched.push(word);
+            unmatched.push(search.as_str());
         }
     }
-    assert_eq!(unmatched, ["zzz", "%%%"], "the words in none of the events");
+    assert_eq!(
+        unmatched,
+        [
+            "\"zzz\"",
+            "\"%%%\"",
+            "actor.name:\"zoë åström\"",
+            "target.name:okta",
+            "description:say",
+        ],
+        "the searches none of the events match (keyed terms are exact)"
+    );
 }
 
 #[tokio::test]
