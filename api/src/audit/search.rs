@@ -16,7 +16,7 @@ use entity::audit_log::Column;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, SimpleExpr};
 
 pub use super::free_text::FREE_TEXT;
-use super::free_text::{TextMatch, text_expr, text_lookup};
+use super::free_text::{TextMatch, can_look_up, text_expr, text_lookup};
 use super::search_lex::{quote, split_key, split_values, tokenize, unquote};
 
 /// A keyed term's key.
@@ -217,12 +217,12 @@ impl SearchQuery {
             Term::Text {
                 text,
                 negated: false,
-            } => text_lookup(std::slice::from_ref(text), TextMatch::Indexed).is_some(),
+            } => can_look_up(std::slice::from_ref(text)),
             Term::Keyed {
                 key: Key::ActorName | Key::TargetName | Key::Description,
                 values,
                 negated: false,
-            } => text_lookup(values, TextMatch::Indexed).is_some(),
+            } => can_look_up(values),
             _ => false,
         })
     }
