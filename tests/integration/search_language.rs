@@ -1,8 +1,11 @@
 //! Properties of the search-language parser: no input makes it panic, and what it prints
-//! parses back to the same query.
+//! parses back to the same query; which terms also look their values up in an index.
 
+use api::audit::external_id::json_number;
+use api::audit::free_text::TextMatch;
 use api::audit::search::SearchQuery;
 use proptest::prelude::*;
+use sea_orm::sea_query::{Expr, PostgresQueryBuilder, Query, Value};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
@@ -66,5 +69,72 @@ fn terms_the_trigram_index_can_serve_are_told_apart() {
         "crud:c",
     ] {
         assert!(!indexed(text), "{text}");
+    }
+}
+
+#[test]
+fn external_id_terms_look_their_values_up_by_containment_when_they_can() {
+    // The containments a query's condition asks for, as the statement binds them.
+    let lookups = |text: &str| -> Vec<String> {
+        let condition = SearchQuery::parse(text)
+            .unwrap()
+            .condition(TextMatch::Indexed);
+        let (_, values) = Query::select()
+            .expr(Expr::val(1))
+            .cond_where(condition)
+            .build(PostgresQueryBuilder);
+        values
+            .iter()
+            .filter_map(|v| match v {
+                Value::String(Some(s)) if s.starts_with("{\"external_id\"") => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let containing = |ids: &[&str]| -> Vec<String> {
+        ids.iter()
+            .map(|id| format!("{{\"external_id\": {id}}}"))
+            .collect()
+    };
+    assert_eq!(lookups("external_id:ext-1"), containing(&["\"ext-1\""]));
+    assert_eq!(lookups("external_id:5"), containing(&["\"5\"", "5"]));
+    assert_eq!(
+        lookups("external_id:true,-0.50"),
+        containing(&["\"true\"", "true", "\"-0.50\"", "-0.50"])
+    );
+    assert_eq!(
+        lookups("external_id:back\\slash"),
+        containing(&["\"back\\\\slash\""])
+    );
+    assert_eq!(lookups("external_id:1e2"), containing(&["\"1e2\""]));
+    // Not for a negated term, nor when a value could be an array's or object's text.
+    for text in [
+        "-external_id:ext-1",
+        "external_id:[1",
+        "external_id:ext-1,{}",
+        "actor.id:ext-1",
+        "ext-1",
+    ] {
+        assert_eq!(lookups(text), Vec::<String>::new(), "{text}");
+    }
+}
+
+#[test]
+fn json_numbers_are_told_apart_as_postgresql_writes_them() {
+    for text in [
+        "0",
+        "-0",
+        "5",
+        "5.50",
+        "-12.5",
+        "123456789012345678901234567890",
+    ] {
+        assert!(json_number(text), "{text}");
+    }
+    let too_long = format!("1.{}", "0".repeat(16_384));
+    for text in [
+        "", "-", "05", "5.", ".5", "1e2", "+1", "1.2.3", "NaN", "0x1", "٣", &too_long,
+    ] {
+        assert!(!json_number(text), "{text}");
     }
 }

@@ -2,6 +2,7 @@
 //! the registry's own trail of its changes.
 
 pub mod cursor;
+pub mod external_id;
 pub mod filter;
 pub mod free_text;
 pub mod portal;

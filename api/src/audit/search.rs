@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use entity::audit_log::Column;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, SimpleExpr};
 
+use super::external_id;
 pub use super::free_text::FREE_TEXT;
 use super::free_text::{TextMatch, can_look_up, text_expr, text_lookup};
 use super::search_lex::{quote, split_key, split_values, tokenize, unquote};
@@ -246,6 +247,10 @@ impl SearchQuery {
                             && !negated;
                     match found_in_text.then(|| text_lookup(values, text)).flatten() {
                         Some(lookup) => (expr.and(lookup), *negated),
+                        // An external id is found through the metadata index the same way.
+                        None if *key == Key::ExternalId && !negated => {
+                            (external_id::condition(expr, values), false)
+                        }
                         None => (expr, *negated),
                     }
                 }

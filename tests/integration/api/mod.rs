@@ -2,6 +2,7 @@
 
 mod abuse;
 mod documents;
+mod external_id;
 mod fast_path;
 mod faults;
 mod filter;
