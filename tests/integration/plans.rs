@@ -137,12 +137,8 @@ async fn no_search_shape_scans_or_discards_audit_log_rows() {
     };
     let rare_target = by_count("target_name", "ASC").await;
     let common_actor = by_count("actor_name", "DESC").await;
-    // The plan of the large tenant's first page for a search.
-    let plan_of = async |search: &str| -> PlanWaste {
-        let filter = AuditEventFilter {
-            query: Some(search.to_owned()),
-            ..AuditEventFilter::default()
-        };
+    // The plan of the large tenant's first page for a filter, and for a search.
+    let plan_of_filter = async |filter: AuditEventFilter| -> PlanWaste {
         let columns =
             api::graphql::page_columns("{ auditEvents { edges { node { id } } } }").unwrap();
         let page = page_statement(
@@ -157,6 +153,13 @@ async fn no_search_shape_scans_or_discards_audit_log_rows() {
             .unwrap();
         plan_waste(&plan).unwrap()
     };
+    let plan_of = async |search: &str| -> PlanWaste {
+        plan_of_filter(AuditEventFilter {
+            query: Some(search.to_owned()),
+            ..AuditEventFilter::default()
+        })
+        .await
+    };
     for (search, indexed) in [
         ("\"ab\"".to_owned(), false),
         ("\"a.b\"".to_owned(), false),
@@ -169,6 +172,34 @@ async fn no_search_shape_scans_or_discards_audit_log_rows() {
             nodes.iter().any(|n| n.contains("audit_log_text_idx")),
             indexed,
             "{search}: {nodes:?}"
+        );
+    }
+
+    // Source addresses (`audit_log_source_ip_idx`): the large tenant's rarest address and one
+    // it has never seen are read from the index in time order (its commonest may be read from
+    // either index). No page sorts, and none reads more than it keeps.
+    let rare_ip = by_count("host(source_ip)", "ASC").await;
+    let common_ip = by_count("host(source_ip)", "DESC").await;
+    for (ip, must_use_index) in [
+        (rare_ip.as_str(), true),
+        ("198.51.100.77", true),
+        (common_ip.as_str(), false),
+    ] {
+        let waste = plan_of_filter(AuditEventFilter {
+            source_ip: Some(ip.to_owned()),
+            ..AuditEventFilter::default()
+        })
+        .await;
+        let indexed = waste
+            .nodes
+            .iter()
+            .any(|n| n.contains("audit_log_source_ip_idx"));
+        assert!(
+            waste.seq_scans == 0
+                && waste.sorts == 0
+                && waste.rows_discarded <= MAX_DISCARDED
+                && (indexed || !must_use_index),
+            "sourceIp {ip}: {waste:?}"
         );
     }
 

@@ -168,8 +168,13 @@ impl AuditEventFilter {
                     format!("filter.sourceIp: {ip:?} is not an IP address or CIDR block"),
                 )
             })?;
+            // A single address is matched by equality, which `audit_log_source_ip_idx` returns
+            // in time order; `<<=` of a host finds the same events (only an equal address is
+            // within it), but as a range the planner cannot tell from a block.
+            let host = network.prefix() == if network.is_ipv4() { 32 } else { 128 };
+            let operator = if host { "=" } else { "<<=" };
             all = all.add(Expr::cust_with_values(
-                "source_ip <<= $1::inet",
+                format!("source_ip {operator} $1::inet"),
                 [network.to_string()],
             ));
         }

@@ -33,6 +33,15 @@ async fn source_ip_takes_an_address_or_a_cidr_block() {
         w.names(json!({"sourceIp": "10.0.0.5"})).await,
         ["a_crm_contact"]
     );
+    // A single address, however written, is matched by equality (the same events as `<<=`).
+    for host in ["10.0.0.5/32", " 10.0.0.5 "] {
+        assert_eq!(w.names(json!({"sourceIp": host})).await, ["a_crm_contact"]);
+    }
+    assert_eq!(
+        w.names(json!({"sourceIp": "2001:db8::1"})).await,
+        ["a_portal"]
+    );
+    assert!(w.names(json!({"sourceIp": "10.0.0.6"})).await.is_empty());
     assert_eq!(
         w.names(json!({"sourceIp": "10.0.0.0/16"})).await,
         ["a_crm_contact"]
