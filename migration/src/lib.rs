@@ -11,6 +11,7 @@ mod m20261122_031500_audit_search_indexes;
 mod m20261122_124000_audit_lookup_indexes;
 mod m20261122_141000_audit_action_namespace_index;
 mod m20261122_160000_audit_source_ip_index;
+mod m20261122_163000_audit_tenant_product_index;
 
 /// Every migration of the registry, oldest first.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_124000_audit_lookup_indexes::Migration),
             Box::new(m20261122_141000_audit_action_namespace_index::Migration),
             Box::new(m20261122_160000_audit_source_ip_index::Migration),
+            Box::new(m20261122_163000_audit_tenant_product_index::Migration),
         ]
     }
 }

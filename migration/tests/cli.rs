@@ -77,9 +77,18 @@ fn every_subcommand_works_against_database_url() {
         "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_tenant_namespace_idx'";
     let source_ip_index =
         "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_source_ip_idx'";
+    let product_index =
+        "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_tenant_product_idx'";
     assert_eq!(psql(&url, text_index), "1");
     assert_eq!(psql(&url, namespace_index), "1");
     assert_eq!(psql(&url, source_ip_index), "1");
+    assert_eq!(psql(&url, product_index), "1");
+    ok(&["down"], &url);
+    assert_eq!(
+        (psql(&url, product_index), psql(&url, source_ip_index)),
+        ("0".to_owned(), "1".to_owned()),
+        "down rolls back the last migration only"
+    );
     ok(&["down"], &url);
     assert_eq!(
         (psql(&url, source_ip_index), psql(&url, namespace_index)),

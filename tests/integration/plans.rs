@@ -203,6 +203,34 @@ async fn no_search_shape_scans_or_discards_audit_log_rows() {
         );
     }
 
+    // A product the large tenant has the fewest events of (none, often), alone: read from
+    // `audit_log_tenant_product_idx`, not by walking the tenant's or the product's events.
+    let scarce_product: String = bench::subjects::scalar(
+        &db.db,
+        "SELECT p FROM (SELECT DISTINCT product AS p FROM audit_log WHERE product IS NOT NULL) ps \
+         ORDER BY (SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND product = ps.p), p \
+         LIMIT 1",
+        vec![subjects.large.id.into()],
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let waste = plan_of_filter(AuditEventFilter {
+        products: Some(vec![scarce_product.clone()]),
+        ..AuditEventFilter::default()
+    })
+    .await;
+    assert!(
+        waste.seq_scans == 0
+            && waste.sorts == 0
+            && waste.rows_discarded <= MAX_DISCARDED
+            && waste
+                .nodes
+                .iter()
+                .any(|n| n.contains("audit_log_tenant_product_idx")),
+        "products [{scarce_product}]: {waste:?}"
+    );
+
     // External ids (`api::audit::external_id`): every event of the large tenant gets one, and
     // half of them share one. A unique id is looked up in the metadata index; the shared one
     // is read from the tenant's events in time order, as without the lookup (the equality must
