@@ -30,8 +30,9 @@ pub fn condition(exact: SimpleExpr, values: &[String]) -> SimpleExpr {
 /// it is written as a JSON number, `true` or `false`, as that value too. Every event whose
 /// `metadata->>'external_id'` equals a value satisfies it: `->>` gives a string's text, and a
 /// number's or boolean's JSON text (PostgreSQL writes numbers without exponents, as
-/// [`json_number`] accepts them). `None` when a value could be the text of an array or object,
-/// which containment does not find by equality (`[1, 2]` contains `[1]`, but is not it).
+/// [`json_number`] accepts them). `None` when a value begins with `[` or `{`: it could be the
+/// text of an array or an object, and the lookup writes no containment for those (the term is
+/// then matched by the equality alone, as before).
 fn lookup(values: &[String]) -> Option<SimpleExpr> {
     if values.iter().any(|v| v.starts_with(['[', '{'])) {
         return None;
