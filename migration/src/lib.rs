@@ -6,6 +6,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod concurrent_index;
 mod m20261122_004700_initial_schema;
 mod m20261122_031500_audit_search_indexes;
 mod m20261122_124000_audit_lookup_indexes;

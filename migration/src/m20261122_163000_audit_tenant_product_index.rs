@@ -9,12 +9,11 @@
 //! tenant has no `analytics` events, and its `analytics` page read all 614,572 `analytics`
 //! events of every tenant, 1.7–2.9 s. From this index such a page is a single descent.
 //!
-//! Built `CONCURRENTLY` (products keep publishing meanwhile), outside a transaction; an index
-//! left invalid by an interrupted build is dropped and built again when the migration is run
-//! again. Then `ANALYZE audit_log`. Self-contained like every migration.
+//! Built without blocking writes, then analysed ([`crate::concurrent_index`]).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{DbBackend, Statement};
+
+use crate::concurrent_index;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -30,32 +29,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        // What an interrupted concurrent build leaves: an index marked invalid.
-        let invalid = db
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($1) AND NOT indisvalid",
-                [NAME.into()],
-            ))
-            .await?;
-        if invalid.is_some() {
-            db.execute_unprepared(&format!("DROP INDEX CONCURRENTLY {NAME}"))
-                .await?;
-        }
-        db.execute_unprepared(&format!(
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS {NAME} ON audit_log {DEFINITION}"
-        ))
-        .await?;
-        db.execute_unprepared("ANALYZE audit_log").await?;
-        Ok(())
+        concurrent_index::create(manager, NAME, DEFINITION).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared(&format!("DROP INDEX CONCURRENTLY IF EXISTS {NAME}"))
-            .await?;
-        Ok(())
+        concurrent_index::drop(manager, NAME).await
     }
 }
