@@ -63,7 +63,7 @@ fn every_subcommand_works_against_database_url() {
     let url = fresh_database("cli_cycle");
     assert!(ok(&["status"], &url).contains("Pending"));
     ok(&["up"], &url);
-    assert_eq!(tables(&url), 6);
+    assert_eq!(tables(&url), 7, "the six and audit_metadata_term");
     assert!(ok(&["status"], &url).contains("Applied"));
     let reference_index =
         "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_tenant_idx'";
@@ -83,6 +83,18 @@ fn every_subcommand_works_against_database_url() {
     assert_eq!(psql(&url, namespace_index), "1");
     assert_eq!(psql(&url, source_ip_index), "1");
     assert_eq!(psql(&url, product_index), "1");
+    let term_triggers = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%metadata_terms%'";
+    assert_eq!(psql(&url, term_triggers), "3");
+    ok(&["down"], &url);
+    assert_eq!(
+        (
+            tables(&url),
+            psql(&url, term_triggers),
+            psql(&url, product_index)
+        ),
+        (6, "0".to_owned(), "1".to_owned()),
+        "down rolls back the last migration only"
+    );
     ok(&["down"], &url);
     assert_eq!(
         (psql(&url, product_index), psql(&url, source_ip_index)),
@@ -119,11 +131,11 @@ fn every_subcommand_works_against_database_url() {
     ok(&["up", "-n", "1"], &url);
     assert_eq!(tables(&url), 6);
     ok(&["refresh"], &url);
-    assert_eq!(tables(&url), 6);
+    assert_eq!(tables(&url), 7);
     ok(&["reset"], &url);
     assert_eq!(tables(&url), 0);
     ok(&["fresh"], &url);
-    assert_eq!(tables(&url), 6);
+    assert_eq!(tables(&url), 7);
     assert_eq!(
         psql(
             &url,
@@ -138,7 +150,7 @@ fn database_url_flag_works_like_the_variable() {
     let url = fresh_database("cli_flag");
     let out = migration(&["-u", &url, "up"], None);
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(tables(&url), 6);
+    assert_eq!(tables(&url), 7);
 }
 
 #[test]

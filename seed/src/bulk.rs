@@ -199,6 +199,19 @@ async fn load_empty_table(
     for (drop, _) in &deferred {
         tx.execute(AssertSqlSafe(drop.clone())).await?;
     }
+    // The metadata terms (the seventh migration) likewise: added in one sorted pass after the
+    // load rather than by the insert trigger, batch by batch into an index growing all over.
+    let terms: bool = still_empty
+        && sea_orm::sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass \
+             AND tgname = 'audit_log_metadata_terms_insert')",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+    if terms {
+        tx.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_metadata_terms_insert")
+            .await?;
+    }
     let mut written = 0;
     loop {
         let Some((data, rows)) = batches.lock().await.recv().await else {
@@ -217,6 +230,18 @@ async fn load_empty_table(
     tx.execute("SET LOCAL maintenance_work_mem = '1GB'").await?;
     for (_, create) in deferred {
         tx.execute(AssertSqlSafe(create)).await?;
+    }
+    if terms {
+        progress(Progress::Phase("adding the events' metadata terms"));
+        tx.execute(
+            "INSERT INTO audit_metadata_term (tenant_id, term, created_at) \
+             SELECT a.tenant_id, t.term, a.created_at \
+             FROM audit_log a CROSS JOIN LATERAL audit_metadata_terms(a.metadata) t(term) \
+             WHERE a.tenant_id IS NOT NULL ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
+        )
+        .await?;
+        tx.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_metadata_terms_insert")
+            .await?;
     }
     tx.commit().await?;
     Ok(written)

@@ -6,9 +6,10 @@ use tests::catalog::{self, Catalog};
 
 const REFERENCE_DDL: &str = include_str!("../reference/tenant_registry.sql");
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "api_keys",
     "audit_log",
+    "audit_metadata_term",
     "tenant_idp_config",
     "tenant_products",
     "tenant_projects",
@@ -214,5 +215,59 @@ async fn an_index_left_invalid_by_an_interrupted_concurrent_build_is_built_again
         assert_eq!(after.len(), 1);
         assert!(after[0].1, "valid: {after:?}");
         assert!(after[0].0.contains(definition), "{after:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_seventh_migration_adds_the_metadata_terms_of_the_events_before_it() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    use tests::fixtures::insert_tenant;
+    let db = TestDb::empty().await;
+    Migrator::up(&db.db, Some(6)).await.expect("the first six");
+    let acme = insert_tenant(&db.db, "acme").await.unwrap().id;
+    let globex = insert_tenant(&db.db, "globex").await.unwrap().id;
+    // Two events of one instant (one row per term), nested values and a non-object (no
+    // terms), a number written with trailing zeros, an event without a tenant (no terms).
+    db.exec(&format!(
+        r#"INSERT INTO audit_log (tenant_id, action, metadata, created_at) VALUES
+           ('{acme}', 'a.b', '{{"reason": "x", "fields": ["email", "phone", ["y"]], "deep": {{"k": 1}}}}', '2026-01-01Z'),
+           ('{acme}', 'a.b', '{{"reason": "x"}}', '2026-01-01Z'),
+           ('{acme}', 'a.b', '[1, 2]', '2026-01-04Z'),
+           ('{globex}', 'a.b', '{{"n": 1.50}}', '2026-01-02Z'),
+           (NULL, 'a.b', '{{"reason": "x"}}', '2026-01-03Z')"#
+    ))
+    .await;
+    Migrator::up(&db.db, None).await.expect("the seventh");
+
+    let count = async |sql: &str, values: Vec<sea_orm::Value>| -> i64 {
+        db.db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index(0)
+            .unwrap()
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM audit_metadata_term", vec![]).await,
+        4
+    );
+    for (tenant, key, value, at) in [
+        (acme, "reason", r#""x""#, "2026-01-01Z"),
+        (acme, "fields", r#""email""#, "2026-01-01Z"),
+        (acme, "fields", r#""phone""#, "2026-01-01Z"),
+        (globex, "n", "1.5", "2026-01-02Z"),
+    ] {
+        let found = count(
+            "SELECT count(*) FROM audit_metadata_term WHERE tenant_id = $1 \
+             AND term = audit_metadata_term($2, $3::jsonb) AND created_at = $4::timestamptz",
+            vec![tenant.into(), key.into(), value.into(), at.into()],
+        )
+        .await;
+        assert_eq!(found, 1, "{key}: {value} at {at}");
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::free_text::TextMatch;
+use super::metadata_terms;
 use super::search::{SearchQuery, action_prefix};
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -156,9 +157,12 @@ impl AuditEventFilter {
                     "filter.metadata must be a JSON object, e.g. {\"currency\": \"EUR\"}",
                 ));
             }
-            all = all.add(Expr::cust_with_values(
-                "metadata @> $1::jsonb",
-                [metadata.clone()],
+            let within_tenants = !principal.is_platform() || self.tenant_ids.is_some();
+            all = all.add(metadata_terms::containment(
+                metadata,
+                within_tenants,
+                self.since,
+                self.until,
             ));
         }
         if let Some(ip) = &self.source_ip {

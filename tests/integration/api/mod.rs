@@ -11,6 +11,7 @@ mod hostile;
 mod http;
 mod isolation;
 mod limits;
+mod metadata_terms;
 mod metrics;
 mod paging;
 mod random;

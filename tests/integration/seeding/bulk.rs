@@ -117,6 +117,26 @@ async fn bulk_writes_exactly_the_requested_events_over_the_requested_tenants() {
         "the load must leave every index as it was:\n{diff}"
     );
     assert_eq!(count(&db.db, "SELECT count(*) FROM tenants").await, 50);
+
+    // Every event's metadata terms: the first load's sorted pass, the second's trigger (on
+    // again after the first load).
+    let terms = count(&db.db, "SELECT count(*) FROM audit_metadata_term").await;
+    let expected = count(
+        &db.db,
+        "SELECT count(*) FROM (SELECT DISTINCT a.tenant_id, t, a.created_at \
+         FROM audit_log a, audit_metadata_terms(a.metadata) t WHERE a.tenant_id IS NOT NULL) s",
+    )
+    .await;
+    assert!(terms > 20_000 && terms == expected, "{terms} of {expected}");
+    assert_eq!(
+        count(
+            &db.db,
+            "SELECT count(*) FROM pg_trigger WHERE tgname = 'audit_log_metadata_terms_insert' \
+             AND tgenabled = 'O'"
+        )
+        .await,
+        1
+    );
 }
 
 #[test]

@@ -1,0 +1,268 @@
+//! `filter.metadata` within tenants goes through `audit_metadata_term` (the seventh migration,
+//! `api::audit::metadata_terms`): the server finds exactly what `metadata @>` finds, for values
+//! of every JSON type, arrays, nested objects, shared instants and other tenants' events; the
+//! triggers keep the terms as events are inserted, updated and their tenant deleted.
+
+use entity::scope::Scope;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value as DbValue};
+use serde_json::{Value, json};
+use tests::app::{TestApp, edge_ids};
+use tests::fixtures::insert_tenant;
+use uuid::Uuid;
+
+/// Metadata of the events (two per instant): numbers PostgreSQL compares by value (`1`, `1.0`,
+/// `-0`, `1e2`), strings that look like them, arrays, nested objects, keys and values that
+/// need escaping, and metadata that is not an object.
+const METADATA: [&str; 24] = [
+    r#"{"reason": "contract signed"}"#,
+    r#"{"reason": "contract signed", "crud": "u"}"#,
+    r#"{"n": 1}"#,
+    r#"{"n": 1.0}"#,
+    r#"{"n": 1.50}"#,
+    r#"{"n": "1"}"#,
+    r#"{"n": -0}"#,
+    r#"{"n": 1e2}"#,
+    r#"{"flag": true}"#,
+    r#"{"flag": "true"}"#,
+    r#"{"flag": null}"#,
+    r#"{"fields": ["email", "phone"]}"#,
+    r#"{"fields": "email"}"#,
+    r#"{"fields": [["email"]]}"#,
+    r#"{"fields": []}"#,
+    r#"{"deep": {"reason": "contract signed"}}"#,
+    r#"{"deep": {"a": [1, {"b": 2}]}}"#,
+    r#"{"ÅSTRÖM": "é", "a": 1, "b": 2, "c": 3, "d": 4}"#,
+    r#"{"quote\"key": "back\\slash"}"#,
+    r#"{"a": 1, "b": 2, "c": 3}"#,
+    r#"{}"#,
+    r#"["reason"]"#,
+    r#""contract signed""#,
+    r#"{"reason": "Contract signed"}"#,
+];
+
+/// Filters: each must find exactly what `@>` finds.
+fn filters() -> Vec<Value> {
+    vec![
+        json!({"reason": "contract signed"}),
+        json!({"reason": "contract signed", "crud": "u"}),
+        json!({"n": 1}),
+        json!({"n": 1.0}),
+        json!({"n": 1.5}),
+        json!({"n": "1"}),
+        json!({"n": 0}),
+        json!({"n": 100}),
+        json!({"flag": true}),
+        json!({"flag": null}),
+        json!({"flag": "true"}),
+        json!({"fields": ["email"]}),
+        json!({"fields": "email"}),
+        json!({"fields": ["email", "phone"]}),
+        json!({"fields": []}),
+        json!({"fields": [["email"]]}),
+        json!({"deep": {"reason": "contract signed"}}),
+        json!({"deep": {"a": [{"b": 2}]}}),
+        json!({"ÅSTRÖM": "é"}),
+        json!({"quote\"key": "back\\slash"}),
+        json!({"a": 1, "b": 2, "c": 3, "d": 4}),
+        json!({}),
+        json!({"nobody": "x"}),
+    ]
+}
+
+async fn insert(app: &TestApp, tenant: Option<Uuid>, metadata: &str, minutes_ago: i64) -> i64 {
+    app.db
+        .db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO audit_log (tenant_id, action, metadata, created_at) \
+             VALUES ($1, 'test.event', $2::jsonb, date_trunc('minute', now()) - $3 * interval '1 minute') \
+             RETURNING id",
+            [tenant.into(), metadata.into(), minutes_ago.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap()
+}
+
+async fn ids(app: &TestApp, sql: &str, values: Vec<DbValue>) -> Vec<i64> {
+    app.db
+        .db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get_by_index(0).unwrap())
+        .collect()
+}
+
+const QUERY: &str =
+    "query($f: AuditEventFilter) { auditEvents(filter: $f, first: 100) { edges { node { id } } } }";
+
+#[tokio::test]
+async fn metadata_filters_within_a_tenant_find_exactly_what_containment_finds() {
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap().id;
+    let globex = insert_tenant(&app.db.db, "globex").await.unwrap().id;
+    for (i, metadata) in METADATA.iter().enumerate() {
+        // Two events per instant, so that a term row stands for both.
+        insert(&app, Some(acme), metadata, i as i64 / 2).await;
+        insert(&app, Some(globex), metadata, i as i64).await;
+        insert(&app, None, metadata, i as i64).await;
+    }
+    let tenant_key = app
+        .issue_key(acme, "reader", &[Scope::AuditRead], None)
+        .await;
+    let platform_key = app
+        .issue_key(globex, "ops", &[Scope::AuditRead, Scope::Platform], None)
+        .await;
+    let since = app
+        .db
+        .db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT to_json(date_trunc('minute', now()) - interval '5 minutes')#>>'{}'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<String>(0)
+        .unwrap();
+    let mut found = 0;
+    for metadata in filters() {
+        // (key, filter, the same in SQL)
+        let cases = [
+            (&tenant_key, json!({"metadata": metadata}), "tenant_id = $2"),
+            (
+                &platform_key,
+                json!({"metadata": metadata, "tenantIds": [acme]}),
+                "tenant_id = $2",
+            ),
+            (
+                &tenant_key,
+                json!({"metadata": metadata, "since": since}),
+                "tenant_id = $2 AND created_at >= $3::timestamptz",
+            ),
+            (&platform_key, json!({"metadata": metadata}), "TRUE"),
+        ];
+        for (key, filter, sql) in cases {
+            let served = app.gql_ok(key, QUERY, json!({"f": filter})).await;
+            let served = edge_ids(&served["auditEvents"]);
+            let expected = ids(
+                &app,
+                &format!(
+                    "SELECT id FROM audit_log WHERE metadata @> $1::jsonb AND {sql} \
+                     ORDER BY created_at DESC, id DESC"
+                ),
+                vec![
+                    metadata.to_string().into(),
+                    acme.into(),
+                    since.clone().into(),
+                ],
+            )
+            .await;
+            assert_eq!(served, expected, "{filter}");
+            found += served.len();
+        }
+    }
+    assert!(found > 100, "the filters find events: {found}");
+
+    // The terms are what the server reads: without the tenant's, its searches find nothing.
+    app.db
+        .exec(&format!(
+            "DELETE FROM audit_metadata_term WHERE tenant_id = '{acme}'"
+        ))
+        .await;
+    let served = app
+        .gql_ok(
+            &tenant_key,
+            QUERY,
+            json!({"f": {"metadata": {"reason": "contract signed"}}}),
+        )
+        .await;
+    assert_eq!(edge_ids(&served["auditEvents"]), Vec::<i64>::new());
+}
+
+#[tokio::test]
+async fn the_term_of_a_value_is_the_term_stored_for_it() {
+    // `audit_metadata_term` (the server's lookup) and `audit_metadata_terms` (the triggers')
+    // write the hash out each; they must agree on every kind of value.
+    let app = TestApp::spawn().await;
+    let rows = app
+        .db
+        .db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            r#"SELECT v::text, audit_metadata_term('k', v) = ALL(
+                   ARRAY(SELECT audit_metadata_terms(jsonb_build_object('k', v)))),
+                   (SELECT count(*) FROM audit_metadata_terms(jsonb_build_object('k', v)))
+               FROM jsonb_array_elements('["s", "é\"\\", 1, 1.0, 1.50, -0, 1e2, true, false, null]') v"#,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 10);
+    for row in rows {
+        let value: String = row.try_get_by_index(0).unwrap();
+        let agree: bool = row.try_get_by_index(1).unwrap();
+        let terms: i64 = row.try_get_by_index(2).unwrap();
+        assert!(agree && terms == 1, "{value}: agree {agree}, {terms} terms");
+    }
+}
+
+#[tokio::test]
+async fn the_triggers_keep_the_terms_of_inserted_updated_and_deleted_tenants_events() {
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap().id;
+    let globex = insert_tenant(&app.db.db, "globex").await.unwrap().id;
+    let key = app
+        .issue_key(acme, "reader", &[Scope::AuditRead], None)
+        .await;
+    let search = async |metadata: Value| -> Vec<i64> {
+        let served = app
+            .gql_ok(&key, QUERY, json!({"f": {"metadata": metadata}}))
+            .await;
+        edge_ids(&served["auditEvents"])
+    };
+    let event = insert(&app, Some(acme), r#"{"stage": "open"}"#, 1).await;
+    assert_eq!(search(json!({"stage": "open"})).await, [event]);
+
+    // An update's new value is found; the old one is not (`@>` decides).
+    app.db
+        .exec(&format!(
+            r#"UPDATE audit_log SET metadata = '{{"stage": "closed"}}' WHERE id = {event}"#
+        ))
+        .await;
+    assert_eq!(search(json!({"stage": "closed"})).await, [event]);
+    assert_eq!(search(json!({"stage": "open"})).await, Vec::<i64>::new());
+
+    // Metadata that is not an object is stored, without terms.
+    insert(&app, Some(acme), "[1, 2]", 2).await;
+
+    // A deleted tenant's terms go with it; its events stay, without a tenant.
+    insert(&app, Some(globex), r#"{"stage": "open"}"#, 3).await;
+    let terms_of = async |tenant: Uuid| -> i64 {
+        app.db
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT count(*) FROM audit_metadata_term WHERE tenant_id = $1",
+                [tenant.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index(0)
+            .unwrap()
+    };
+    assert_eq!(terms_of(globex).await, 1);
+    app.db
+        .exec(&format!("DELETE FROM tenants WHERE id = '{globex}'"))
+        .await;
+    assert_eq!(terms_of(globex).await, 0);
+    assert_eq!(terms_of(acme).await, 2, "the old and the new stage");
+}
