@@ -333,7 +333,7 @@ impl ReadShape {
                 _ => TextMatch::Indexed,
             };
             let condition = filter
-                .condition_with(&principal, text)
+                .page_condition_with(&principal, text, AuditOrder::NewestFirst, *after)
                 .map_err(|e| anyhow::anyhow!("{}: the filter is refused: {e:?}", self.id))?;
             // The columns the server selects for PAGE_QUERY's fields, as it computes them.
             let columns = api::graphql::page_columns(PAGE_QUERY)

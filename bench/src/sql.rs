@@ -121,6 +121,8 @@ pub struct PlanWaste {
     pub sorts: u64,
     /// Rows those Sort nodes read.
     pub rows_sorted: u64,
+    /// Shared buffers the whole plan hit or read.
+    pub buffers: u64,
     /// Every node type in the plan, for messages.
     pub nodes: Vec<String>,
 }
@@ -133,6 +135,9 @@ pub fn plan_waste(plan_json: &str) -> Result<PlanWaste> {
         .and_then(|p| p.get("Plan"))
         .context("no Plan in the EXPLAIN output")?;
     let mut waste = PlanWaste::default();
+    for key in ["Shared Hit Blocks", "Shared Read Blocks"] {
+        waste.buffers += root[key].as_u64().unwrap_or(0);
+    }
     walk(root, &mut waste);
     Ok(waste)
 }

@@ -8,9 +8,11 @@ use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::cursor::Cursor;
 use super::free_text::TextMatch;
 use super::metadata_terms;
 use super::search::{SearchQuery, action_prefix};
+use super::store::AuditOrder;
 use crate::auth::Principal;
 use crate::error::ApiError;
 
@@ -103,6 +105,28 @@ impl AuditEventFilter {
         principal: &Principal,
         text: TextMatch,
     ) -> Result<Condition, ApiError> {
+        self.build(principal, text, None)
+    }
+
+    /// The condition of the page in `order` after `after`: [`Self::condition_with`] (the page
+    /// statement adds the cursor itself), with the metadata terms looked up only on the page's
+    /// side of the cursor ([`metadata_terms::containment`] says why).
+    pub fn page_condition_with(
+        &self,
+        principal: &Principal,
+        text: TextMatch,
+        order: AuditOrder,
+        after: Option<Cursor>,
+    ) -> Result<Condition, ApiError> {
+        self.build(principal, text, after.map(|c| (order, c.created_at)))
+    }
+
+    fn build(
+        &self,
+        principal: &Principal,
+        text: TextMatch,
+        page: Option<(AuditOrder, DateTime<Utc>)>,
+    ) -> Result<Condition, ApiError> {
         let mut all = Condition::all();
 
         // Reach: a tenant key sees its tenant; rows of deleted tenants only platform keys see.
@@ -158,11 +182,17 @@ impl AuditEventFilter {
                 ));
             }
             let within_tenants = !principal.is_platform() || self.tenant_ids.is_some();
+            let mut bounds = Vec::new();
+            bounds.extend(self.since.map(|at| (">=", at)));
+            bounds.extend(self.until.map(|at| ("<", at)));
+            bounds.extend(page.map(|(order, at)| match order {
+                AuditOrder::NewestFirst => ("<=", at),
+                AuditOrder::OldestFirst => (">=", at),
+            }));
             all = all.add(metadata_terms::containment(
                 metadata,
                 within_tenants,
-                self.since,
-                self.until,
+                &bounds,
             ));
         }
         if let Some(ip) = &self.source_ip {

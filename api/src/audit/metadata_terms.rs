@@ -23,13 +23,21 @@ use serde_json::Value;
 /// Terms looked up per filter; the rest of the filter is decided by `@>` alone.
 pub const MAX_TERMS: usize = 3;
 
-/// `metadata @> filter`, narrowed by its terms when the search is confined to tenants, and
-/// then to events in `[since, until)` as the filter's own bounds say.
+/// `metadata @> filter`, narrowed by its terms when the search is confined to tenants, whose
+/// rows are looked up within `bounds` (`(operator, instant)`: `created_at >= since`, `< until`,
+/// and the page's side of its cursor), bounds the event must also be within.
+///
+/// The planner does not carry a range across the join, so without them the term's rows
+/// would be read from its newest: those after `until` or the cursor only to be dropped at the
+/// event. A cursor's are worse than wasted: a probe of an instant after the cursor combines
+/// `created_at = instant` with the cursor's `(created_at, id) < (…)` in one index scan, which
+/// PostgreSQL 15 starts at the cursor and runs to the end of the index, as the two do not
+/// contradict for it. Page 200 of the large benchmark tenant's `{"mfa": false}` took 210 s
+/// so; 0.6 ms with the bound.
 pub fn containment(
     filter: &Value,
     within_tenants: bool,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
+    bounds: &[(&str, DateTime<Utc>)],
 ) -> Condition {
     let contains = || Expr::cust_with_values("metadata @> $1::jsonb", [filter.clone()]);
     let terms = if within_tenants {
@@ -49,14 +57,9 @@ pub fn containment(
              AND m.created_at = \"audit_log\".\"created_at\"",
         );
         let mut values: Vec<sea_orm::Value> = vec![key.to_owned().into(), value.clone().into()];
-        // The bounds again on the term's rows: the planner does not carry a range across the
-        // join, and a walk of the term from its newest row would otherwise read the rows after
-        // `until` (or, with `since`, all of them) only to drop them at the event.
-        for (bound, operator) in [(since, ">="), (until, "<")] {
-            if let Some(at) = bound {
-                values.push(at.into());
-                sql.push_str(&format!(" AND m.created_at {operator} ${}", values.len()));
-            }
+        for (operator, at) in bounds {
+            values.push((*at).into());
+            sql.push_str(&format!(" AND m.created_at {operator} ${}", values.len()));
         }
         sql.push(')');
         all = all.add(Expr::cust_with_values(sql, values));

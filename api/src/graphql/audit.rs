@@ -200,7 +200,7 @@ impl AuditQuery {
         let edges = EdgesPlans::new(&ctx.field())?;
         let page = store::page_rows(
             &reader(ctx)?,
-            condition.clone(),
+            filter.page_condition_with(caller, text, order, after)?,
             order,
             first as u64,
             after,

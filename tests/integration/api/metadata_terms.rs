@@ -266,3 +266,55 @@ async fn the_triggers_keep_the_terms_of_inserted_updated_and_deleted_tenants_eve
     assert_eq!(terms_of(globex).await, 0);
     assert_eq!(terms_of(acme).await, 2, "the old and the new stage");
 }
+
+#[tokio::test]
+async fn pages_of_a_metadata_filter_follow_their_cursors_through_shared_instants() {
+    // The terms are looked up on the page's side of its cursor, the cursor's instant included:
+    // events sharing it continue on the next page.
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap().id;
+    let key = app
+        .issue_key(acme, "reader", &[Scope::AuditRead], None)
+        .await;
+    for i in 0..30 {
+        let metadata = if i % 3 == 2 {
+            r#"{"k": "w"}"#
+        } else {
+            r#"{"k": "v"}"#
+        };
+        insert(&app, Some(acme), metadata, i / 4).await;
+    }
+    let query = "query($f: AuditEventFilter, $after: String, $order: AuditOrder) { \
+        auditEvents(filter: $f, first: 3, after: $after, order: $order) { \
+        totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }";
+    for (order, direction) in [("NEWEST_FIRST", "DESC"), ("OLDEST_FIRST", "ASC")] {
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..30 {
+            let page = app
+                .gql_ok(
+                    &key,
+                    query,
+                    json!({"f": {"metadata": {"k": "v"}}, "after": after, "order": order}),
+                )
+                .await;
+            let page = &page["auditEvents"];
+            assert_eq!(page["totalCount"], 20, "{order}");
+            seen.extend(edge_ids(page));
+            if page["pageInfo"]["hasNextPage"] == false {
+                break;
+            }
+            after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+        }
+        let expected = ids(
+            &app,
+            &format!(
+                "SELECT id FROM audit_log WHERE metadata @> '{{\"k\": \"v\"}}' \
+                 ORDER BY created_at {direction}, id {direction}"
+            ),
+            vec![],
+        )
+        .await;
+        assert_eq!(seen, expected, "{order}");
+    }
+}
