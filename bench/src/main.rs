@@ -282,11 +282,8 @@ async fn main() -> Result<()> {
             eprintln!(" round {} of {}", round + 1, args.rounds);
         }
     }
-    // S10's rows go, and VACUUM removes them from the indexes too: left as dead entries at the
-    // newest end of the time-ordered indexes, they would slow the next run's S4 tenfold.
-    db.execute_unprepared("DELETE FROM audit_log WHERE product = 'bench'")
-        .await?;
-    db.execute_unprepared("VACUUM ANALYZE audit_log").await?;
+    // S10's rows go, from the indexes too (`setup::remove_published`).
+    setup::remove_published(&db).await?;
     let rss = peak_rss_mb(server.id());
     let _ = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])

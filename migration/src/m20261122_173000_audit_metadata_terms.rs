@@ -24,12 +24,14 @@
 //!   value adds its terms; a term left behind by the old value only costs a row read). Events
 //!   without a tenant have no terms. Deleting a tenant deletes its terms.
 //! - Existing events are added tenant by tenant, in batches of about [`BATCH`] events, with
-//!   progress on standard error,
-//!   after the triggers exist: `CREATE TRIGGER` waits for transactions writing `audit_log` to
-//!   end, so every event is either committed before a batch reads it or inserted under the
-//!   trigger. Each step can run again (`IF NOT EXISTS`, `OR REPLACE`, `ON CONFLICT DO NOTHING`),
-//!   so the migration runs outside a transaction and products keep publishing meanwhile; an
-//!   interrupted run is simply run again.
+//!   progress on standard error, after the triggers exist: `CREATE TRIGGER` waits for
+//!   transactions writing `audit_log` to end, so every event is either committed before a batch
+//!   reads it or inserted under the trigger. Each step can run again (`IF NOT EXISTS`,
+//!   `OR REPLACE`, `ON CONFLICT DO NOTHING`), so the migration runs outside a transaction and
+//!   products keep publishing meanwhile; an interrupted run is simply run again. 10 M events
+//!   took 4 min 40 s on the benchmark machine. Then `VACUUM ANALYZE` of the table.
+//! - The functions are not `STRICT`: PostgreSQL does not inline a strict SQL function into
+//!   the statement that calls it, and a call per event was six times slower.
 //!
 //! The functions must never change once terms are stored: a new hash would miss every stored
 //! term. A later change means a new function and a new table.
@@ -115,9 +117,10 @@ const TRIGGERS: [&str; 3] = [
 
 /// The events of the tenants `{tenants}` (a list of ids), in the primary key's order, so that
 /// the index is written page after page rather than all over. The ids are written into the
-/// text (they are PostgreSQL's own `uuid::text`): as parameters, each connection's prepared
-/// statement turned generic after five batches, and its generic plan read all of `audit_log`
-/// for every batch.
+/// text (they are PostgreSQL's own `uuid::text`) rather than passed as parameters, so that no
+/// batch runs a generic plan made for another batch's tenants (after five executions a
+/// prepared statement may keep one): one batch is a single large tenant, the next dozens of
+/// small ones.
 const FILL: &str = "\
 INSERT INTO audit_metadata_term (tenant_id, term, created_at)
 SELECT a.tenant_id, t.term, a.created_at
