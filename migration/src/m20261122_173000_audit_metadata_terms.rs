@@ -81,7 +81,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   ) v(value)
 $$";
 
-/// The terms of the rows a statement inserted or updated.
+/// The terms of the rows a statement inserted or updated, in the primary key's order: two
+/// statements writing some of the same terms (one tenant's events of one instant) then wait
+/// for each other at most once. In the events' order each could wait on a term the other
+/// wrote first, and one would fail with a deadlock.
 const ADD_FUNCTION: &str = "\
 CREATE OR REPLACE FUNCTION audit_metadata_terms_add() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -90,6 +93,7 @@ BEGIN
   SELECT r.tenant_id, t.term, r.created_at
   FROM audit_rows r CROSS JOIN LATERAL audit_metadata_terms(r.metadata) t(term)
   WHERE r.tenant_id IS NOT NULL
+  ORDER BY 1, 2, 3
   ON CONFLICT DO NOTHING;
   RETURN NULL;
 END

@@ -318,3 +318,64 @@ async fn pages_of_a_metadata_filter_follow_their_cursors_through_shared_instants
         assert_eq!(seen, expected, "{order}");
     }
 }
+
+#[tokio::test]
+async fn concurrent_inserts_of_the_same_terms_do_not_deadlock() {
+    // Two writers insert, round after round at the same moment, 2,000 events of one tenant
+    // with the same (value, instant) pairs, in opposite orders. The insert trigger writes a
+    // statement's terms in the primary key's order, so one waits for the other's commit at
+    // most once; in the events' order each would soon wait on a term the other wrote first,
+    // a deadlock.
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap().id;
+    let rounds = 10;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    let writer = |direction: &'static str| {
+        let db = app.db.db.clone();
+        let barrier = barrier.clone();
+        tokio::spawn(async move {
+            // After a failure the writer still meets the other at every round's start.
+            let mut failed = None;
+            for round in 0..rounds {
+                barrier.wait().await;
+                if failed.is_some() {
+                    continue;
+                }
+                let inserted = db.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    format!(
+                        "INSERT INTO audit_log (tenant_id, action, metadata, created_at) \
+                         SELECT $1, 'test.event', jsonb_build_object('k', g / 50), \
+                         '2026-01-01Z'::timestamptz + ($2 * 100 + g % 50) * interval '1 second' \
+                         FROM generate_series(0, 1999) g ORDER BY g {direction}"
+                    ),
+                    [acme.into(), round.into()],
+                ));
+                if let Err(e) = inserted.await {
+                    failed = Some(format!("round {round}: {e}"));
+                }
+            }
+            failed.map_or(Ok(()), Err)
+        })
+    };
+    let (up, down) = tokio::join!(writer("ASC"), writer("DESC"));
+    up.unwrap().unwrap();
+    down.unwrap().unwrap();
+    let terms: i64 = app
+        .db
+        .db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) FROM audit_metadata_term",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert_eq!(
+        terms,
+        rounds * 2_000,
+        "a term for each (value, instant) pair of a round"
+    );
+}
