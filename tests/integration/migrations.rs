@@ -220,7 +220,6 @@ async fn an_index_left_invalid_by_an_interrupted_concurrent_build_is_built_again
 
 #[tokio::test]
 async fn the_seventh_migration_adds_the_metadata_terms_of_the_events_before_it() {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
     use tests::fixtures::insert_tenant;
     let db = TestDb::empty().await;
     Migrator::up(&db.db, Some(6)).await.expect("the first six");
@@ -239,19 +238,8 @@ async fn the_seventh_migration_adds_the_metadata_terms_of_the_events_before_it()
     .await;
     Migrator::up(&db.db, None).await.expect("the seventh");
 
-    let count = async |sql: &str, values: Vec<sea_orm::Value>| -> i64 {
-        db.db
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                values,
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get_by_index(0)
-            .unwrap()
-    };
+    let count =
+        async |sql: &str, values: Vec<sea_orm::Value>| -> i64 { db.value(sql, values).await };
     assert_eq!(
         count("SELECT count(*) FROM audit_metadata_term", vec![]).await,
         4

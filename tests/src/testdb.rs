@@ -56,6 +56,21 @@ impl TestDb {
         &self.name
     }
 
+    /// The single value the one-row, one-column query `sql` returns with `values` bound.
+    pub async fn value<T: sea_orm::TryGetable>(&self, sql: &str, values: Vec<sea_orm::Value>) -> T {
+        self.db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                sql,
+                values,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"))
+            .expect("a row")
+            .try_get_by_index(0)
+            .expect("a value")
+    }
+
     /// Runs one SQL script (several statements allowed) and panics with the error if it fails.
     pub async fn exec(&self, sql: &str) {
         if let Err(e) = self.db.execute_unprepared(sql).await {

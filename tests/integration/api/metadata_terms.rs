@@ -70,20 +70,18 @@ fn filters() -> Vec<Value> {
 }
 
 async fn insert(app: &TestApp, tenant: Option<Uuid>, metadata: &str, minutes_ago: i64) -> i64 {
-    app.db
-        .db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO audit_log (tenant_id, action, metadata, created_at) \
-             VALUES ($1, 'test.event', $2::jsonb, date_trunc('minute', now()) - $3 * interval '1 minute') \
-             RETURNING id",
-            [tenant.into(), metadata.into(), minutes_ago.into()],
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index(0)
-        .unwrap()
+    scalar(
+        app,
+        "INSERT INTO audit_log (tenant_id, action, metadata, created_at) \
+         VALUES ($1, 'test.event', $2::jsonb, date_trunc('minute', now()) - $3 * interval '1 minute') \
+         RETURNING id",
+        vec![tenant.into(), metadata.into(), minutes_ago.into()],
+    )
+    .await
+}
+
+async fn scalar<T: sea_orm::TryGetable>(app: &TestApp, sql: &str, values: Vec<DbValue>) -> T {
+    app.db.value(sql, values).await
 }
 
 async fn ids(app: &TestApp, sql: &str, values: Vec<DbValue>) -> Vec<i64> {
@@ -121,18 +119,12 @@ async fn metadata_filters_within_a_tenant_find_exactly_what_containment_finds() 
     let platform_key = app
         .issue_key(globex, "ops", &[Scope::AuditRead, Scope::Platform], None)
         .await;
-    let since = app
-        .db
-        .db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT to_json(date_trunc('minute', now()) - interval '5 minutes')#>>'{}'",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<String>(0)
-        .unwrap();
+    let since: String = scalar(
+        &app,
+        "SELECT to_json(date_trunc('minute', now()) - interval '5 minutes')#>>'{}'",
+        vec![],
+    )
+    .await;
     let mut found = 0;
     for metadata in filters() {
         // (key, filter, the same in SQL)
@@ -246,18 +238,12 @@ async fn the_triggers_keep_the_terms_of_inserted_updated_and_deleted_tenants_eve
     // A deleted tenant's terms go with it; its events stay, without a tenant.
     insert(&app, Some(globex), r#"{"stage": "open"}"#, 3).await;
     let terms_of = async |tenant: Uuid| -> i64 {
-        app.db
-            .db
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT count(*) FROM audit_metadata_term WHERE tenant_id = $1",
-                [tenant.into()],
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get_by_index(0)
-            .unwrap()
+        scalar(
+            &app,
+            "SELECT count(*) FROM audit_metadata_term WHERE tenant_id = $1",
+            vec![tenant.into()],
+        )
+        .await
     };
     assert_eq!(terms_of(globex).await, 1);
     app.db
@@ -361,18 +347,7 @@ async fn concurrent_inserts_of_the_same_terms_do_not_deadlock() {
     let (up, down) = tokio::join!(writer("ASC"), writer("DESC"));
     up.unwrap().unwrap();
     down.unwrap().unwrap();
-    let terms: i64 = app
-        .db
-        .db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT count(*) FROM audit_metadata_term",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index(0)
-        .unwrap();
+    let terms: i64 = scalar(&app, "SELECT count(*) FROM audit_metadata_term", vec![]).await;
     assert_eq!(
         terms,
         rounds * 2_000,
