@@ -121,6 +121,13 @@ impl AuditEventFilter {
         self.build(principal, text, after.map(|c| (order, c.created_at)))
     }
 
+    /// Whether [`Self::page_condition_with`] differs from [`Self::condition_with`] after
+    /// `after`: only for a metadata filter on a page after a cursor, so that every other page
+    /// reuses the condition it has.
+    pub fn page_condition_differs(&self, after: Option<Cursor>) -> bool {
+        after.is_some() && self.metadata.is_some()
+    }
+
     fn build(
         &self,
         principal: &Principal,
