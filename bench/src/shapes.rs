@@ -332,19 +332,16 @@ impl ReadShape {
                 (Some(_), Some(events)) => TextMatch::for_tenant_events(events),
                 _ => TextMatch::Indexed,
             };
-            let condition = filter
-                .page_condition_with(&principal, text, AuditOrder::NewestFirst, *after)
-                .map_err(|e| anyhow::anyhow!("{}: the filter is refused: {e:?}", self.id))?;
+            let refused = |e| anyhow::anyhow!("{}: the filter is refused: {e:?}", self.id);
+            let order = AuditOrder::NewestFirst;
+            let condition = filter.condition_with(&principal, text).map_err(refused)?;
+            let conditions = filter
+                .page_conditions(&principal, text, order, *after, &condition)
+                .map_err(refused)?;
             // The columns the server selects for PAGE_QUERY's fields, as it computes them.
             let columns = api::graphql::page_columns(PAGE_QUERY)
                 .map_err(|e| anyhow::anyhow!("{}: PAGE_QUERY: {e}", self.id))?;
-            Ok(page_statement(
-                condition,
-                AuditOrder::NewestFirst,
-                *first,
-                *after,
-                columns,
-            ))
+            Ok(page_statement(conditions, order, *first, *after, columns))
         } else if let Some((slug, product)) = &self.entitlement {
             Ok(entitlement_statement(
                 TenantRef::Slug(slug.clone()),

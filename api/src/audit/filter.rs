@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::cursor::Cursor;
 use super::free_text::TextMatch;
+use super::merge::{self, SplitLists};
 use super::metadata_terms;
 use super::search::{SearchQuery, action_prefix};
 use super::store::AuditOrder;
@@ -105,34 +106,51 @@ impl AuditEventFilter {
         principal: &Principal,
         text: TextMatch,
     ) -> Result<Condition, ApiError> {
-        self.build(principal, text, None)
+        self.build(principal, text, None, SplitLists::default())
     }
 
-    /// The condition of the page in `order` after `after`: [`Self::condition_with`] (the page
-    /// statement adds the cursor itself), with the metadata terms looked up only on the page's
-    /// side of the cursor ([`metadata_terms::containment`] says why).
-    pub fn page_condition_with(
+    /// Whether a page's condition differs from [`Self::condition_with`] after `after`: only
+    /// for a metadata filter on a page after a cursor, whose terms are looked up only on the
+    /// page's side of the cursor ([`metadata_terms::containment`] says why), so that every
+    /// other page reuses the condition it has.
+    fn page_condition_differs(&self, after: Option<Cursor>) -> bool {
+        after.is_some() && self.metadata.is_some()
+    }
+
+    /// The conditions a page in `order` after `after` is read in, each ordered and limited on
+    /// its own and merged (`store::page_statement`): one, `condition` (this filter's
+    /// [`Self::condition_with`]) unless [`Self::page_condition_differs`], or one per branch
+    /// when lists are split ([`merge::split`]).
+    pub fn page_conditions(
         &self,
         principal: &Principal,
         text: TextMatch,
         order: AuditOrder,
         after: Option<Cursor>,
-    ) -> Result<Condition, ApiError> {
-        self.build(principal, text, after.map(|c| (order, c.created_at)))
+        condition: &Condition,
+    ) -> Result<Vec<Condition>, ApiError> {
+        let page = after.map(|c| (order, c.created_at));
+        Ok(match merge::split(self, principal, text) {
+            Some(split) => {
+                let common = self.build(principal, text, page, split.lists)?;
+                let each = split.branches.into_iter();
+                each.map(|branch| common.clone().add(branch)).collect()
+            }
+            None if self.page_condition_differs(after) => {
+                vec![self.build(principal, text, page, SplitLists::default())?]
+            }
+            None => vec![condition.clone()],
+        })
     }
 
-    /// Whether [`Self::page_condition_with`] differs from [`Self::condition_with`] after
-    /// `after`: only for a metadata filter on a page after a cursor, so that every other page
-    /// reuses the condition it has.
-    pub fn page_condition_differs(&self, after: Option<Cursor>) -> bool {
-        after.is_some() && self.metadata.is_some()
-    }
-
+    /// The condition; the lists in `split` are left out (each branch of the page has one of
+    /// their values instead).
     fn build(
         &self,
         principal: &Principal,
         text: TextMatch,
         page: Option<(AuditOrder, DateTime<Utc>)>,
+        split: SplitLists,
     ) -> Result<Condition, ApiError> {
         let mut all = Condition::all();
 
@@ -143,7 +161,9 @@ impl AuditEventFilter {
                     "filter.tenantIds: this API key cannot read tenant {other}"
                 )));
             }
-            all = all.add(Expr::col(Column::TenantId).is_in(ids.iter().copied()));
+            if !split.tenants {
+                all = all.add(Expr::col(Column::TenantId).is_in(ids.iter().copied()));
+            }
         }
         if !principal.is_platform() {
             all = all.add(Expr::col(Column::TenantId).eq(principal.tenant_id));
@@ -152,7 +172,10 @@ impl AuditEventFilter {
         if let Some(ids) = non_empty("filter.projectIds", &self.project_ids)? {
             all = all.add(Expr::col(Column::ProjectId).is_in(ids.iter().copied()));
         }
-        all = all.add(self.product_condition(principal)?);
+        let products = self.product_condition(principal)?;
+        if !split.products {
+            all = all.add(products);
+        }
         for (field, list, column) in [
             ("filter.actorIds", &self.actor_ids, Column::ActorId),
             ("filter.actorTypes", &self.actor_types, Column::ActorType),
@@ -160,7 +183,9 @@ impl AuditEventFilter {
             ("filter.targetTypes", &self.target_types, Column::TargetType),
             ("filter.targetIds", &self.target_ids, Column::TargetId),
         ] {
-            if let Some(values) = non_empty(field, list)? {
+            if let Some(values) = non_empty(field, list)?
+                && !(split.actions && matches!(column, Column::Action))
+            {
                 all = all.add(Expr::col(column).is_in(values.iter().cloned()));
             }
         }
@@ -227,6 +252,15 @@ impl AuditEventFilter {
         Ok(all)
     }
 
+    /// Which portal events the filter selects: `filter.portal`, or its default.
+    pub fn portal_events(&self) -> PortalEvents {
+        self.portal.unwrap_or(if self.products.is_some() {
+            PortalEvents::Exclude
+        } else {
+            PortalEvents::Include
+        })
+    }
+
     fn product_condition(&self, principal: &Principal) -> Result<Condition, ApiError> {
         let products = non_empty("filter.products", &self.products)?;
         // A product key sees its product's events and nothing else.
@@ -243,11 +277,7 @@ impl AuditEventFilter {
             }
             return Ok(Condition::all().add(Expr::col(Column::Product).eq(own.clone())));
         }
-        let portal = self.portal.unwrap_or(if products.is_some() {
-            PortalEvents::Exclude
-        } else {
-            PortalEvents::Include
-        });
+        let portal = self.portal_events();
         let product_in =
             |list: &Vec<String>| Expr::col(Column::Product).is_in(list.iter().cloned());
         Ok(match (products, portal) {

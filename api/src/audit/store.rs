@@ -7,7 +7,10 @@
 use async_graphql::Enum;
 use entity::audit_log::{self, Column};
 use entity::prelude::AuditLog;
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, PostgresQueryBuilder, Query};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Condition, Expr, ExprTrait, PostgresQueryBuilder, Query, SelectStatement,
+    UnionType,
+};
 use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, Order,
     PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Statement,
@@ -36,17 +39,17 @@ pub struct Page<Row = audit_log::Model> {
     pub has_next_page: bool,
 }
 
-/// The `first` events matching `condition` after `after`, in `order`, as rows of `columns`
-/// read column by column when asked ([`PageRow`]).
+/// The `first` events matching any of `conditions` (disjoint: [`page_statement`]) after
+/// `after`, in `order`, as rows of `columns` read column by column when asked ([`PageRow`]).
 pub async fn page_rows(
     db: &impl ConnectionTrait,
-    condition: Condition,
+    conditions: Vec<Condition>,
     order: AuditOrder,
     first: u64,
     after: Option<Cursor>,
     columns: Columns,
 ) -> Result<Page<PageRow>, DbErr> {
-    let statement = page_statement(condition, order, first, after, columns);
+    let statement = page_statement(conditions, order, first, after, columns);
     let mut rows = db
         .query_all_raw(statement)
         .await?
@@ -69,7 +72,7 @@ pub async fn page(
     first: u64,
     after: Option<Cursor>,
 ) -> Result<Page, DbErr> {
-    let page = page_rows(db, condition, order, first, after, Columns::ALL).await?;
+    let page = page_rows(db, vec![condition], order, first, after, Columns::ALL).await?;
     Ok(Page {
         rows: page
             .rows
@@ -84,16 +87,66 @@ pub async fn page(
 /// whether a next page exists). The benchmark and the plan tests use it to run exactly what
 /// the server runs.
 ///
-/// The text is the one sea-orm's `AuditLog::find().select_only().columns(…)` writes
-/// (`tests/integration/api/fast_path.rs` compares the two), but the column list is written
-/// directly rather than built and quoted as expressions on every page.
+/// With two or more `conditions` (the branches of [`AuditEventFilter::page_conditions`],
+/// which match disjoint rows), each is read as such a page on its own and the pages are merged
+/// under the page's order and limit ([`super::merge`]): `SELECT … FROM (SELECT * FROM
+/// (<branch 1>) AS "branch" UNION ALL (<branch 2>) …) AS "audit_log" ORDER BY … LIMIT …`.
+///
+/// The text of one page is the one sea-orm's `AuditLog::find().select_only().columns(…)`
+/// writes (`tests/integration/api/fast_path.rs` compares the two), but the column list is
+/// written directly rather than built and quoted as expressions on every page.
+///
+/// [`AuditEventFilter::page_conditions`]: super::filter::AuditEventFilter::page_conditions
 pub fn page_statement(
-    condition: Condition,
+    conditions: Vec<Condition>,
     order: AuditOrder,
     first: u64,
     after: Option<Cursor>,
     columns: Columns,
 ) -> Statement {
+    let direction = match order {
+        AuditOrder::NewestFirst => Order::Desc,
+        AuditOrder::OldestFirst => Order::Asc,
+    };
+    let mut pages = conditions
+        .into_iter()
+        .map(|condition| page_select(condition, order, first, after, columns));
+    let first_page = pages
+        .next()
+        .unwrap_or_else(|| page_select(Condition::all(), order, first, after, columns));
+    let query = match pages.next() {
+        None => first_page,
+        Some(second) => {
+            let mut union = Query::select();
+            union
+                .column(Asterisk)
+                .from_subquery(first_page, Alias::new("branch"))
+                .union(UnionType::All, second);
+            for page in pages {
+                union.union(UnionType::All, page);
+            }
+            let mut merged = Query::select();
+            merged
+                .expr(Expr::cust(column_list(columns)))
+                .from_subquery(union, AuditLog)
+                .order_by((AuditLog, Column::CreatedAt), direction.clone())
+                .order_by((AuditLog, Column::Id), direction)
+                .limit(first + 1);
+            merged
+        }
+    };
+    let (sql, values) = query.build(PostgresQueryBuilder);
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// One page of `columns` of `audit_log`, as [`page_statement`] describes.
+fn page_select(
+    condition: Condition,
+    order: AuditOrder,
+    first: u64,
+    after: Option<Cursor>,
+    columns: Columns,
+) -> SelectStatement {
     let (direction, beyond): (Order, fn(Expr, Expr) -> Expr) = match order {
         AuditOrder::NewestFirst => (Order::Desc, |a, b| a.lt(b)),
         AuditOrder::OldestFirst => (Order::Asc, |a, b| a.gt(b)),
@@ -113,8 +166,7 @@ pub fn page_statement(
         .order_by((AuditLog, Column::CreatedAt), direction.clone())
         .order_by((AuditLog, Column::Id), direction)
         .limit(first + 1);
-    let (sql, values) = query.build(PostgresQueryBuilder);
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    query
 }
 
 /// `"audit_log"."id", "audit_log"."action", …`: `columns` in the entity's declaration order,

@@ -197,15 +197,11 @@ impl AuditQuery {
         let filter = filter.unwrap_or_default().0;
         let text = state(ctx)?.text_match(filter.text_tenant(caller)).await?;
         let condition = filter.condition_with(caller, text)?;
-        let page_condition = if filter.page_condition_differs(after) {
-            filter.page_condition_with(caller, text, order, after)?
-        } else {
-            condition.clone()
-        };
+        let conditions = filter.page_conditions(caller, text, order, after, &condition)?;
         let edges = EdgesPlans::new(&ctx.field())?;
         let page = store::page_rows(
             &reader(ctx)?,
-            page_condition,
+            conditions,
             order,
             first as u64,
             after,

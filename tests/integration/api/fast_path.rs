@@ -219,7 +219,14 @@ fn pages_select_the_columns_in_the_order_page_rows_read_them() {
     use sea_orm::{IdenStatic, Iterable};
 
     let listed = |columns: Columns| {
-        let sql = page_statement(Condition::all(), AuditOrder::NewestFirst, 50, None, columns).sql;
+        let sql = page_statement(
+            vec![Condition::all()],
+            AuditOrder::NewestFirst,
+            50,
+            None,
+            columns,
+        )
+        .sql;
         sql.strip_prefix("SELECT ")
             .and_then(|rest| rest.split(" FROM ").next())
             .expect("a SELECT")
@@ -354,7 +361,7 @@ fn the_page_statement_is_the_one_sea_orms_select_writes() {
                         .order_by(Column::Id, direction.clone())
                         .limit(51)
                         .build(DbBackend::Postgres);
-                    let ours = page_statement(condition.clone(), order, 50, after, columns);
+                    let ours = page_statement(vec![condition.clone()], order, 50, after, columns);
                     let case = format!("{columns:?}, {order:?}, cursor {after:?}");
                     assert_eq!(ours.sql, expected.sql, "{case}");
                     assert_eq!(ours.values, expected.values, "{case}");

@@ -186,7 +186,7 @@ async fn both_ways_of_matching_a_word_find_the_events_the_server_finds() {
         let mut found = Vec::new();
         for how in [TextMatch::Indexed, TextMatch::RowByRow] {
             let condition = filter.condition_with(&principal, how).unwrap();
-            let page = page_statement(condition, AuditOrder::NewestFirst, 50, None, columns);
+            let page = page_statement(vec![condition], AuditOrder::NewestFirst, 50, None, columns);
             let ids: Vec<i64> = app
                 .db
                 .db

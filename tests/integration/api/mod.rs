@@ -11,6 +11,7 @@ mod hostile;
 mod http;
 mod isolation;
 mod limits;
+mod lists;
 mod metadata_terms;
 mod metrics;
 mod paging;
