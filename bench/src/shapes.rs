@@ -146,7 +146,7 @@ fn page_shape(
     }
 }
 
-/// Every read shape for `subjects` (S1–S9, S11, S12; S10 is the Retraced bulk publish).
+/// Every read shape for `subjects` (S1–S9, S11–S13; S10 is the Retraced bulk publish).
 pub fn read_shapes(subjects: &Subjects) -> Vec<ReadShape> {
     let mut shapes = Vec::new();
     let day = subjects.now - Duration::hours(24);
@@ -244,6 +244,22 @@ pub fn read_shapes(subjects: &Subjects) -> Vec<ReadShape> {
             caller,
             Spec {
                 query: Some(format!("target.id:\"{}\"", t.object)),
+                ..Spec::default()
+            },
+            None,
+        ));
+        shapes.push(page_shape(
+            "S13",
+            size,
+            format!(
+                "{}: products {} ({} of its events)",
+                t.slug,
+                t.scarce_products.0.join(" + "),
+                t.scarce_products.1
+            ),
+            caller,
+            Spec {
+                products: Some(t.scarce_products.0.clone()),
                 ..Spec::default()
             },
             None,

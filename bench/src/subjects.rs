@@ -1,6 +1,6 @@
 //! What the shapes are run against, read from the data: the largest and the median tenant,
 //! a rare action prefix and a rare metadata value of each, an object whose history is looked
-//! up, and the cursor of page 200.
+//! up, its scarcest products, and the cursor of page 200.
 
 use anyhow::{Context as _, Result, bail};
 use api::audit::cursor::Cursor;
@@ -31,6 +31,9 @@ pub struct Subject {
     pub deep_cursor: Option<Cursor>,
     /// A product it has an entitlement to.
     pub entitled_product: Option<String>,
+    /// The two products of the log it has the fewest events of (often none), and how many
+    /// events of them it has (S13).
+    pub scarce_products: (Vec<String>, i64),
 }
 
 /// What the shapes are run against, read from the data.
@@ -146,6 +149,20 @@ async fn subject(db: &impl ConnectionTrait, id: Uuid, events: i64) -> Result<Sub
         vec![id.into()],
     )
     .await?;
+    let scarce = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT p, (SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND product = p) AS n \
+             FROM (SELECT DISTINCT product AS p FROM audit_log WHERE product IS NOT NULL) ps \
+             ORDER BY n, p LIMIT 2",
+            [id.into()],
+        ))
+        .await?;
+    let mut scarce_products = (Vec::new(), 0);
+    for row in scarce {
+        scarce_products.0.push(row.try_get_by_index::<String>(0)?);
+        scarce_products.1 += row.try_get_by_index::<i64>(1)?;
+    }
     Ok(Subject {
         id,
         slug,
@@ -155,6 +172,7 @@ async fn subject(db: &impl ConnectionTrait, id: Uuid, events: i64) -> Result<Sub
         object,
         deep_cursor,
         entitled_product,
+        scarce_products,
     })
 }
 
