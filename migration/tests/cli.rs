@@ -83,8 +83,21 @@ fn every_subcommand_works_against_database_url() {
     assert_eq!(psql(&url, namespace_index), "1");
     assert_eq!(psql(&url, source_ip_index), "1");
     assert_eq!(psql(&url, product_index), "1");
+    let target_type_index =
+        "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_tenant_target_type_idx'";
+    assert_eq!(psql(&url, target_type_index), "1");
     let term_triggers = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%metadata_terms%'";
     assert_eq!(psql(&url, term_triggers), "3");
+    ok(&["down"], &url);
+    assert_eq!(
+        (
+            tables(&url),
+            psql(&url, target_type_index),
+            psql(&url, term_triggers)
+        ),
+        (7, "0".to_owned(), "3".to_owned()),
+        "down rolls back the last migration only"
+    );
     ok(&["down"], &url);
     assert_eq!(
         (

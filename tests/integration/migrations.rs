@@ -170,6 +170,11 @@ async fn an_index_left_invalid_by_an_interrupted_concurrent_build_is_built_again
         (3, "audit_log_tenant_namespace_idx", "split_part"),
         (4, "audit_log_source_ip_idx", "source_ip IS NOT NULL"),
         (5, "audit_log_tenant_product_idx", "product IS NOT NULL"),
+        (
+            7,
+            "audit_log_tenant_target_type_idx",
+            "target_type IS NOT NULL",
+        ),
     ] {
         let db = TestDb::empty().await;
         Migrator::up(&db.db, Some(before))
