@@ -185,6 +185,7 @@ impl AuditEventFilter {
         ] {
             if let Some(values) = non_empty(field, list)?
                 && !(split.actions && matches!(column, Column::Action))
+                && !(split.target_types && matches!(column, Column::TargetType))
             {
                 all = all.add(Expr::col(column).is_in(values.iter().cloned()));
             }

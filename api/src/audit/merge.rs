@@ -1,23 +1,25 @@
 //! Pages of list filters, read as one index range per listed value and merged in time order.
 //!
-//! A list (`tenantIds`, `products`, `actions`) matches any of its values. PostgreSQL 15 cannot
-//! read several ranges of one index in order and merge them, so for `tenant_id = $1 AND
-//! product IN ($2, $3)` it either walks the tenant's events newest first and drops the other
-//! products' (cheap while they are common; all 1.34 M events of the large benchmark tenant,
-//! 2.8 s, when it has none of them), or reads every matching row and sorts them (thousands of
-//! rows when the values are neither rare nor common). Which one it picks depends on estimates
-//! that are worst exactly where it matters: values a tenant has few or no events of.
+//! A list (`tenantIds`, `products`, `actions`, `targetTypes`) matches any of its values.
+//! PostgreSQL 15 cannot read several ranges of one index in order and merge them, so for
+//! `tenant_id = $1 AND product IN ($2, $3)` it either walks the tenant's events newest first
+//! and drops the other products' (cheap while they are common; all 1.34 M events of the large
+//! benchmark tenant, 2.8 s, when it has none of them), or reads every matching row and sorts
+//! them (thousands of rows when the values are neither rare nor common). Which one it picks
+//! depends on estimates that are worst exactly where it matters: values a tenant has few or no
+//! events of.
 //!
 //! Written instead as a `UNION ALL` of one branch per combination of listed values (each the
 //! rest of the filter, with `tenant_id = …`, `product = …` or `product IS NULL` for the
-//! portal's events, and `action = …` in place of the lists), each ordered and limited to the
-//! page, under the page's own `ORDER BY … LIMIT` ([`super::store::page_statement`]), the plan
-//! is a Merge Append of index descents (`audit_log_tenant_page_idx`,
-//! `audit_log_tenant_product_idx`, `audit_log_product_page_idx`, `audit_log_portal_page_idx`,
-//! `audit_log_tenant_action_prefix_idx`), each reading at most a page. The branches are
-//! disjoint (each value is listed once) and together hold what the lists match, so the merged
-//! page is the page. Benchmark shape S13 (the large tenant, two products it has no events
-//! of): 1.8 s → 0.7 ms.
+//! portal's events, `action = …` and `target_type = …` in place of the lists), each ordered and
+//! limited to the page, under the page's own `ORDER BY … LIMIT`
+//! ([`super::store::page_statement`]), the plan is a Merge Append of index descents
+//! (`audit_log_tenant_page_idx`, `audit_log_tenant_product_idx`, `audit_log_product_page_idx`,
+//! `audit_log_portal_page_idx`, `audit_log_tenant_action_prefix_idx`,
+//! `audit_log_tenant_target_type_idx`), each reading at most a page. The branches are disjoint
+//! (each value is listed once) and together hold what the lists match, so the merged page is
+//! the page. Benchmark shape S13 (the large tenant, two products it has no events of): 1.8 s →
+//! 0.7 ms.
 //!
 //! What it costs: each branch is planned and run on its own. Two common products of the large
 //! tenant: 24,300–24,700 statements a second instead of 29,500–31,400 (8 clients); eight
@@ -39,8 +41,8 @@ use crate::auth::Principal;
 use entity::audit_log::Column;
 
 /// The most branches a page is read in. Lists are split in the order tenants, products,
-/// actions, each only while the branches stay within this; a list left whole is matched in
-/// every branch as it is.
+/// actions, target types, each only while the branches stay within this; a list left whole is
+/// matched in every branch as it is.
 pub const MAX_BRANCHES: usize = 16;
 
 /// The lists a page is split by: each is left out of the common condition, and every branch
@@ -53,6 +55,8 @@ pub struct SplitLists {
     pub products: bool,
     /// `filter.actions`.
     pub actions: bool,
+    /// `filter.targetTypes`.
+    pub target_types: bool,
 }
 
 /// How a page of a filter is split: by which lists, and each branch's values
@@ -111,12 +115,21 @@ pub fn split(filter: &AuditEventFilter, principal: &Principal, text: TextMatch) 
             .collect(),
         _ => Vec::new(),
     };
+    let target_types = match &filter.target_types {
+        // Likewise a tenant's kinds of target (`(tenant_id, target_type, …)`).
+        Some(list) if within_tenants => distinct(list)
+            .into_iter()
+            .map(|t| Expr::col(Column::TargetType).eq(t))
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut lists = SplitLists::default();
     let mut branches = vec![Condition::all()];
     for (list, split) in [
         (tenants, &mut lists.tenants),
         (products, &mut lists.products),
         (actions, &mut lists.actions),
+        (target_types, &mut lists.target_types),
     ] {
         if list.len() < 2 || branches.len() * list.len() > MAX_BRANCHES {
             continue;

@@ -1,5 +1,5 @@
-//! List filters (`tenantIds`, `products` with or without the portal's events, `actions`) read
-//! one listed value per branch and merged (`api::audit::merge`): pages in both orders, through
+//! List filters (`tenantIds`, `products` with or without the portal's events, `actions`,
+//! `targetTypes`) read one listed value per branch and merged (`api::audit::merge`): pages in both orders, through
 //! instants every branch shares and values listed twice, hold exactly what plain SQL finds;
 //! and which lists are split, and when not.
 
@@ -26,6 +26,13 @@ const PAGE: &str = "query($f: AuditEventFilter, $a: String, $o: AuditOrder!) {
 
 const PRODUCTS: [Option<&str>; 4] = [Some("crm"), Some("billing"), Some("analytics"), None];
 const ACTIONS: [&str; 3] = ["crm.deal.won", "billing.invoice.paid", "user.login"];
+const TARGET_TYPES: [Option<&str>; 5] = [
+    Some("deal"),
+    Some("invoice"),
+    None,
+    Some("idp"),
+    Some("user"),
+];
 
 /// Every page of `filter` in `order`, through the cursor.
 async fn walk(app: &TestApp, key: &str, filter: &Value, order: &str) -> (Vec<i64>, Value) {
@@ -58,6 +65,7 @@ async fn list_filters_page_through_exactly_what_plain_sql_finds() {
         Ev {
             product: PRODUCTS[i % 4],
             action: ACTIONS[(i / 4) % 3],
+            target_type: TARGET_TYPES[i % 5],
             ..Ev::new(
                 tenants[(i / 12) % 3],
                 t0 + Duration::minutes((i % 6) as i64),
@@ -119,6 +127,16 @@ async fn list_filters_page_through_exactly_what_plain_sql_finds() {
             &platform,
             json!({"products": ["analytics", "billing"]}),
             "product IN ('analytics', 'billing')",
+        ),
+        (
+            &acme,
+            json!({"targetTypes": ["idp", "invoice", "idp", "nothing"]}),
+            "tenant_id = '{a}' AND target_type IN ('idp', 'invoice')",
+        ),
+        (
+            &platform,
+            json!({"tenantIds": [a, b], "targetTypes": ["deal", "user"], "actions": ["user.login", "crm.deal.won"]}),
+            "tenant_id IN ('{a}', '{b}') AND target_type IN ('deal', 'user') AND action IN ('user.login', 'crm.deal.won')",
         ),
         (
             &platform,
@@ -222,6 +240,14 @@ fn which_lists_are_split() {
     assert_eq!(branches(tenant, &actions(None)), 3);
     assert_eq!(branches(Caller::Platform, &actions(Some(ids(2)))), 6);
     assert_eq!(branches(Caller::Platform, &actions(None)), 1);
+    // So are its kinds of target, after the actions.
+    let types = |tenant_ids| AuditEventFilter {
+        target_types: Some(names(5)),
+        ..actions(tenant_ids)
+    };
+    assert_eq!(branches(tenant, &types(None)), 15);
+    assert_eq!(branches(Caller::Platform, &types(Some(ids(2)))), 6);
+    assert_eq!(branches(Caller::Platform, &types(None)), 1);
     // Rows found through a GIN index are not looked up once per branch.
     let gin = [
         AuditEventFilter {
