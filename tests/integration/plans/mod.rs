@@ -13,12 +13,14 @@ use api::audit::free_text::{ROW_BY_ROW_EVENTS, TextMatch};
 use api::audit::store::{AuditOrder, find_statement, page_statement};
 use api::auth::Principal;
 use api::reads::PlanCache;
-use bench::shapes::{self, Caller};
+use bench::shapes::{self, Caller, Subjects};
 use bench::sql::{PlanWaste, explain_prepared, plan_waste};
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use seed::bulk::{BulkOptions, seed_bulk};
 use tests::TestDb;
+
+mod lists;
 
 /// Rows a plan may read and throw away.
 const MAX_DISCARDED: u64 = 300;
@@ -30,6 +32,36 @@ fn in_order_through(waste: &PlanWaste, index: &str) -> bool {
         && waste.sorts == 0
         && waste.rows_discarded <= MAX_DISCARDED
         && waste.nodes.iter().any(|n| n.contains(index))
+}
+
+/// The large tenant's value of `column` with the fewest (`ASC`) or most (`DESC`) events.
+async fn rarest(db: &TestDb, subjects: &Subjects, column: &str, order: &str) -> String {
+    bench::subjects::scalar(
+        &db.db,
+        &format!(
+            "SELECT {column} FROM audit_log WHERE tenant_id = $1 AND {column} IS NOT NULL \
+             GROUP BY 1 ORDER BY count(*) {order}, 1 LIMIT 1"
+        ),
+        vec![subjects.large.id.into()],
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+/// The plan of `who`'s first page of `filter`, as the server reads it.
+async fn page_plan(db: &TestDb, who: &Principal, filter: AuditEventFilter) -> PlanWaste {
+    let columns = api::graphql::page_columns("{ auditEvents { edges { node { id } } } }").unwrap();
+    let (text, order) = (TextMatch::Indexed, AuditOrder::NewestFirst);
+    let condition = filter.condition_with(who, text).unwrap();
+    let conditions = filter
+        .page_conditions(who, text, order, None, &condition)
+        .unwrap();
+    let page = page_statement(conditions, order, 50, None, columns);
+    let plan = explain_prepared(&db.db, &page, "JSON", PlanCache::Session)
+        .await
+        .unwrap();
+    plan_waste(&plan).unwrap()
 }
 
 #[tokio::test]
@@ -146,42 +178,11 @@ async fn no_search_shape_scans_or_discards_audit_log_rows() {
     // trigram index, which would then be read whole: the server matches it row by row. A
     // rare target name is looked up in the index; the commonest actor's name is not.
     let principal = shapes::principal(Caller::Tenant(subjects.large.id), subjects.large.id);
-    let by_count = async |column: &str, order: &str| -> String {
-        bench::subjects::scalar(
-            &db.db,
-            &format!(
-                "SELECT {column} FROM audit_log WHERE tenant_id = $1 AND {column} IS NOT NULL \
-                 GROUP BY 1 ORDER BY count(*) {order}, 1 LIMIT 1"
-            ),
-            vec![subjects.large.id.into()],
-        )
-        .await
-        .unwrap()
-        .unwrap()
-    };
+    let by_count = async |column: &str, order: &str| rarest(&db, &subjects, column, order).await;
     let rare_target = by_count("target_name", "ASC").await;
     let common_actor = by_count("actor_name", "DESC").await;
     // The plan of the large tenant's first page for a filter, and for a search.
-    let plan_as = async |who: &Principal, filter: AuditEventFilter| -> PlanWaste {
-        let columns =
-            api::graphql::page_columns("{ auditEvents { edges { node { id } } } }").unwrap();
-        let (text, order) = (TextMatch::Indexed, AuditOrder::NewestFirst);
-        let condition = filter.condition_with(who, text).unwrap();
-        let page = page_statement(
-            filter
-                .page_conditions(who, text, order, None, &condition)
-                .unwrap(),
-            order,
-            50,
-            None,
-            columns,
-        );
-        let plan = explain_prepared(&db.db, &page, "JSON", PlanCache::Session)
-            .await
-            .unwrap();
-        plan_waste(&plan).unwrap()
-    };
-    let plan_of_filter = async |filter| plan_as(&principal, filter).await;
+    let plan_of_filter = async |filter| page_plan(&db, &principal, filter).await;
     let plan_of = async |search: &str| -> PlanWaste {
         plan_of_filter(AuditEventFilter {
             query: Some(search.to_owned()),
@@ -232,93 +233,7 @@ async fn no_search_shape_scans_or_discards_audit_log_rows() {
         );
     }
 
-    // A product the large tenant has the fewest events of (none, often), alone: read from
-    // `audit_log_tenant_product_idx`, not by walking the tenant's or the product's events.
-    let scarce_product: String = bench::subjects::scalar(
-        &db.db,
-        "SELECT p FROM (SELECT DISTINCT product AS p FROM audit_log WHERE product IS NOT NULL) ps \
-         ORDER BY (SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND product = ps.p), p \
-         LIMIT 1",
-        vec![subjects.large.id.into()],
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let waste = plan_of_filter(AuditEventFilter {
-        products: Some(vec![scarce_product.clone()]),
-        ..AuditEventFilter::default()
-    })
-    .await;
-    assert!(
-        in_order_through(&waste, "audit_log_tenant_product_idx"),
-        "products [{scarce_product}]: {waste:?}"
-    );
-    // Lists (`api::audit::merge`): products the large tenant has none of, two tenants with or
-    // without one of them, and its rarest kind of target with one it has none of, are read a
-    // descent per value and merged, not by walking the tenant's events (2.8 s on the benchmark
-    // data) or every tenant's. Its rarest kind of target alone: one descent
-    // (`audit_log_tenant_target_type_idx`, the eighth migration).
-    let rare_type = by_count("target_type", "ASC").await;
-    let platform = shapes::principal(Caller::Platform, subjects.large.id);
-    let two = Some(vec![subjects.large.id, subjects.mid.id]);
-    let list = |values: &[&str]| Some(values.iter().map(|v| v.to_string()).collect());
-    for (who, merged, filter, index) in [
-        (
-            &principal,
-            true,
-            AuditEventFilter {
-                products: list(&[&scarce_product, "nowhere"]),
-                ..AuditEventFilter::default()
-            },
-            "tenant_product_idx",
-        ),
-        (
-            &platform,
-            true,
-            AuditEventFilter {
-                tenant_ids: two.clone(),
-                products: list(&[&scarce_product]),
-                ..AuditEventFilter::default()
-            },
-            "audit_log_tenant_product_idx",
-        ),
-        (
-            &platform,
-            true,
-            AuditEventFilter {
-                tenant_ids: two,
-                ..AuditEventFilter::default()
-            },
-            "audit_log_tenant_page_idx",
-        ),
-        (
-            &principal,
-            true,
-            AuditEventFilter {
-                target_types: list(&[&rare_type, "nothing"]),
-                ..AuditEventFilter::default()
-            },
-            "audit_log_tenant_target_type_idx",
-        ),
-        (
-            &principal,
-            false,
-            AuditEventFilter {
-                target_types: list(&[&rare_type]),
-                ..AuditEventFilter::default()
-            },
-            "audit_log_tenant_target_type_idx",
-        ),
-    ] {
-        let waste = plan_as(who, filter.clone()).await;
-        assert!(
-            waste.nodes.iter().any(|n| n == "Merge Append") == merged
-                && waste.nodes.iter().any(|n| n.contains(index))
-                && waste.seq_scans == 0
-                && waste.rows_discarded + waste.rows_sorted <= MAX_DISCARDED,
-            "{filter:?}: {waste:?}"
-        );
-    }
+    lists::check(&db, &subjects).await;
 
     // Metadata (`api::audit::metadata_terms`): a value hundreds of the large tenant's events
     // have is read newest first through its terms, not found whole and sorted (as through the
