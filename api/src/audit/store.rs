@@ -87,7 +87,7 @@ pub async fn page(
 /// whether a next page exists). The benchmark and the plan tests use it to run exactly what
 /// the server runs.
 ///
-/// With two or more `conditions` (the branches of [`AuditEventFilter::page_conditions`],
+/// With no `conditions`, no rows. With two or more (the branches of [`AuditEventFilter::page_conditions`],
 /// which match disjoint rows), each is read as such a page on its own and the pages are merged
 /// under the page's order and limit ([`super::merge`]): `SELECT … FROM (SELECT * FROM
 /// (<branch 1>) AS "branch" UNION ALL (<branch 2>) …) AS "audit_log" ORDER BY … LIMIT …`.
@@ -111,9 +111,11 @@ pub fn page_statement(
     let mut pages = conditions
         .into_iter()
         .map(|condition| page_select(condition, order, first, after, columns));
+    // No conditions match no rows (never every row: the conditions carry the key's reach).
+    let nothing = || Condition::all().add(Expr::cust("FALSE"));
     let first_page = pages
         .next()
-        .unwrap_or_else(|| page_select(Condition::all(), order, first, after, columns));
+        .unwrap_or_else(|| page_select(nothing(), order, first, after, columns));
     let query = match pages.next() {
         None => first_page,
         Some(second) => {

@@ -289,4 +289,7 @@ fn which_lists_are_split() {
     let limits = statement.values.iter().flat_map(|v| v.0.iter());
     let limits = limits.filter(|v| **v == sea_orm::Value::BigUnsigned(Some(51)));
     assert_eq!(limits.count(), 4, "each branch and the page: 50 + 1 rows");
+    // No conditions read nothing, never everything.
+    let none = page_statement(Vec::new(), AuditOrder::NewestFirst, 50, None, Columns::ALL);
+    assert!(none.sql.contains("WHERE FALSE"), "{}", none.sql);
 }
