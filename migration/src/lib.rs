@@ -15,6 +15,7 @@ mod m20261122_160000_audit_source_ip_index;
 mod m20261122_163000_audit_tenant_product_index;
 mod m20261122_173000_audit_metadata_terms;
 mod m20261122_193000_audit_tenant_target_type_index;
+mod m20261122_200000_audit_project_index;
 
 /// Every migration of the registry, oldest first.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_163000_audit_tenant_product_index::Migration),
             Box::new(m20261122_173000_audit_metadata_terms::Migration),
             Box::new(m20261122_193000_audit_tenant_target_type_index::Migration),
+            Box::new(m20261122_200000_audit_project_index::Migration),
         ]
     }
 }

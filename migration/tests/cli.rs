@@ -86,8 +86,17 @@ fn every_subcommand_works_against_database_url() {
     let target_type_index =
         "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_tenant_target_type_idx'";
     assert_eq!(psql(&url, target_type_index), "1");
+    let project_index =
+        "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_project_page_idx'";
+    assert_eq!(psql(&url, project_index), "1");
     let term_triggers = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%metadata_terms%'";
     assert_eq!(psql(&url, term_triggers), "3");
+    ok(&["down"], &url);
+    assert_eq!(
+        (psql(&url, project_index), psql(&url, target_type_index)),
+        ("0".to_owned(), "1".to_owned()),
+        "down rolls back the last migration only"
+    );
     ok(&["down"], &url);
     assert_eq!(
         (

@@ -175,6 +175,7 @@ async fn an_index_left_invalid_by_an_interrupted_concurrent_build_is_built_again
             "audit_log_tenant_target_type_idx",
             "target_type IS NOT NULL",
         ),
+        (8, "audit_log_project_page_idx", "project_id IS NOT NULL"),
     ] {
         let db = TestDb::empty().await;
         Migrator::up(&db.db, Some(before))
