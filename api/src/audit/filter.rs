@@ -169,7 +169,9 @@ impl AuditEventFilter {
             all = all.add(Expr::col(Column::TenantId).eq(principal.tenant_id));
         }
 
-        if let Some(ids) = non_empty("filter.projectIds", &self.project_ids)? {
+        if let Some(ids) = non_empty("filter.projectIds", &self.project_ids)?
+            && !split.projects
+        {
             all = all.add(Expr::col(Column::ProjectId).is_in(ids.iter().copied()));
         }
         let products = self.product_condition(principal)?;

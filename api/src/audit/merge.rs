@@ -1,25 +1,25 @@
 //! Pages of list filters, read as one index range per listed value and merged in time order.
 //!
-//! A list (`tenantIds`, `products`, `actions`, `targetTypes`) matches any of its values.
-//! PostgreSQL 15 cannot read several ranges of one index in order and merge them, so for
-//! `tenant_id = $1 AND product IN ($2, $3)` it either walks the tenant's events newest first
-//! and drops the other products' (cheap while they are common; all 1.34 M events of the large
-//! benchmark tenant, 2.8 s, when it has none of them), or reads every matching row and sorts
-//! them (thousands of rows when the values are neither rare nor common). Which one it picks
-//! depends on estimates that are worst exactly where it matters: values a tenant has few or no
-//! events of.
+//! A list (`projectIds`, `tenantIds`, `products`, `actions`, `targetTypes`) matches any of its
+//! values. PostgreSQL 15 cannot read several ranges of one index in order and merge them, so
+//! for `tenant_id = $1 AND product IN ($2, $3)` it either walks the tenant's events newest
+//! first and drops the other products' (cheap while they are common; all 1.34 M events of the
+//! large benchmark tenant, 2.8 s, when it has none of them), or reads every matching row and
+//! sorts them (thousands of rows when the values are neither rare nor common). Which one it
+//! picks depends on estimates that are worst exactly where it matters: values a tenant has few
+//! or no events of.
 //!
 //! Written instead as a `UNION ALL` of one branch per combination of listed values (each the
-//! rest of the filter, with `tenant_id = …`, `product = …` or `product IS NULL` for the
-//! portal's events, `action = …` and `target_type = …` in place of the lists), each ordered and
-//! limited to the page, under the page's own `ORDER BY … LIMIT`
+//! rest of the filter, with `project_id = …`, `tenant_id = …`, `product = …` or `product IS
+//! NULL` for the portal's events, `action = …` and `target_type = …` in place of the lists),
+//! each ordered and limited to the page, under the page's own `ORDER BY … LIMIT`
 //! ([`super::store::page_statement`]), the plan is a Merge Append of index descents
-//! (`audit_log_tenant_page_idx`, `audit_log_tenant_product_idx`, `audit_log_product_page_idx`,
-//! `audit_log_portal_page_idx`, `audit_log_tenant_action_prefix_idx`,
-//! `audit_log_tenant_target_type_idx`), each reading at most a page. The branches are disjoint
-//! (each value is listed once) and together hold what the lists match, so the merged page is
-//! the page. Benchmark shape S13 (the large tenant, two products it has no events of): 1.8 s →
-//! 0.7 ms.
+//! (`audit_log_project_page_idx`, `audit_log_tenant_page_idx`, `audit_log_tenant_product_idx`,
+//! `audit_log_product_page_idx`, `audit_log_portal_page_idx`,
+//! `audit_log_tenant_action_prefix_idx`, `audit_log_tenant_target_type_idx`), each reading at
+//! most a page. The branches are disjoint (each value is listed once) and together hold what
+//! the lists match, so the merged page is the page. Benchmark shape S13 (the large tenant, two
+//! products it has no events of): 2.8 s → 0.7 ms.
 //!
 //! What it costs: each branch is planned and run on its own. Two common products of the large
 //! tenant: 24,300–24,700 statements a second instead of 29,500–31,400 (8 clients); eight
@@ -40,15 +40,17 @@ use super::search::SearchQuery;
 use crate::auth::Principal;
 use entity::audit_log::Column;
 
-/// The most branches a page is read in. Lists are split in the order tenants, products,
-/// actions, target types, each only while the branches stay within this; a list left whole is
-/// matched in every branch as it is.
+/// The most branches a page is read in. Lists are split in the order projects, tenants (not
+/// with projects), products, actions, target types, each only while the branches stay within
+/// this; a list left whole is matched in every branch as it is.
 pub const MAX_BRANCHES: usize = 16;
 
 /// The lists a page is split by: each is left out of the common condition, and every branch
 /// has one of its values instead.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SplitLists {
+    /// `filter.projectIds`.
+    pub projects: bool,
     /// `filter.tenantIds`.
     pub tenants: bool,
     /// `filter.products`, and the portal's events with them.
@@ -60,7 +62,8 @@ pub struct SplitLists {
 }
 
 /// How a page of a filter is split: by which lists, and each branch's values
-/// (`tenant_id = …`, `product = …` or `product IS NULL`, `action = …`).
+/// (`project_id = …`, `tenant_id = …`, `product = …` or `product IS NULL`, `action = …`,
+/// `target_type = …`).
 #[derive(Debug, Clone)]
 pub struct Split {
     /// The lists split.
@@ -87,8 +90,18 @@ pub fn split(filter: &AuditEventFilter, principal: &Principal, text: TextMatch) 
     if text_indexed || (filter.metadata.is_some() && !within_tenants) {
         return None;
     }
+    // A project belongs to one tenant, and its events are kept in time order across tenants
+    // (`audit_log_project_page_idx`): with projects listed, tenants are not split (a branch of
+    // one tenant and another's project would read that project's events to find none).
+    let projects: Vec<SimpleExpr> = match &filter.project_ids {
+        Some(ids) => distinct(ids)
+            .into_iter()
+            .map(|id: Uuid| Expr::col(Column::ProjectId).eq(id))
+            .collect(),
+        None => Vec::new(),
+    };
     let tenants: Vec<SimpleExpr> = match &filter.tenant_ids {
-        Some(ids) if principal.is_platform() => distinct(ids)
+        Some(ids) if principal.is_platform() && filter.project_ids.is_none() => distinct(ids)
             .into_iter()
             .map(|id: Uuid| Expr::col(Column::TenantId).eq(id))
             .collect(),
@@ -126,6 +139,7 @@ pub fn split(filter: &AuditEventFilter, principal: &Principal, text: TextMatch) 
     let mut lists = SplitLists::default();
     let mut branches = vec![Condition::all()];
     for (list, split) in [
+        (projects, &mut lists.projects),
         (tenants, &mut lists.tenants),
         (products, &mut lists.products),
         (actions, &mut lists.actions),

@@ -15,7 +15,7 @@ use sea_orm::sea_query::Condition;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use tests::app::{Ev, TestApp, edge_ids};
-use tests::fixtures::insert_tenant;
+use tests::fixtures::{insert_project, insert_tenant};
 use uuid::Uuid;
 
 const PAGE: &str = "query($f: AuditEventFilter, $a: String, $o: AuditOrder!) {
@@ -54,9 +54,14 @@ async fn walk(app: &TestApp, key: &str, filter: &Value, order: &str) -> (Vec<i64
 #[tokio::test]
 async fn list_filters_page_through_exactly_what_plain_sql_finds() {
     let app = TestApp::spawn().await;
-    let mut tenants = Vec::new();
+    let (mut tenants, mut projects) = (Vec::new(), Vec::new());
     for slug in ["acme", "globex", "initech"] {
-        tenants.push(insert_tenant(&app.db.db, slug).await.expect("tenant").id);
+        let tenant = insert_tenant(&app.db.db, slug).await.expect("tenant").id;
+        tenants.push(tenant);
+        for project in ["web", "mobile"] {
+            let project = insert_project(&app.db.db, tenant, project).await;
+            projects.push(project.expect("project").id);
+        }
     }
     let t0 = Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap();
     // 6 instants, each shared by events of every tenant, product and action: the order of
@@ -66,6 +71,7 @@ async fn list_filters_page_through_exactly_what_plain_sql_finds() {
             product: PRODUCTS[i % 4],
             action: ACTIONS[(i / 4) % 3],
             target_type: TARGET_TYPES[i % 5],
+            project: (i % 3 < 2).then(|| projects[(i / 12) % 3 * 2 + i % 3]),
             ..Ev::new(
                 tenants[(i / 12) % 3],
                 t0 + Duration::minutes((i % 6) as i64),
@@ -82,6 +88,7 @@ async fn list_filters_page_through_exactly_what_plain_sql_finds() {
         .issue_key(tenants[0], "acme", &[Scope::AuditRead], None)
         .await;
     let (a, b) = (tenants[0].to_string(), tenants[1].to_string());
+    let [pa1, pa2, pb1, pb2] = [0, 1, 2, 3].map(|i| projects[i].to_string());
     let cases = [
         (
             &acme,
@@ -130,6 +137,21 @@ async fn list_filters_page_through_exactly_what_plain_sql_finds() {
         ),
         (
             &acme,
+            json!({"projectIds": [pa1, pa2, pa1]}),
+            "project_id IN ('{pa1}', '{pa2}')",
+        ),
+        (
+            &platform,
+            json!({"projectIds": [pa1, pb1], "tenantIds": [a, b]}),
+            "project_id IN ('{pa1}', '{pb1}') AND tenant_id IN ('{a}', '{b}')",
+        ),
+        (
+            &platform,
+            json!({"projectIds": [pa2, pb2], "products": ["crm", "billing"]}),
+            "project_id IN ('{pa2}', '{pb2}') AND product IN ('crm', 'billing')",
+        ),
+        (
+            &acme,
             json!({"targetTypes": ["idp", "invoice", "idp", "nothing"]}),
             "tenant_id = '{a}' AND target_type IN ('idp', 'invoice')",
         ),
@@ -147,6 +169,10 @@ async fn list_filters_page_through_exactly_what_plain_sql_finds() {
     let since = (t0 + Duration::minutes(2)).to_rfc3339();
     for (key, filter, sql) in cases {
         let sql = sql
+            .replace("{pa1}", &pa1)
+            .replace("{pa2}", &pa2)
+            .replace("{pb1}", &pb1)
+            .replace("{pb2}", &pb2)
             .replace("{a}", &a)
             .replace("{b}", &b)
             .replace("{since}", &since);
@@ -231,6 +257,18 @@ fn which_lists_are_split() {
         2
     );
     assert_eq!(MAX_BRANCHES, 16);
+    // Projects are split first, and tenants then not at all.
+    let projects = |tenant_ids, products| AuditEventFilter {
+        project_ids: Some(ids(3)),
+        ..filter(tenant_ids, products)
+    };
+    assert_eq!(branches(tenant, &projects(None, None)), 3);
+    assert_eq!(branches(Caller::Platform, &projects(None, None)), 3);
+    assert_eq!(branches(Caller::Platform, &projects(Some(ids(2)), None)), 3);
+    assert_eq!(
+        branches(Caller::Platform, &projects(Some(ids(2)), Some(names(2)))),
+        6
+    );
     // Actions are kept in time order only within a tenant.
     let actions = |tenant_ids| AuditEventFilter {
         tenant_ids,
