@@ -89,8 +89,16 @@ fn every_subcommand_works_against_database_url() {
     let project_index =
         "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_project_page_idx'";
     assert_eq!(psql(&url, project_index), "1");
+    let trigger_settings = "SELECT coalesce(proconfig::text, '') FROM pg_proc WHERE proname = 'audit_metadata_terms_add'";
+    assert_eq!(psql(&url, trigger_settings), "{jit=off}");
     let term_triggers = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%metadata_terms%'";
     assert_eq!(psql(&url, term_triggers), "3");
+    ok(&["down"], &url);
+    assert_eq!(
+        (psql(&url, trigger_settings), psql(&url, project_index)),
+        (String::new(), "1".to_owned()),
+        "down rolls back the last migration only"
+    );
     ok(&["down"], &url);
     assert_eq!(
         (psql(&url, project_index), psql(&url, target_type_index)),
