@@ -32,7 +32,6 @@ use std::collections::HashSet;
 use std::hash::Hash;
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, SimpleExpr};
-use uuid::Uuid;
 
 use super::filter::{AuditEventFilter, PortalEvents};
 use super::free_text::TextMatch;
@@ -94,25 +93,18 @@ pub fn split(filter: &AuditEventFilter, principal: &Principal, text: TextMatch) 
     // (`audit_log_project_page_idx`): with projects listed, tenants are not split (a branch of
     // one tenant and another's project would read that project's events to find none).
     let projects: Vec<SimpleExpr> = match &filter.project_ids {
-        Some(ids) => distinct(ids)
-            .into_iter()
-            .map(|id: Uuid| Expr::col(Column::ProjectId).eq(id))
-            .collect(),
+        Some(ids) => each_equal(Column::ProjectId, ids),
         None => Vec::new(),
     };
     let tenants: Vec<SimpleExpr> = match &filter.tenant_ids {
-        Some(ids) if principal.is_platform() && filter.project_ids.is_none() => distinct(ids)
-            .into_iter()
-            .map(|id: Uuid| Expr::col(Column::TenantId).eq(id))
-            .collect(),
+        Some(ids) if principal.is_platform() && filter.project_ids.is_none() => {
+            each_equal(Column::TenantId, ids)
+        }
         _ => Vec::new(),
     };
     let products: Vec<SimpleExpr> = match (&principal.product, &filter.products) {
         (None, Some(list)) => {
-            let mut each: Vec<SimpleExpr> = distinct(list)
-                .into_iter()
-                .map(|p| Expr::col(Column::Product).eq(p))
-                .collect();
+            let mut each = each_equal(Column::Product, list);
             if filter.portal_events() == PortalEvents::Include {
                 each.push(Expr::col(Column::Product).is_null());
             }
@@ -122,18 +114,12 @@ pub fn split(filter: &AuditEventFilter, principal: &Principal, text: TextMatch) 
     };
     let actions: Vec<SimpleExpr> = match &filter.actions {
         // Only a tenant's actions are kept in time order (`(tenant_id, action, …)`).
-        Some(list) if within_tenants => distinct(list)
-            .into_iter()
-            .map(|a| Expr::col(Column::Action).eq(a))
-            .collect(),
+        Some(list) if within_tenants => each_equal(Column::Action, list),
         _ => Vec::new(),
     };
     let target_types = match &filter.target_types {
         // Likewise a tenant's kinds of target (`(tenant_id, target_type, …)`).
-        Some(list) if within_tenants => distinct(list)
-            .into_iter()
-            .map(|t| Expr::col(Column::TargetType).eq(t))
-            .collect(),
+        Some(list) if within_tenants => each_equal(Column::TargetType, list),
         _ => Vec::new(),
     };
     let mut lists = SplitLists::default();
@@ -157,13 +143,16 @@ pub fn split(filter: &AuditEventFilter, principal: &Principal, text: TextMatch) 
     (branches.len() >= 2).then_some(Split { lists, branches })
 }
 
-/// `values` without repeats, in their first order: a value listed twice must not be read
-/// twice.
-fn distinct<T: Clone + Eq + Hash>(values: &[T]) -> Vec<T> {
+/// `column = value` for each of `values`, without repeats, in their first order: a value
+/// listed twice must not be read twice.
+fn each_equal<T>(column: Column, values: &[T]) -> Vec<SimpleExpr>
+where
+    T: Clone + Eq + Hash + Into<sea_orm::Value>,
+{
     let mut seen = HashSet::with_capacity(values.len());
     values
         .iter()
         .filter(|value| seen.insert(*value))
-        .cloned()
+        .map(|value| Expr::col(column).eq(value.clone()))
         .collect()
 }
