@@ -1,4 +1,5 @@
-//! SeaORM entities for the tenant-registry schema: one module per table, one for the Postgres enums.
+//! SeaORM entities for the tenant-registry schema: one module per table (the reference schema's
+//! six, and `tenant_deletions` of the eleventh migration), one for the Postgres enums.
 //!
 //! They describe the schema as it is now (the `migration` crate describes how it got there);
 //! the integration test `entities::entities_agree_with_the_migrated_tables` fails when the two drift apart.
@@ -13,6 +14,7 @@ pub mod keys;
 pub mod prelude;
 pub mod scope;
 pub mod sea_orm_active_enums;
+pub mod tenant_deletions;
 pub mod tenant_idp_config;
 pub mod tenant_products;
 pub mod tenant_projects;

@@ -63,7 +63,11 @@ fn every_subcommand_works_against_database_url() {
     let url = fresh_database("cli_cycle");
     assert!(ok(&["status"], &url).contains("Pending"));
     ok(&["up"], &url);
-    assert_eq!(tables(&url), 7, "the six and audit_metadata_term");
+    assert_eq!(
+        tables(&url),
+        8,
+        "the six, audit_metadata_term and tenant_deletions"
+    );
     assert!(ok(&["status"], &url).contains("Applied"));
     let reference_index =
         "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_log_tenant_idx'";
@@ -93,6 +97,14 @@ fn every_subcommand_works_against_database_url() {
     assert_eq!(psql(&url, trigger_settings), "{jit=off}");
     let term_triggers = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%metadata_terms%'";
     assert_eq!(psql(&url, term_triggers), "3");
+    let deletions = "SELECT count(*) FROM pg_tables WHERE tablename = 'tenant_deletions'";
+    assert_eq!(psql(&url, deletions), "1");
+    ok(&["down"], &url);
+    assert_eq!(
+        (psql(&url, deletions), psql(&url, trigger_settings)),
+        ("0".to_owned(), "{jit=off}".to_owned()),
+        "down rolls back the last migration only"
+    );
     ok(&["down"], &url);
     assert_eq!(
         (psql(&url, trigger_settings), psql(&url, project_index)),
@@ -151,11 +163,11 @@ fn every_subcommand_works_against_database_url() {
     ok(&["up", "-n", "1"], &url);
     assert_eq!(tables(&url), 6);
     ok(&["refresh"], &url);
-    assert_eq!(tables(&url), 7);
+    assert_eq!(tables(&url), 8);
     ok(&["reset"], &url);
     assert_eq!(tables(&url), 0);
     ok(&["fresh"], &url);
-    assert_eq!(tables(&url), 7);
+    assert_eq!(tables(&url), 8);
     assert_eq!(
         psql(
             &url,
@@ -170,7 +182,7 @@ fn database_url_flag_works_like_the_variable() {
     let url = fresh_database("cli_flag");
     let out = migration(&["-u", &url, "up"], None);
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(tables(&url), 7);
+    assert_eq!(tables(&url), 8);
 }
 
 #[test]

@@ -252,6 +252,7 @@ async fn entities_agree_with_the_migrated_tables() {
     problems.extend(drift::entity_drift::<TenantIdpConfig>(&db.db).await);
     problems.extend(drift::entity_drift::<ApiKeys>(&db.db).await);
     problems.extend(drift::entity_drift::<AuditLog>(&db.db).await);
+    problems.extend(drift::entity_drift::<TenantDeletions>(&db.db).await);
     assert!(
         problems.is_empty(),
         "entities and schema disagree:\n{}",

@@ -6,10 +6,11 @@ use tests::catalog::{self, Catalog};
 
 const REFERENCE_DDL: &str = include_str!("../reference/tenant_registry.sql");
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "api_keys",
     "audit_log",
     "audit_metadata_term",
+    "tenant_deletions",
     "tenant_idp_config",
     "tenant_products",
     "tenant_projects",
