@@ -15,6 +15,8 @@
 //! | `--introspection` / `--no-introspection` | `API_INTROSPECTION` | on in dev mode, off with `DATABASE_URL` |
 //! | `--max-depth N` | `API_MAX_DEPTH` | 12 |
 //! | `--max-complexity N` | `API_MAX_COMPLEXITY` | 20000 (a list field costs `first` × its selection) |
+//! | `--delete-inline-events N` | `API_DELETE_INLINE_EVENTS` | 5000 (more: the tenant is deleted in stages) |
+//! | `--delete-batch-events N` | `API_DELETE_BATCH_EVENTS` | 5000 (events cleared per transaction of a deletion in stages) |
 //! | (none) | `RUST_LOG` | `info,sqlx=warn,sea_orm=warn` |
 
 use std::net::SocketAddr;
@@ -71,6 +73,13 @@ pub struct ServeConfig {
     /// Highest complexity an operation may have (each field 1, a list field `first` × its selection).
     #[arg(long, env = "API_MAX_COMPLEXITY", default_value_t = 20_000)]
     pub max_complexity: usize,
+    /// A tenant with at most this many audit events is deleted at once; one with more is
+    /// deleted in stages, its events cleared in the background (see `deleteTenant`).
+    #[arg(long, env = "API_DELETE_INLINE_EVENTS", default_value_t = 5_000)]
+    pub delete_inline_events: u64,
+    /// Audit events cleared per transaction of a deletion in stages.
+    #[arg(long, env = "API_DELETE_BATCH_EVENTS", default_value_t = 5_000)]
+    pub delete_batch_events: u64,
 }
 
 /// The default `RUST_LOG` filter.
@@ -120,6 +129,14 @@ impl ServeConfig {
             argon2_concurrency: self.argon2_concurrency,
             failures_per_address: self.auth_failures_per_address,
             failures_per_prefix: self.auth_failures_per_prefix,
+        }
+    }
+
+    /// Where tenant deletions stop being done at once, and their batches.
+    pub fn deletions(&self) -> crate::deletions::DeletionSettings {
+        crate::deletions::DeletionSettings {
+            inline_events: self.delete_inline_events,
+            batch_events: self.delete_batch_events,
         }
     }
 

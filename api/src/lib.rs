@@ -6,6 +6,7 @@
 //! - [`http`]: routes: GraphQL endpoint, playground, health.
 //! - [`graphql`]: the schema, independent of HTTP.
 //! - [`auth`]: API keys and the reach of a caller.
+//! - [`deletions`]: deleting a tenant with many audit events, in stages.
 //! - [`audit`]: filtering, search language, keyset paging of the audit log.
 //! - [`reads`]: the read path's own connections (no pool round trip after each statement).
 //! - [`retraced`]: Retraced's publisher protocol, so products keep their Retraced clients.
@@ -14,6 +15,7 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod deletions;
 pub mod dev;
 pub mod error;
 pub mod graphql;

@@ -10,6 +10,7 @@ use poem::{EndpointExt, Server};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::auth::{AuthSettings, Authenticator};
+use crate::deletions::{DeletionSettings, Deletions};
 use crate::graphql::validated::{self, ValidatedRequests};
 use crate::graphql::{Limits, build_schema};
 use crate::http::{HttpSettings, routes};
@@ -33,15 +34,18 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Binds `bind` and prepares the routes over `db`.
+    /// Binds `bind` and prepares the routes over `db`, and the worker of tenant deletions in
+    /// stages (it runs while the server does).
     pub async fn build(
         bind: SocketAddr,
         db: DatabaseConnection,
         settings: HttpSettings,
         auth: AuthSettings,
         limits: Limits,
+        deletions: DeletionSettings,
     ) -> std::io::Result<Application> {
         let state = AppState {
+            deletions: Arc::new(Deletions::new(db.clone(), deletions)),
             auth: Arc::new(Authenticator::new(db.clone(), auth)),
             reads: Arc::new(ReadConnections::like_pool(&db)),
             validated: Arc::new(ValidatedRequests::new(validated::CAPACITY)),
@@ -76,9 +80,12 @@ impl Application {
 
     /// Serves until the process is stopped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
+        let worker = tokio::spawn(self.state.deletions.clone().run());
+        let served = Server::new_with_acceptor(self.acceptor)
             .run(self.endpoint)
-            .await
+            .await;
+        worker.abort();
+        served
     }
 
     /// Serves until `signal` completes, then lets in-flight requests finish (up to `grace`).
@@ -87,9 +94,13 @@ impl Application {
         signal: impl Future<Output = ()> + Send,
         grace: Duration,
     ) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
+        // Stopping the worker mid-batch rolls that batch back; the next start finishes it.
+        let worker = tokio::spawn(self.state.deletions.clone().run());
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.endpoint, signal, Some(grace))
-            .await
+            .await;
+        worker.abort();
+        served
     }
 }
 

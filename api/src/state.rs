@@ -1,4 +1,5 @@
-//! What every request shares: the database pool, the read connections and the key verifier.
+//! What every request shares: the database pool, the read connections, the key verifier and
+//! the tenant deletions' worker.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use uuid::Uuid;
 
 use crate::audit::free_text::{TenantSizes, TextMatch};
 use crate::auth::Authenticator;
+use crate::deletions::Deletions;
 use crate::error::ApiError;
 use crate::graphql::validated::ValidatedRequests;
 use crate::metrics::Metrics;
@@ -28,6 +30,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Tenants' sizes, which decide how free text is matched.
     pub tenant_sizes: Arc<TenantSizes>,
+    /// Tenant deletions in stages, and their worker.
+    pub deletions: Arc<Deletions>,
 }
 
 impl AppState {

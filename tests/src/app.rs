@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use api::auth::AuthSettings;
+use api::deletions::DeletionSettings;
 use api::http::HttpSettings;
 use api::startup::Application;
 use api::state::AppState;
@@ -58,6 +59,27 @@ impl TestApp {
         limits: api::graphql::Limits,
         auth: AuthSettings,
     ) -> TestApp {
+        TestApp::spawn_all(adjust, limits, auth, DeletionSettings::default()).await
+    }
+
+    /// Like [`TestApp::spawn`], with the tenant deletions' settings.
+    pub async fn spawn_deleting(deletions: DeletionSettings) -> TestApp {
+        TestApp::spawn_all(
+            |_| {},
+            api::graphql::Limits::default(),
+            AuthSettings::default(),
+            deletions,
+        )
+        .await
+    }
+
+    /// Like [`TestApp::spawn`], with every setting given.
+    pub async fn spawn_all(
+        adjust: impl FnOnce(&mut HttpSettings),
+        limits: api::graphql::Limits,
+        auth: AuthSettings,
+        deletions: DeletionSettings,
+    ) -> TestApp {
         // The server's log goes to the test's captured output: shown when a test fails.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -83,6 +105,7 @@ impl TestApp {
             settings,
             auth,
             limits,
+            deletions,
         )
         .await
         .expect("bind the server");

@@ -121,6 +121,18 @@ pub async fn record(
     meta: &RequestMeta,
     change: Change,
 ) -> Result<(), ApiError> {
+    record_as(db, caller.key_id, &caller.key_name, meta, change).await
+}
+
+/// Writes the audit row of `change`, made by the API key `key_id` named `key_name` (a change
+/// the server finishes later on a caller's behalf: see [`crate::deletions`]).
+pub async fn record_as(
+    db: &impl ConnectionTrait,
+    key_id: Uuid,
+    key_name: &str,
+    meta: &RequestMeta,
+    change: Change,
+) -> Result<(), ApiError> {
     let mut metadata =
         json!({ "crud": change.crud, "before": change.before, "after": change.after });
     if let (Some(reason), Some(object)) = (change.reason, metadata.as_object_mut()) {
@@ -129,8 +141,8 @@ pub async fn record(
     let (target_type, target_id, target_name) = change.target;
     audit_log::ActiveModel {
         tenant_id: Set(change.tenant_id),
-        actor_id: Set(Some(caller.key_id.to_string())),
-        actor_name: Set(Some(caller.key_name.clone())),
+        actor_id: Set(Some(key_id.to_string())),
+        actor_name: Set(Some(key_name.to_owned())),
         actor_type: Set(Some("service".into())),
         action: Set(change.action.into()),
         target_id: Set(Some(target_id)),

@@ -75,15 +75,16 @@ impl Default for Limits {
 /// The schema, with the shared state and the DataLoaders in its data. Field suggestions
 /// ("did you mean ...") are off: they would map the schema for someone without introspection.
 pub fn build_schema(state: AppState, limits: Limits) -> RegistrySchema {
-    let (projects, products, idps, keys) = tenants::loaders(&state.db);
+    let loaders = tenants::loaders(&state.db);
     let verdicts = validated::ReuseVerdicts(state.validated.clone());
     let mut builder = builder()
         .extension(verdicts)
         .data(state)
-        .data(projects)
-        .data(products)
-        .data(idps)
-        .data(keys)
+        .data(loaders.projects)
+        .data(loaders.products)
+        .data(loaders.idps)
+        .data(loaders.keys)
+        .data(loaders.deletions)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
         .limit_recursive_depth(limits.recursion)

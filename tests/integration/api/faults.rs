@@ -26,6 +26,7 @@ async fn serve(pool: sea_orm::DatabaseConnection) -> String {
         settings,
         api::auth::AuthSettings::default(),
         api::graphql::Limits::default(),
+        api::deletions::DeletionSettings::default(),
     )
     .await
     .unwrap();

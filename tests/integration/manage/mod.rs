@@ -1,5 +1,6 @@
 //! Managing the registry through GraphQL: every mutation, its audit row, its refusals.
 
+mod deletions;
 mod entitlements;
 mod forbidden;
 mod idp;
@@ -26,7 +27,11 @@ pub struct Ops {
 
 impl Ops {
     pub async fn new() -> Ops {
-        let app = TestApp::spawn().await;
+        Ops::with_app(TestApp::spawn().await).await
+    }
+
+    /// Like [`Ops::new`], on `app`.
+    pub async fn with_app(app: TestApp) -> Ops {
         let ops = insert_tenant(&app.db.db, "ops").await.unwrap();
         let acme = insert_tenant(&app.db.db, "acme").await.unwrap().id;
         let key = app.issue_key(ops.id, "operator", &Scope::ALL, None).await;

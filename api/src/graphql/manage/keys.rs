@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::begin;
 use crate::audit::portal::{Change, record, snapshot};
+use crate::deletions;
 use crate::error::ApiError;
 use crate::graphql::context::{principal, request_meta, state};
 use crate::graphql::tenants::ApiKey;
@@ -70,6 +71,7 @@ impl KeyMutation {
             .into());
         }
         let txn = begin(ctx).await?;
+        deletions::refuse_if_deleting(&txn, tenant_id).await?;
         let issued = issue_key(
             &txn,
             NewKey {

@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use super::begin;
 use crate::audit::portal::{Change, diff, record, snapshot};
+use crate::deletions;
 use crate::error::ApiError;
-use crate::graphql::context::{principal, request_meta};
+use crate::graphql::context::{principal, request_meta, state};
 use crate::graphql::tenants::{Date, Tenant, TenantKind, TenantStatus};
 
 /// A new tenant: `slug` and `name` required, the rest as the table's defaults.
@@ -272,13 +273,53 @@ impl TenantMutation {
     }
 
     /// Deletes a tenant with its projects, entitlements, identity providers and keys; its
-    /// audit events stay (tenant id cleared). Scopes `tenants:write` and `platform`.
-    async fn delete_tenant(&self, ctx: &Context<'_>, id: Uuid) -> Result<Tenant> {
+    /// audit events stay (tenant and project cleared). Scopes `tenants:write` and `platform`.
+    ///
+    /// A tenant with more audit events than the server deletes at once (5,000 unless set
+    /// otherwise) is deleted in stages: the deletion is accepted and recorded
+    /// (`tenant.deletion_started`), the tenant's keys are revoked, and the tenant is returned
+    /// with `deletion` set while the server clears its events in the background; when none is
+    /// left it is deleted (`tenant.deleted`) and `tenant(id)` no longer finds it. Asking again
+    /// meanwhile returns the deletion under way.
+    async fn delete_tenant(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        reason: Option<String>,
+    ) -> Result<Tenant> {
         let caller = principal(ctx)?;
         caller.require(Scope::TenantsWrite)?;
         caller.require(Scope::Platform)?;
+        let reason = reason.filter(|r| !r.trim().is_empty());
+        let deletions = &state(ctx)?.deletions;
         let txn = begin(ctx).await?;
         let current = lock_tenant(&txn, id, caller).await?;
+        if deletions::under_way(&txn, id).await?.is_some() {
+            deletions.wake();
+            return Ok(Tenant(current));
+        }
+        let inline = deletions.settings().inline_events;
+        if deletions::events_up_to(&txn, id, inline.saturating_add(1)).await? > inline {
+            let (deletion, revoked) = deletions::accept(&txn, &current, caller, reason).await?;
+            let mut change = Change::of(
+                "tenant.deletion_started",
+                "u",
+                &current,
+                json!({}),
+                json!({ "deletion_requested_at": deletion.requested_at, "keys_revoked": revoked.len() }),
+            );
+            // Cleared with the rest of the tenant's events: platform keys find it by target.
+            change.tenant_id = None;
+            change.reason = deletion.reason;
+            record(&txn, caller, &request_meta(ctx), change).await?;
+            txn.commit().await.map_err(ApiError::from)?;
+            let auth = &state(ctx)?.auth;
+            for key in revoked {
+                auth.forget_key(key);
+            }
+            deletions.wake();
+            return Ok(Tenant(current));
+        }
         Tenants::delete_by_id(id)
             .exec(&txn)
             .await
@@ -292,6 +333,7 @@ impl TenantMutation {
             json!({}),
         );
         change.tenant_id = None;
+        change.reason = reason;
         record(&txn, caller, &request_meta(ctx), change).await?;
         txn.commit().await.map_err(ApiError::from)?;
         Ok(Tenant(current))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::prelude::*;
-use entity::{api_keys, tenant_idp_config, tenant_products, tenant_projects};
+use entity::{api_keys, tenant_deletions, tenant_idp_config, tenant_products, tenant_projects};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -66,21 +66,37 @@ child_loader!(
     api_keys::Column::TenantId
 );
 
+child_loader!(
+    DeletionsLoader,
+    TenantDeletions,
+    tenant_deletions::Model,
+    tenant_deletions::Column::TenantId
+);
+
+/// The DataLoaders a schema needs.
+#[allow(missing_debug_implementations)] // async-graphql's DataLoader is not Debug
+pub struct Loaders {
+    /// Projects by tenant.
+    pub projects: DataLoader<ProjectsLoader>,
+    /// Entitlements by tenant.
+    pub products: DataLoader<ProductsLoader>,
+    /// Identity providers by tenant.
+    pub idps: DataLoader<IdpConfigsLoader>,
+    /// API key records by tenant.
+    pub keys: DataLoader<ApiKeysLoader>,
+    /// Deletions under way by tenant.
+    pub deletions: DataLoader<DeletionsLoader>,
+}
+
 /// The DataLoaders a schema needs, built over `db`.
-pub fn loaders(
-    db: &DatabaseConnection,
-) -> (
-    DataLoader<ProjectsLoader>,
-    DataLoader<ProductsLoader>,
-    DataLoader<IdpConfigsLoader>,
-    DataLoader<ApiKeysLoader>,
-) {
-    (
-        DataLoader::new(ProjectsLoader(db.clone()), tokio::spawn),
-        DataLoader::new(ProductsLoader(db.clone()), tokio::spawn),
-        DataLoader::new(IdpConfigsLoader(db.clone()), tokio::spawn),
-        DataLoader::new(ApiKeysLoader(db.clone()), tokio::spawn),
-    )
+pub fn loaders(db: &DatabaseConnection) -> Loaders {
+    Loaders {
+        projects: DataLoader::new(ProjectsLoader(db.clone()), tokio::spawn),
+        products: DataLoader::new(ProductsLoader(db.clone()), tokio::spawn),
+        idps: DataLoader::new(IdpConfigsLoader(db.clone()), tokio::spawn),
+        keys: DataLoader::new(ApiKeysLoader(db.clone()), tokio::spawn),
+        deletions: DataLoader::new(DeletionsLoader(db.clone()), tokio::spawn),
+    }
 }
 
 pub(super) async fn children<L>(ctx: &Context<'_>, tenant_id: Uuid) -> Result<L::Value, ApiError>

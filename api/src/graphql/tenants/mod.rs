@@ -17,9 +17,12 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use uuid::Uuid;
 
 use loaders::children;
-pub use loaders::{ApiKeysLoader, IdpConfigsLoader, ProductsLoader, ProjectsLoader, loaders};
+pub use loaders::{
+    ApiKeysLoader, DeletionsLoader, IdpConfigsLoader, ProductsLoader, ProjectsLoader, loaders,
+};
 pub use types::{
-    ApiKey, Date, Entitlement, IdpConfig, IdpKind, Project, ProjectStatus, TenantKind, TenantStatus,
+    ApiKey, Date, Entitlement, IdpConfig, IdpKind, Project, ProjectStatus, TenantDeletion,
+    TenantKind, TenantStatus,
 };
 
 use super::context::{principal, reader};
@@ -110,6 +113,15 @@ impl Tenant {
             .into_iter()
             .map(ApiKey)
             .collect())
+    }
+    /// The tenant's deletion, while it is under way (`deleteTenant` of a tenant with many
+    /// audit events); none otherwise.
+    async fn deletion(&self, ctx: &Context<'_>) -> Result<Option<TenantDeletion>> {
+        Ok(children::<DeletionsLoader>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .next()
+            .map(TenantDeletion))
     }
 }
 

@@ -1,11 +1,12 @@
 //! The registry's GraphQL types besides `Tenant`: its enums (mirrors of the database's), the
 //! `Date` scalar, and what hangs off a tenant: projects, entitlements, identity providers and
-//! API key records.
+//! API key records, and a deletion under way.
 
 use async_graphql::{Enum, Json, Object, Scalar, ScalarType, Value};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
-    api_keys, sea_orm_active_enums as db_enums, tenant_idp_config, tenant_products, tenant_projects,
+    api_keys, sea_orm_active_enums as db_enums, tenant_deletions, tenant_idp_config,
+    tenant_products, tenant_projects,
 };
 use uuid::Uuid;
 
@@ -230,5 +231,30 @@ impl ApiKey {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at.to_utc()
+    }
+}
+
+/// A tenant's deletion under way: its audit events are being cleared of it in the background,
+/// and the tenant goes when none is left.
+#[derive(Debug, Clone)]
+pub struct TenantDeletion(pub tenant_deletions::Model);
+
+#[Object]
+impl TenantDeletion {
+    /// When `deleteTenant` accepted it.
+    async fn requested_at(&self) -> DateTime<Utc> {
+        self.0.requested_at.to_utc()
+    }
+    /// The name of the API key that asked.
+    async fn requested_by(&self) -> &str {
+        &self.0.requested_by_key_name
+    }
+    /// Why, when the caller said.
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    /// Audit events cleared of the tenant so far.
+    async fn events_detached(&self) -> i64 {
+        self.0.events_detached
     }
 }
