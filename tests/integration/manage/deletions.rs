@@ -320,6 +320,27 @@ async fn the_steps_clear_the_events_then_the_terms_then_delete_the_tenant() {
 }
 
 #[tokio::test]
+async fn the_last_step_is_not_bound_by_the_servers_statement_timeout() {
+    let db = TestDb::migrated().await;
+    let (acme, _, _) = accepted(&db).await;
+    // Deleting the tenant takes longer than the server's statement timeout, as the foreign
+    // keys' lookups over a large tenant's dead index entries do until a vacuum.
+    db.exec(
+        "CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN PERFORM pg_sleep(1.5); RETURN OLD; END $$; \
+         CREATE TRIGGER slow_delete BEFORE DELETE ON tenants \
+         FOR EACH ROW EXECUTE FUNCTION slow_delete()",
+    )
+    .await;
+    let pool = api::startup::connect(db.url(), 2, Duration::from_millis(500))
+        .await
+        .unwrap();
+    let worker = Deletions::new(pool, SMALL);
+    assert!(worker.finish(acme).await.unwrap());
+    assert!(!tenant_exists(&db.db, acme).await);
+}
+
+#[tokio::test]
 async fn two_workers_on_one_deletion_delete_the_tenant_once() {
     let db = TestDb::migrated().await;
     let (acme, acme_events, _) = accepted(&db).await;
