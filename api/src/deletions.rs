@@ -216,13 +216,8 @@ impl Deletions {
         else {
             return Ok(Step::Elsewhere);
         };
-        let batch = i64::try_from(self.settings.batch_events).unwrap_or(i64::MAX);
         let detached = txn
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                DETACH,
-                [tenant.into(), batch.into()],
-            ))
+            .execute_raw(per_tenant(DETACH, tenant, self.settings.batch_events))
             .await?
             .rows_affected();
         if detached > 0 {
@@ -240,14 +235,7 @@ impl Deletions {
         }
         let terms = self.settings.batch_events.saturating_mul(TERMS_PER_EVENT);
         let forgotten = txn
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                FORGET_TERMS,
-                [
-                    tenant.into(),
-                    i64::try_from(terms).unwrap_or(i64::MAX).into(),
-                ],
-            ))
+            .execute_raw(per_tenant(FORGET_TERMS, tenant, terms))
             .await?
             .rows_affected();
         if forgotten > 0 {
@@ -285,19 +273,20 @@ impl Deletions {
     }
 }
 
+/// `sql` with `$1` the tenant and `$2` a number of rows.
+fn per_tenant(sql: &str, tenant: Uuid, rows: u64) -> Statement {
+    let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, [tenant.into(), rows.into()])
+}
+
 /// The tenant's audit events, counted up to `bound`.
 pub async fn events_up_to(
     db: &impl ConnectionTrait,
     tenant: Uuid,
     bound: u64,
 ) -> Result<u64, ApiError> {
-    let bound = i64::try_from(bound).unwrap_or(i64::MAX);
     let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            COUNT_UP_TO,
-            [tenant.into(), bound.into()],
-        ))
+        .query_one_raw(per_tenant(COUNT_UP_TO, tenant, bound))
         .await?
         .ok_or_else(|| ApiError::internal("count returned no row"))?;
     let count: i64 = row.try_get_by_index(0)?;
