@@ -11,7 +11,9 @@
 //! `deleteTenant` therefore counts the tenant's events up to
 //! [`DeletionSettings::inline_events`]. Up to that, it deletes the tenant at once, as before.
 //! Beyond it, it accepts the deletion instead, in one transaction: a `tenant_deletions` row (the
-//! eleventh migration), every key of the tenant revoked, and a `tenant.deletion_started` event.
+//! eleventh migration), every key of the tenant revoked, its entitlements and identity providers
+//! removed (so products and SSO stop answering for it at once), and a `tenant.deletion_started`
+//! event.
 //! The worker ([`Deletions::run`]) then clears the tenant's events in batches of
 //! [`DeletionSettings::batch_events`], one transaction each, then the tenant's metadata terms
 //! (which deleting the tenant would otherwise delete in one statement: 3.9 M for the largest
@@ -23,14 +25,15 @@
 //!   server processes never work on one tenant at once; an interrupted deletion (a restart, a
 //!   lost database) is found and finished when the worker next looks: at start, when woken, and
 //!   every [`POLL_EVERY`].
-//! - While it is under way the tenant still exists, with its `deletion` showing progress; its
-//!   keys no longer work, and no key can be issued for it.
+//! - While it is under way the tenant still exists, with its `deletion` showing progress and
+//!   its projects; its keys no longer work, and no key, entitlement or identity provider can be
+//!   added to it ([`refuse_if_deleting`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use entity::prelude::{ApiKeys, TenantDeletions, Tenants};
-use entity::{api_keys, tenant_deletions, tenants};
+use entity::prelude::{ApiKeys, TenantDeletions, TenantIdpConfig, TenantProducts, Tenants};
+use entity::{api_keys, tenant_deletions, tenant_idp_config, tenant_products, tenants};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
@@ -301,15 +304,29 @@ pub async fn under_way(
     Ok(TenantDeletions::find_by_id(tenant).one(db).await?)
 }
 
-/// Accepts the deletion of `tenant` (locked by the caller's transaction): writes its row and
-/// revokes every key of the tenant. The revoked keys' ids, for the caller to forget once
-/// committed.
+/// What accepting a deletion ended at once.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The deletion's row.
+    pub deletion: tenant_deletions::Model,
+    /// The keys revoked, for the caller to forget once committed.
+    pub revoked_keys: Vec<Uuid>,
+    /// Entitlements removed (products stop answering for the tenant at once).
+    pub entitlements_removed: u64,
+    /// Identity-provider configs removed (its SSO stops at once).
+    pub idp_configs_removed: u64,
+}
+
+/// Accepts the deletion of `tenant` (locked by the caller's transaction): writes its row, and
+/// ends at once what lets the tenant act: its keys are revoked, its entitlements and identity
+/// providers removed (a few rows; its projects stay until the end, since removing one clears
+/// every event of it).
 pub async fn accept(
     txn: &DatabaseTransaction,
     tenant: &tenants::Model,
     caller: &Principal,
     reason: Option<String>,
-) -> Result<(tenant_deletions::Model, Vec<Uuid>), ApiError> {
+) -> Result<Accepted, ApiError> {
     let deletion = tenant_deletions::ActiveModel {
         tenant_id: Set(tenant.id),
         requested_by_key_id: Set(caller.key_id),
@@ -325,7 +342,20 @@ pub async fn accept(
         .filter(api_keys::Column::RevokedAt.is_null())
         .exec_with_returning(txn)
         .await?;
-    Ok((deletion, revoked.into_iter().map(|k| k.id).collect()))
+    let entitlements = TenantProducts::delete_many()
+        .filter(tenant_products::Column::TenantId.eq(tenant.id))
+        .exec(txn)
+        .await?;
+    let idps = TenantIdpConfig::delete_many()
+        .filter(tenant_idp_config::Column::TenantId.eq(tenant.id))
+        .exec(txn)
+        .await?;
+    Ok(Accepted {
+        deletion,
+        revoked_keys: revoked.into_iter().map(|k| k.id).collect(),
+        entitlements_removed: entitlements.rows_affected,
+        idp_configs_removed: idps.rows_affected,
+    })
 }
 
 /// `CONFLICT` when `tenant` is being deleted. Takes a share lock on the tenant first, so a

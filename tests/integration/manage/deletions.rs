@@ -1,15 +1,19 @@
 //! deleteTenant of a tenant with more audit events than the server deletes at once: accepted,
-//! keys revoked, events cleared in batches by the worker, the tenant deleted at the end; a
-//! deletion interrupted and resumed; two workers; no key for a tenant on its way out.
+//! keys revoked and entitlements and identity providers removed, events cleared in batches by
+//! the worker, the tenant deleted at the end; a deletion interrupted and resumed; two workers;
+//! no key, entitlement or identity provider added to a tenant on its way out.
 
 use std::time::{Duration, Instant};
 
 use api::auth::Principal;
 use api::deletions::{self, DeletionSettings, Deletions, Step};
 use chrono::Utc;
-use entity::prelude::{ApiKeys, AuditLog, TenantDeletions, TenantProjects, Tenants};
+use entity::prelude::{
+    ApiKeys, AuditLog, TenantDeletions, TenantIdpConfig, TenantProjects, Tenants,
+};
 use entity::scope::Scope;
-use entity::{api_keys, audit_log, tenant_deletions};
+use entity::sea_orm_active_enums::IdpKind;
+use entity::{api_keys, audit_log, tenant_deletions, tenant_idp_config};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, TransactionTrait,
@@ -17,13 +21,15 @@ use sea_orm::{
 use serde_json::json;
 use tests::TestDb;
 use tests::app::{Ev, TestApp, error_code};
-use tests::fixtures::{insert_project, insert_tenant};
+use tests::fixtures::{insert_idp, insert_product, insert_project, insert_tenant};
 use uuid::Uuid;
 
 use super::Ops;
 
 const DELETE: &str =
     "mutation($id: UUID!, $r: String) { deleteTenant(id: $id, reason: $r) { slug } }";
+const ENTITLED: &str =
+    "query($t: UUID!, $p: String!) { entitlement(tenantId: $t, product: $p) { enabled } }";
 const DELETION: &str =
     "query($id: UUID!) { tenant(id: $id) { deletion { requestedBy reason eventsDetached } } }";
 
@@ -100,6 +106,8 @@ async fn a_tenant_with_more_events_than_the_bound_is_deleted_in_stages() {
     ops.app
         .gql_ok(&acme_key, "{ viewer { keyId } }", json!({}))
         .await;
+    insert_product(db, ops.acme, "crm").await.unwrap();
+    insert_idp(db, ops.acme, IdpKind::Oidc).await.unwrap();
     let before = ops.audit_count().await;
 
     // Hold the tenant's events so that the worker's first batch waits: the deletion stays
@@ -134,7 +142,31 @@ async fn a_tenant_with_more_events_than_the_bound_is_deleted_in_stages() {
     assert_eq!(started.tenant_id, None);
     assert_eq!(started.target_id, Some(ops.acme.to_string()));
     assert_eq!(started.metadata["reason"], "contract ended");
-    assert_eq!(started.metadata["after"]["keys_revoked"], 1);
+    assert_eq!(
+        (
+            started.metadata["after"]["keys_revoked"].clone(),
+            started.metadata["after"]["entitlements_removed"].clone(),
+            started.metadata["after"]["idp_configs_removed"].clone(),
+        ),
+        (json!(1), json!(1), json!(1))
+    );
+    let entitled = ops
+        .gql_ok(ENTITLED, json!({"t": ops.acme, "p": "crm"}))
+        .await;
+    assert_eq!(
+        entitled["entitlement"],
+        json!(null),
+        "products stop answering for it at once"
+    );
+    assert!(
+        TenantIdpConfig::find()
+            .filter(tenant_idp_config::Column::TenantId.eq(ops.acme))
+            .all(db)
+            .await
+            .unwrap()
+            .is_empty(),
+        "its SSO is gone at once"
+    );
     hold.rollback().await.unwrap();
 
     until_deleted(db, ops.acme).await;
@@ -205,12 +237,12 @@ async fn accepted(db: &TestDb) -> (Uuid, Vec<i64>, Vec<i64>) {
         product: None,
     };
     let txn = db.db.begin().await.unwrap();
-    let (row, revoked) = deletions::accept(&txn, &acme, &caller, Some("test".into()))
+    let accepted = deletions::accept(&txn, &acme, &caller, Some("test".into()))
         .await
         .unwrap();
     txn.commit().await.unwrap();
-    assert_eq!(revoked, vec![key.record.id]);
-    assert_eq!(row.events_detached, 0);
+    assert_eq!(accepted.revoked_keys, vec![key.record.id]);
+    assert_eq!(accepted.deletion.events_detached, 0);
     let stored = ApiKeys::find_by_id(key.record.id)
         .one(&db.db)
         .await
@@ -372,7 +404,7 @@ async fn two_workers_on_one_deletion_delete_the_tenant_once() {
 }
 
 #[tokio::test]
-async fn no_key_is_issued_for_a_tenant_being_deleted_and_asking_again_returns_it() {
+async fn nothing_is_added_to_a_tenant_being_deleted_and_asking_again_returns_it() {
     let ops = Ops::new().await;
     let db = &ops.app.db.db;
     tenant_deletions::ActiveModel {
@@ -399,6 +431,20 @@ async fn no_key_is_issued_for_a_tenant_being_deleted_and_asking_again_returns_it
         )
         .await;
     assert_eq!(error_code(&issue), "CONFLICT", "{issue}");
+    let entitle = ops
+        .gql(
+            "mutation($t: UUID!) { setEntitlement(tenantId: $t, product: \"crm\") { product } }",
+            json!({"t": ops.acme}),
+        )
+        .await;
+    assert_eq!(error_code(&entitle), "CONFLICT", "{entitle}");
+    let idp = ops
+        .gql(
+            "mutation($t: UUID!, $m: JSON!) { setIdpConfig(tenantId: $t, type: OIDC, metadata: $m) { id } }",
+            json!({"t": ops.acme, "m": {"discovery_url": "https://idp.example/.well-known/openid-configuration", "client_id": "registry"}}),
+        )
+        .await;
+    assert_eq!(error_code(&idp), "CONFLICT", "{idp}");
     let keys = ApiKeys::find()
         .filter(api_keys::Column::TenantId.eq(ops.acme))
         .all(db)

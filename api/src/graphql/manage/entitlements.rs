@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::begin;
 use crate::audit::portal::{Change, diff, record, snapshot};
+use crate::deletions;
 use crate::error::ApiError;
 use crate::graphql::context::{principal, reader, request_meta};
 use crate::graphql::tenants::Entitlement;
@@ -153,6 +154,7 @@ impl EntitlementMutation {
             return Err(ApiError::bad_input("config", "config must be a JSON object").into());
         }
         let txn = begin(ctx).await?;
+        deletions::refuse_if_deleting(&txn, tenant_id).await?;
         let tenant = Tenants::find_by_id(tenant_id)
             .one(&txn)
             .await

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::begin;
 use crate::audit::portal::{Change, diff, record, snapshot};
+use crate::deletions;
 use crate::error::ApiError;
 use crate::graphql::context::{principal, request_meta};
 use crate::graphql::tenants::{IdpConfig, IdpKind};
@@ -119,6 +120,7 @@ impl IdpMutation {
         let kind: DbIdpKind = kind.into();
         validate(kind, &metadata.0)?;
         let txn = begin(ctx).await?;
+        deletions::refuse_if_deleting(&txn, tenant_id).await?;
         let current = TenantIdpConfig::find()
             .filter(tenant_idp_config::Column::TenantId.eq(tenant_id))
             .filter(tenant_idp_config::Column::Type.eq(kind))

@@ -277,7 +277,8 @@ impl TenantMutation {
     ///
     /// A tenant with more audit events than the server deletes at once (5,000 unless set
     /// otherwise) is deleted in stages: the deletion is accepted and recorded
-    /// (`tenant.deletion_started`), the tenant's keys are revoked, and the tenant is returned
+    /// (`tenant.deletion_started`), the tenant's keys are revoked and its entitlements and
+    /// identity providers removed, and the tenant is returned
     /// with `deletion` set while the server clears its events in the background; when none is
     /// left it is deleted (`tenant.deleted`) and `tenant(id)` no longer finds it. Asking again
     /// meanwhile returns the deletion under way.
@@ -300,13 +301,19 @@ impl TenantMutation {
         }
         let inline = deletions.settings().inline_events;
         if deletions::events_up_to(&txn, id, inline.saturating_add(1)).await? > inline {
-            let (deletion, revoked) = deletions::accept(&txn, &current, caller, reason).await?;
+            let accepted = deletions::accept(&txn, &current, caller, reason).await?;
+            let (deletion, revoked) = (accepted.deletion, accepted.revoked_keys);
             let mut change = Change::of(
                 "tenant.deletion_started",
                 "u",
                 &current,
                 json!({}),
-                json!({ "deletion_requested_at": deletion.requested_at, "keys_revoked": revoked.len() }),
+                json!({
+                    "deletion_requested_at": deletion.requested_at,
+                    "keys_revoked": revoked.len(),
+                    "entitlements_removed": accepted.entitlements_removed,
+                    "idp_configs_removed": accepted.idp_configs_removed,
+                }),
             );
             // Cleared with the rest of the tenant's events: platform keys find it by target.
             change.tenant_id = None;
