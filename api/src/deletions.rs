@@ -30,6 +30,7 @@
 //!   added to it ([`refuse_if_deleting`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use entity::prelude::{ApiKeys, TenantDeletions, TenantIdpConfig, TenantProducts, Tenants};
@@ -124,6 +125,10 @@ pub struct Deletions {
     db: DatabaseConnection,
     settings: DeletionSettings,
     wake: Notify,
+    /// Events this process's steps cleared (for `/metrics`).
+    events_cleared: AtomicU64,
+    /// Tenants this process's steps deleted at the end of a deletion in stages.
+    tenants_deleted: AtomicU64,
 }
 
 impl Deletions {
@@ -136,7 +141,17 @@ impl Deletions {
                 batch_events: Ord::max(settings.batch_events, 1),
             },
             wake: Notify::new(),
+            events_cleared: AtomicU64::new(0),
+            tenants_deleted: AtomicU64::new(0),
         }
+    }
+
+    /// (events cleared, tenants deleted) by this process's steps so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.events_cleared.load(Ordering::Relaxed),
+            self.tenants_deleted.load(Ordering::Relaxed),
+        )
     }
 
     /// The settings.
@@ -234,6 +249,7 @@ impl Deletions {
                 .exec(&txn)
                 .await?;
             txn.commit().await?;
+            self.events_cleared.fetch_add(detached, Ordering::Relaxed);
             return Ok(Step::Detached(detached));
         }
         let terms = self.settings.batch_events.saturating_mul(TERMS_PER_EVENT);
@@ -270,6 +286,7 @@ impl Deletions {
         )
         .await?;
         txn.commit().await?;
+        self.tenants_deleted.fetch_add(1, Ordering::Relaxed);
         Ok(Step::Deleted {
             events_detached: deletion.events_detached,
         })

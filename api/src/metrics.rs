@@ -1,6 +1,7 @@
 //! Counters of what the server has done since it started, served at `GET /metrics` in
 //! Prometheus' text format: responses by status class, GraphQL responses with and without
-//! errors, errors by code, key checks, validation reuse, read connections.
+//! errors, errors by code, key checks, validation reuse, read connections, tenant deletions in
+//! stages.
 //!
 //! Only counts: no tenant, key, query or address appears in them.
 
@@ -142,6 +143,19 @@ pub fn render(state: &AppState) -> String {
         "counter",
         "GraphQL requests that reused the validation of an identical earlier request.",
         &[(String::new(), state.validated.reused())],
+    );
+    let (cleared, deleted) = state.deletions.counts();
+    family(
+        "deletion_events_cleared_total",
+        "counter",
+        "Audit events cleared of a tenant by deletions in stages.",
+        &[(String::new(), cleared)],
+    );
+    family(
+        "tenants_deleted_in_stages_total",
+        "counter",
+        "Tenants deleted at the end of a deletion in stages.",
+        &[(String::new(), deleted)],
     );
     family(
         "read_connections",

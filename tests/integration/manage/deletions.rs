@@ -208,6 +208,22 @@ async fn a_tenant_with_more_events_than_the_bound_is_deleted_in_stages() {
             .is_none()
     );
     assert_eq!(TenantDeletions::find().all(db).await.unwrap().len(), 0);
+    let metrics = ops
+        .app
+        .http()
+        .get(ops.app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "tenant_registry_deletion_events_cleared_total 10",
+        "tenant_registry_tenants_deleted_in_stages_total 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
 }
 
 /// A tenant with 10 events (and one of globex), its deletion accepted as `deleteTenant` does.
