@@ -375,12 +375,12 @@ async fn the_last_step_is_not_bound_by_the_servers_statement_timeout() {
     // keys' lookups over a large tenant's dead index entries do until a vacuum.
     db.exec(
         "CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS \
-         $$ BEGIN PERFORM pg_sleep(1.5); RETURN OLD; END $$; \
+         $$ BEGIN PERFORM pg_sleep(3); RETURN OLD; END $$; \
          CREATE TRIGGER slow_delete BEFORE DELETE ON tenants \
          FOR EACH ROW EXECUTE FUNCTION slow_delete()",
     )
     .await;
-    let pool = api::startup::connect(db.url(), 2, Duration::from_millis(500))
+    let pool = api::startup::connect(db.url(), 2, Duration::from_secs(1))
         .await
         .unwrap();
     let worker = Deletions::new(pool, SMALL);
