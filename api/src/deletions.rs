@@ -178,19 +178,41 @@ impl Deletions {
         }
     }
 
-    /// Finishes every deletion under way, oldest first; how many this call finished.
+    /// Finishes every deletion under way, in rounds of one step each, oldest first (so a
+    /// small tenant asked for after a large one is not kept waiting minutes; one accepted
+    /// meanwhile joins the next round); how many this call finished.
     pub async fn finish_all(&self) -> Result<usize, ApiError> {
-        let pending = TenantDeletions::find()
-            .order_by_asc(tenant_deletions::Column::RequestedAt)
-            .all(&self.db)
-            .await?;
-        let mut finished = 0;
-        for deletion in pending {
-            if self.finish(deletion.tenant_id).await? {
-                finished += 1;
+        let (mut finished, mut reported) = (0, Instant::now());
+        loop {
+            let pending = TenantDeletions::find()
+                .order_by_asc(tenant_deletions::Column::RequestedAt)
+                .all(&self.db)
+                .await?;
+            let mut stepped = false;
+            for deletion in &pending {
+                match self.step(deletion.tenant_id).await? {
+                    Step::Detached(_) | Step::TermsForgotten(_) => stepped = true,
+                    Step::Deleted { events_detached } => {
+                        tracing::info!(tenant = %deletion.tenant_id, events_detached, "tenant deleted");
+                        finished += 1;
+                    }
+                    Step::Elsewhere => {}
+                }
+            }
+            if !stepped {
+                return Ok(finished);
+            }
+            if reported.elapsed() >= REPORT_EVERY {
+                for deletion in &pending {
+                    tracing::info!(
+                        tenant = %deletion.tenant_id,
+                        cleared = deletion.events_detached,
+                        "tenant deletion: clearing its events"
+                    );
+                }
+                reported = Instant::now();
             }
         }
-        Ok(finished)
     }
 
     /// Runs the deletion of `tenant` to its end: true when this call deleted the tenant, false

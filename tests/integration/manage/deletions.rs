@@ -16,7 +16,7 @@ use entity::sea_orm_active_enums::IdpKind;
 use entity::{api_keys, audit_log, tenant_deletions, tenant_idp_config};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, TransactionTrait,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use serde_json::json;
 use tests::TestDb;
@@ -227,6 +227,24 @@ async fn a_tenant_with_more_events_than_the_bound_is_deleted_in_stages() {
 }
 
 /// A tenant with 10 events (and one of globex), its deletion accepted as `deleteTenant` does.
+/// `tenant`'s deletion accepted as `deleteTenant` accepts it, asked by an "operator" key.
+async fn accept(db: &TestDb, tenant: &entity::tenants::Model) -> deletions::Accepted {
+    let caller = Principal {
+        key_id: Uuid::new_v4(),
+        key_name: "operator".into(),
+        tenant_id: tenant.id,
+        tenant_slug: tenant.slug.clone(),
+        scopes: Scope::ALL.into_iter().collect(),
+        product: None,
+    };
+    let txn = db.db.begin().await.unwrap();
+    let accepted = deletions::accept(&txn, tenant, &caller, Some("test".into()))
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    accepted
+}
+
 async fn accepted(db: &TestDb) -> (Uuid, Vec<i64>, Vec<i64>) {
     let acme = insert_tenant(&db.db, "acme").await.unwrap();
     let acme_events = events(db, acme.id, None, 10).await;
@@ -244,19 +262,7 @@ async fn accepted(db: &TestDb) -> (Uuid, Vec<i64>, Vec<i64>) {
     )
     .await
     .unwrap();
-    let caller = Principal {
-        key_id: Uuid::new_v4(),
-        key_name: "operator".into(),
-        tenant_id: globex,
-        tenant_slug: "globex".into(),
-        scopes: Scope::ALL.into_iter().collect(),
-        product: None,
-    };
-    let txn = db.db.begin().await.unwrap();
-    let accepted = deletions::accept(&txn, &acme, &caller, Some("test".into()))
-        .await
-        .unwrap();
-    txn.commit().await.unwrap();
+    let accepted = accept(db, &acme).await;
     assert_eq!(accepted.revoked_keys, vec![key.record.id]);
     assert_eq!(accepted.deletion.events_detached, 0);
     let stored = ApiKeys::find_by_id(key.record.id)
@@ -386,6 +392,29 @@ async fn the_last_step_is_not_bound_by_the_servers_statement_timeout() {
     let worker = Deletions::new(pool, SMALL);
     assert!(worker.finish(acme).await.unwrap());
     assert!(!tenant_exists(&db.db, acme).await);
+}
+
+#[tokio::test]
+async fn deletions_take_turns_so_a_small_one_asked_later_finishes_first() {
+    let db = TestDb::migrated().await;
+    let big = insert_tenant(&db.db, "big").await.unwrap();
+    events(&db, big.id, None, 12).await;
+    let small = insert_tenant(&db.db, "small").await.unwrap();
+    events(&db, small.id, None, 2).await;
+    accept(&db, &big).await;
+    accept(&db, &small).await;
+    let worker = Deletions::new(db.db.clone(), SMALL);
+    assert_eq!(worker.finish_all().await.unwrap(), 2);
+    let order: Vec<Option<String>> = AuditLog::find()
+        .filter(audit_log::Column::Action.eq("tenant.deleted"))
+        .order_by_asc(audit_log::Column::Id)
+        .all(&db.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.target_name)
+        .collect();
+    assert_eq!(order, vec![Some("small".into()), Some("big".into())]);
 }
 
 #[tokio::test]
