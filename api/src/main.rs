@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use api::config::{DEFAULT_LOG_FILTER, MAX_BODY_BYTES, ServeConfig};
+use api::error::ApiError;
 use api::http::HttpSettings;
 use api::startup::{Application, connect};
 use clap::{Parser, Subcommand};
@@ -15,7 +16,7 @@ use entity::keys::{NewKey, issue_key, parse_scopes};
 use entity::prelude::Tenants;
 use entity::tenants;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -207,8 +208,16 @@ async fn issue(
                  createTenant mutation), or check DATABASE_URL"
             )
         })?;
+    let txn = db.begin().await?;
+    match api::deletions::refuse_if_deleting(&txn, owner.id).await {
+        Ok(()) => {}
+        Err(ApiError::Conflict { .. }) => {
+            bail!("tenant {tenant:?} is being deleted (deleteTenant); no key can be issued for it")
+        }
+        Err(other) => bail!("checking tenant {tenant:?}: {}", other.message()),
+    }
     let issued = issue_key(
-        &db,
+        &txn,
         NewKey {
             tenant_id: owner.id,
             name,
@@ -222,6 +231,7 @@ async fn issue(
         entity::keys::IssueKeyError::Db(db) => anyhow::anyhow!(api_error_text(db)),
         other => anyhow::anyhow!(other),
     })?;
+    txn.commit().await?;
     eprintln!(
         "issued key {} ({}) for {tenant} with scopes {}; it is shown once:",
         issued.record.name,

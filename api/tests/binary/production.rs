@@ -104,6 +104,29 @@ fn production_mode_issue_key_and_schema() {
 
     assert_eq!(sigterm(&mut child), Some(0));
 
+    // A tenant being deleted (the server, whose worker would finish it, is stopped).
+    psql(
+        &url,
+        "INSERT INTO tenants (slug, name) VALUES ('leaving', 'Leaving'); \
+         INSERT INTO tenant_deletions (tenant_id, requested_by_key_id, requested_by_key_name) \
+         SELECT id, gen_random_uuid(), 'operator' FROM tenants WHERE slug = 'leaving'",
+    );
+    let out = issue_key(
+        &url,
+        &[
+            "--tenant",
+            "leaving",
+            "--name",
+            "late",
+            "--scopes",
+            "audit:read",
+        ],
+    );
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("is being deleted"),
+        "{out:?}"
+    );
+
     let schema = Command::new(API)
         .arg("schema")
         .output()
