@@ -243,7 +243,7 @@ async fn issue(
 }
 
 fn api_error_text(err: sea_orm::DbErr) -> String {
-    api::error::ApiError::from(err).message()
+    ApiError::from(err).message()
 }
 
 async fn shutdown_signal() {
