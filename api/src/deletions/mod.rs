@@ -33,22 +33,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use entity::prelude::{ApiKeys, TenantDeletions, TenantIdpConfig, TenantProducts, Tenants};
-use entity::{api_keys, tenant_deletions, tenant_idp_config, tenant_products, tenants};
+use entity::prelude::{TenantDeletions, Tenants};
+use entity::tenant_deletions;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use serde_json::json;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::audit::portal::{Change, record_as, snapshot};
-use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::graphql::context::RequestMeta;
+
+mod accept;
+
+pub use accept::{Accepted, accept, events_up_to, refuse_if_deleting, under_way};
 
 /// How often the worker looks for deletions under way without being woken (one another
 /// process accepted, or one a stopped process left).
@@ -70,10 +72,6 @@ const FORGET_TERMS: &str = "DELETE FROM audit_metadata_term WHERE ctid = ANY(ARR
 
 /// Metadata terms deleted per transaction, per event of a batch.
 const TERMS_PER_EVENT: u64 = 10;
-
-/// Counts tenant `$1`'s events, up to `$2`.
-const COUNT_UP_TO: &str =
-    "SELECT count(*) FROM (SELECT 1 FROM audit_log WHERE tenant_id = $1 LIMIT $2) AS e";
 
 /// The statement timeout of a deletion's last transaction, in place of the server's. Deleting
 /// the tenant looks up its events and its projects' events through the foreign keys, and until
@@ -193,7 +191,11 @@ impl Deletions {
                 match self.step(deletion.tenant_id).await? {
                     Step::Detached(_) | Step::TermsForgotten(_) => stepped = true,
                     Step::Deleted { events_detached } => {
-                        tracing::info!(tenant = %deletion.tenant_id, events_detached, "tenant deleted");
+                        tracing::info!(
+                            tenant = %deletion.tenant_id,
+                            events_detached,
+                            "tenant deleted"
+                        );
                         finished += 1;
                     }
                     Step::Elsewhere => {}
@@ -316,103 +318,7 @@ impl Deletions {
 }
 
 /// `sql` with `$1` the tenant and `$2` a number of rows.
-fn per_tenant(sql: &str, tenant: Uuid, rows: u64) -> Statement {
+pub(super) fn per_tenant(sql: &str, tenant: Uuid, rows: u64) -> Statement {
     let rows = i64::try_from(rows).unwrap_or(i64::MAX);
     Statement::from_sql_and_values(DbBackend::Postgres, sql, [tenant.into(), rows.into()])
-}
-
-/// The tenant's audit events, counted up to `bound`.
-pub async fn events_up_to(
-    db: &impl ConnectionTrait,
-    tenant: Uuid,
-    bound: u64,
-) -> Result<u64, ApiError> {
-    let row = db
-        .query_one_raw(per_tenant(COUNT_UP_TO, tenant, bound))
-        .await?
-        .ok_or_else(|| ApiError::internal("count returned no row"))?;
-    let count: i64 = row.try_get_by_index(0)?;
-    Ok(u64::try_from(count).unwrap_or(0))
-}
-
-/// The deletion of `tenant` under way, if any.
-pub async fn under_way(
-    db: &impl ConnectionTrait,
-    tenant: Uuid,
-) -> Result<Option<tenant_deletions::Model>, ApiError> {
-    Ok(TenantDeletions::find_by_id(tenant).one(db).await?)
-}
-
-/// What accepting a deletion ended at once.
-#[derive(Debug)]
-pub struct Accepted {
-    /// The deletion's row.
-    pub deletion: tenant_deletions::Model,
-    /// The keys revoked, for the caller to forget once committed.
-    pub revoked_keys: Vec<Uuid>,
-    /// Entitlements removed (products stop answering for the tenant at once).
-    pub entitlements_removed: u64,
-    /// Identity-provider configs removed (its SSO stops at once).
-    pub idp_configs_removed: u64,
-}
-
-/// Accepts the deletion of `tenant` (locked by the caller's transaction): writes its row, and
-/// ends at once what lets the tenant act: its keys are revoked, its entitlements and identity
-/// providers removed (a few rows; its projects stay until the end, since removing one clears
-/// every event of it).
-pub async fn accept(
-    txn: &DatabaseTransaction,
-    tenant: &tenants::Model,
-    caller: &Principal,
-    reason: Option<String>,
-) -> Result<Accepted, ApiError> {
-    let deletion = tenant_deletions::ActiveModel {
-        tenant_id: Set(tenant.id),
-        requested_by_key_id: Set(caller.key_id),
-        requested_by_key_name: Set(caller.key_name.clone()),
-        reason: Set(reason),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
-    let revoked = ApiKeys::update_many()
-        .col_expr(api_keys::Column::RevokedAt, Expr::current_timestamp())
-        .filter(api_keys::Column::TenantId.eq(tenant.id))
-        .filter(api_keys::Column::RevokedAt.is_null())
-        .exec_with_returning(txn)
-        .await?;
-    let entitlements = TenantProducts::delete_many()
-        .filter(tenant_products::Column::TenantId.eq(tenant.id))
-        .exec(txn)
-        .await?;
-    let idps = TenantIdpConfig::delete_many()
-        .filter(tenant_idp_config::Column::TenantId.eq(tenant.id))
-        .exec(txn)
-        .await?;
-    Ok(Accepted {
-        deletion,
-        revoked_keys: revoked.into_iter().map(|k| k.id).collect(),
-        entitlements_removed: entitlements.rows_affected,
-        idp_configs_removed: idps.rows_affected,
-    })
-}
-
-/// `CONFLICT` when `tenant` is being deleted. Takes a share lock on the tenant first, so a
-/// deletion accepted meanwhile is seen (the caller's transaction then writes nothing for a
-/// tenant on its way out).
-pub async fn refuse_if_deleting(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), ApiError> {
-    Tenants::find_by_id(tenant)
-        .select_only()
-        .column(tenants::Column::Id)
-        .lock(LockType::Share)
-        .into_tuple::<Uuid>()
-        .one(txn)
-        .await?;
-    if under_way(txn, tenant).await?.is_some() {
-        return Err(ApiError::Conflict {
-            field: None,
-            message: format!("tenant {tenant} is being deleted"),
-        });
-    }
-    Ok(())
 }
