@@ -181,6 +181,16 @@ impl TestApp {
         .expose()
         .to_owned()
     }
+
+    /// A tenant `ops` and a key of it named `ops` holding `scopes` and `platform`; its plaintext.
+    pub async fn platform_key(&self, scopes: &[Scope]) -> String {
+        let ops = crate::fixtures::insert_tenant(&self.db.db, "ops")
+            .await
+            .expect("the ops tenant");
+        let mut scopes = scopes.to_vec();
+        scopes.push(Scope::Platform);
+        self.issue_key(ops.id, "ops", &scopes, None).await
+    }
 }
 
 /// The first error's `extensions.code` (panics if the response has no error).

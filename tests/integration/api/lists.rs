@@ -80,10 +80,7 @@ async fn list_filters_page_through_exactly_what_plain_sql_finds() {
         .insert(&app.db)
         .await;
     }
-    let ops = insert_tenant(&app.db.db, "ops").await.expect("tenant");
-    let platform = app
-        .issue_key(ops.id, "ops", &[Scope::AuditRead, Scope::Platform], None)
-        .await;
+    let platform = app.platform_key(&[Scope::AuditRead]).await;
     let acme = app
         .issue_key(tenants[0], "acme", &[Scope::AuditRead], None)
         .await;

@@ -74,10 +74,7 @@ async fn random_filters_return_what_plain_sql_returns() {
         .insert(&app.db)
         .await;
     }
-    let ops = insert_tenant(&app.db.db, "ops").await.expect("tenant");
-    let platform = app
-        .issue_key(ops.id, "ops", &[Scope::AuditRead, Scope::Platform], None)
-        .await;
+    let platform = app.platform_key(&[Scope::AuditRead]).await;
     let acme_key = app
         .issue_key(tenants[0], "acme", &[Scope::AuditRead], None)
         .await;

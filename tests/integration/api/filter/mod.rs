@@ -150,14 +150,8 @@ async fn world() -> World {
     for (name, ev) in events {
         ids.insert(name, ev.insert(&app.db).await);
     }
-    let ops = insert_tenant(&app.db.db, "ops").await.expect("tenant");
     let key = app
-        .issue_key(
-            ops.id,
-            "ops",
-            &[Scope::AuditRead, Scope::TenantsRead, Scope::Platform],
-            None,
-        )
+        .platform_key(&[Scope::AuditRead, Scope::TenantsRead])
         .await;
     World { app, key, t0, ids }
 }
