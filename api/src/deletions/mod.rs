@@ -217,35 +217,6 @@ impl Deletions {
         }
     }
 
-    /// Runs the deletion of `tenant` to its end: true when this call deleted the tenant, false
-    /// when another worker holds it or it was already finished.
-    pub async fn finish(&self, tenant: Uuid) -> Result<bool, ApiError> {
-        let started = Instant::now();
-        let (mut cleared, mut reported) = (0u64, Instant::now());
-        loop {
-            match self.step(tenant).await? {
-                Step::TermsForgotten(_) => {}
-                Step::Detached(n) => {
-                    cleared += n;
-                    if reported.elapsed() >= REPORT_EVERY {
-                        tracing::info!(%tenant, cleared, "tenant deletion: clearing its events");
-                        reported = Instant::now();
-                    }
-                }
-                Step::Deleted { events_detached } => {
-                    tracing::info!(
-                        %tenant,
-                        events_detached,
-                        seconds = started.elapsed().as_secs_f64(),
-                        "tenant deleted"
-                    );
-                    return Ok(true);
-                }
-                Step::Elsewhere => return Ok(false),
-            }
-        }
-    }
-
     /// One transaction of the deletion of `tenant`: clears up to a batch of its events; when
     /// none is left, deletes up to ten times as many of its metadata terms; when none of those
     /// is left either, deletes the tenant and records `tenant.deleted`.

@@ -292,7 +292,8 @@ impl TenantMutation {
         caller.require(Scope::TenantsWrite)?;
         caller.require(Scope::Platform)?;
         let reason = reason.filter(|r| !r.trim().is_empty());
-        let deletions = &state(ctx)?.deletions;
+        let state = state(ctx)?;
+        let deletions = &state.deletions;
         let txn = begin(ctx).await?;
         let current = lock_tenant(&txn, id, caller).await?;
         if deletions::under_way(&txn, id).await?.is_some() {
@@ -320,9 +321,8 @@ impl TenantMutation {
             change.reason = deletion.reason;
             record(&txn, caller, &request_meta(ctx), change).await?;
             txn.commit().await.map_err(ApiError::from)?;
-            let auth = &state(ctx)?.auth;
             for key in revoked {
-                auth.forget_key(key);
+                state.auth.forget_key(key);
             }
             deletions.wake();
             return Ok(Tenant(current));
