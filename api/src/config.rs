@@ -17,6 +17,8 @@
 //! | `--max-complexity N` | `API_MAX_COMPLEXITY` | 20000 (a list field costs `first` × its selection) |
 //! | `--delete-inline-events N` | `API_DELETE_INLINE_EVENTS` | 5000 (more: the tenant is deleted in stages) |
 //! | `--delete-batch-events N` | `API_DELETE_BATCH_EVENTS` | 5000 (events cleared per transaction of a deletion in stages) |
+//! | `--outbound-allow HOST:PORT` (repeatable) | `API_OUTBOUND_ALLOW` (comma-separated) | none (a destination identity providers may be fetched at whatever its addresses, over http too) |
+//! | `--outbound-allow-private` | `API_OUTBOUND_ALLOW_PRIVATE` | on in dev mode, off with `DATABASE_URL` (private and loopback addresses allowed) |
 //! | (none) | `RUST_LOG` | `info,sqlx=warn,sea_orm=warn` |
 
 use std::net::SocketAddr;
@@ -80,6 +82,15 @@ pub struct ServeConfig {
     /// Audit events cleared per transaction of a deletion in stages.
     #[arg(long, env = "API_DELETE_BATCH_EVENTS", default_value_t = 5_000)]
     pub delete_batch_events: u64,
+    /// A destination (HOST:PORT, as written in the URL) that user-supplied URLs (identity
+    /// providers) may reach whatever its addresses, over plain http too: a local identity
+    /// provider. Repeatable.
+    #[arg(long, env = "API_OUTBOUND_ALLOW", value_delimiter = ',')]
+    pub outbound_allow: Vec<crate::outbound::Destination>,
+    /// Let user-supplied URLs reach private and loopback addresses (and plain http to them).
+    /// On in dev mode; never on with DATABASE_URL unless given.
+    #[arg(long, env = "API_OUTBOUND_ALLOW_PRIVATE")]
+    pub outbound_allow_private: bool,
 }
 
 /// The default `RUST_LOG` filter.
@@ -137,6 +148,26 @@ impl ServeConfig {
         crate::deletions::DeletionSettings {
             inline_events: self.delete_inline_events,
             batch_events: self.delete_batch_events,
+        }
+    }
+
+    /// The outbound client's exceptions: dev mode allows private addresses.
+    pub fn outbound(&self) -> crate::outbound::OutboundSettings {
+        crate::outbound::OutboundSettings {
+            allow: self.outbound_allow.clone(),
+            allow_private: self.outbound_allow_private || self.dev_mode(),
+        }
+    }
+
+    /// Everything the server is built from, with the HTTP layer's `http`.
+    pub fn settings(&self, http: crate::http::HttpSettings) -> crate::startup::Settings {
+        crate::startup::Settings {
+            bind: self.bind,
+            http,
+            auth: self.auth(),
+            limits: self.limits(),
+            deletions: self.deletions(),
+            outbound: self.outbound(),
         }
     }
 

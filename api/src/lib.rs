@@ -8,6 +8,7 @@
 //! - [`auth`]: API keys and the reach of a caller.
 //! - [`deletions`]: deleting a tenant with many audit events, in stages.
 //! - [`audit`]: filtering, search language, keyset paging of the audit log.
+//! - [`outbound`]: the one client for URLs users supply, refusing addresses inside the network.
 //! - [`reads`]: the read path's own connections (no pool round trip after each statement).
 //! - [`retraced`]: Retraced's publisher protocol, so products keep their Retraced clients.
 //! - [`error`]: the error codes callers see.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod outbound;
 pub mod reads;
 pub mod retraced;
 pub mod startup;

@@ -127,16 +127,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         request_timeout: config.request_timeout(),
         max_body_bytes: MAX_BODY_BYTES,
     };
-    let app = Application::build(
-        config.bind,
-        db,
-        settings,
-        config.auth(),
-        config.limits(),
-        config.deletions(),
-    )
-    .await
-    .with_context(|| format!("binding {}", config.bind))?;
+    let app = Application::build(db, config.settings(settings))
+        .await
+        .with_context(|| format!("binding {}", config.bind))?;
     let base = format!("http://{}", app.address());
     eprintln!("tenant-registry listening on {base}  (GraphQL: {base}/graphql)");
     if config.playground() {

@@ -14,6 +14,7 @@ use crate::deletions::{DeletionSettings, Deletions};
 use crate::graphql::validated::{self, ValidatedRequests};
 use crate::graphql::{Limits, build_schema};
 use crate::http::{HttpSettings, routes};
+use crate::outbound::{Outbound, OutboundSettings};
 use crate::reads::{PlanCache, ReadConnections};
 use crate::state::AppState;
 
@@ -33,17 +34,49 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// Everything the server is built from but its database.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen (port 0: any free port).
+    pub bind: SocketAddr,
+    /// The HTTP layer's settings.
+    pub http: HttpSettings,
+    /// How keys are checked and failures limited.
+    pub auth: AuthSettings,
+    /// Bounds on GraphQL operations.
+    pub limits: Limits,
+    /// Tenant deletions in stages.
+    pub deletions: DeletionSettings,
+    /// Exceptions to the outbound client's rules.
+    pub outbound: OutboundSettings,
+}
+
+impl Default for Settings {
+    /// Every default, on `127.0.0.1` and a free port.
+    fn default() -> Settings {
+        Settings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http: HttpSettings::default(),
+            auth: AuthSettings::default(),
+            limits: Limits::default(),
+            deletions: DeletionSettings::default(),
+            outbound: OutboundSettings::default(),
+        }
+    }
+}
+
 impl Application {
-    /// Binds `bind` and prepares the routes over `db`, and the worker of tenant deletions in
-    /// stages (it runs while the server does).
-    pub async fn build(
-        bind: SocketAddr,
-        db: DatabaseConnection,
-        settings: HttpSettings,
-        auth: AuthSettings,
-        limits: Limits,
-        deletions: DeletionSettings,
-    ) -> std::io::Result<Application> {
+    /// Binds `settings.bind` and prepares the routes over `db`, and the worker of tenant
+    /// deletions in stages (it runs while the server does).
+    pub async fn build(db: DatabaseConnection, settings: Settings) -> std::io::Result<Application> {
+        let Settings {
+            bind,
+            http,
+            auth,
+            limits,
+            deletions,
+            outbound,
+        } = settings;
         let state = AppState {
             deletions: Arc::new(Deletions::new(db.clone(), deletions)),
             auth: Arc::new(Authenticator::new(db.clone(), auth)),
@@ -51,9 +84,16 @@ impl Application {
             validated: Arc::new(ValidatedRequests::new(validated::CAPACITY)),
             metrics: Arc::default(),
             tenant_sizes: Arc::default(),
+            outbound: Arc::new(Outbound::new(outbound)),
             db,
         };
-        let endpoint = routes(build_schema(state.clone(), limits), state.clone(), settings).boxed();
+        let endpoint = routes(
+            build_schema(state.clone(), limits),
+            crate::retraced::search::build_schema(limits),
+            state.clone(),
+            http,
+        )
+        .boxed();
         let acceptor = TcpListener::bind(bind).into_acceptor().await?;
         let address = acceptor
             .local_addr()
@@ -116,9 +156,15 @@ impl Application {
 /// - `random_page_cost = 1.1`: the audit log's working set is in memory or on SSD; at the default
 ///   (4, for spinning disks) the planner prefers walking the time-ordered index of *all* tenants
 ///   and filtering, because it is correlated with the heap, over the tenant's own index.
-pub const SESSION_SETTINGS: [(&str, &str); 2] = [
+/// - `jit = off`: PostgreSQL cannot cancel a statement while LLVM compiles it, so a costly plan
+///   (a search of a thousand negated words) ran minutes past `statement_timeout`, and
+///   `pg_cancel_backend` had no effect. The server's statements are index descents whose plans
+///   stay under the JIT's cost threshold when they are fast, so none is slower without it
+///   (docs/performance.md, "JIT").
+pub const SESSION_SETTINGS: [(&str, &str); 3] = [
     ("plan_cache_mode", SESSION_PLAN_CACHE_MODE),
     ("random_page_cost", "1.1"),
+    ("jit", "off"),
 ];
 
 /// `plan_cache_mode` in [`SESSION_SETTINGS`].
@@ -131,7 +177,7 @@ pub fn plan_cache_mode(plans: PlanCache) -> &'static str {
 
 /// The settings of a session running statements planned as `plans` says ([`SESSION_SETTINGS`],
 /// with [`plan_cache_mode`]): the benchmark's floor and the plan tests use them.
-pub fn session_settings(plans: PlanCache) -> [(&'static str, &'static str); 2] {
+pub fn session_settings(plans: PlanCache) -> [(&'static str, &'static str); 3] {
     SESSION_SETTINGS.map(|(name, value)| match name {
         "plan_cache_mode" => (name, plan_cache_mode(plans)),
         _ => (name, value),

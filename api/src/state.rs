@@ -13,6 +13,7 @@ use crate::deletions::Deletions;
 use crate::error::ApiError;
 use crate::graphql::validated::ValidatedRequests;
 use crate::metrics::Metrics;
+use crate::outbound::Outbound;
 use crate::reads::{ReadConnections, Reader};
 
 /// Shared application state.
@@ -32,6 +33,8 @@ pub struct AppState {
     pub tenant_sizes: Arc<TenantSizes>,
     /// Tenant deletions in stages, and their worker.
     pub deletions: Arc<Deletions>,
+    /// The client for URLs that users supply (identity providers).
+    pub outbound: Arc<Outbound>,
 }
 
 impl AppState {

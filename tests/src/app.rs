@@ -1,12 +1,8 @@
 //! `TestApp`: the real server on a random port, over a database of its own, with typed helpers.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use api::auth::AuthSettings;
-use api::deletions::DeletionSettings;
-use api::http::HttpSettings;
-use api::startup::Application;
+use api::startup::{Application, Settings};
 use api::state::AppState;
 use chrono::{DateTime, Utc};
 use entity::audit_log;
@@ -35,51 +31,14 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Starts the server on 127.0.0.1 and a free port, playground on, no pre-filled key.
+    /// Starts the server on 127.0.0.1 and a free port, playground on, no pre-filled key, and
+    /// production's outbound rules (no private address; a test allows its own listeners).
     pub async fn spawn() -> TestApp {
         TestApp::spawn_with(|_| {}).await
     }
 
-    /// Like [`TestApp::spawn`], with adjusted HTTP settings.
-    pub async fn spawn_with(adjust: impl FnOnce(&mut HttpSettings)) -> TestApp {
-        TestApp::spawn_full(adjust, api::graphql::Limits::default()).await
-    }
-
-    /// Like [`TestApp::spawn`], with adjusted HTTP settings and schema limits.
-    pub async fn spawn_full(
-        adjust: impl FnOnce(&mut HttpSettings),
-        limits: api::graphql::Limits,
-    ) -> TestApp {
-        TestApp::spawn_custom(adjust, limits, AuthSettings::default()).await
-    }
-
-    /// Like [`TestApp::spawn`], with adjusted HTTP settings, schema limits and key checking.
-    pub async fn spawn_custom(
-        adjust: impl FnOnce(&mut HttpSettings),
-        limits: api::graphql::Limits,
-        auth: AuthSettings,
-    ) -> TestApp {
-        TestApp::spawn_all(adjust, limits, auth, DeletionSettings::default()).await
-    }
-
-    /// Like [`TestApp::spawn`], with the tenant deletions' settings.
-    pub async fn spawn_deleting(deletions: DeletionSettings) -> TestApp {
-        TestApp::spawn_all(
-            |_| {},
-            api::graphql::Limits::default(),
-            AuthSettings::default(),
-            deletions,
-        )
-        .await
-    }
-
-    /// Like [`TestApp::spawn`], with every setting given.
-    pub async fn spawn_all(
-        adjust: impl FnOnce(&mut HttpSettings),
-        limits: api::graphql::Limits,
-        auth: AuthSettings,
-        deletions: DeletionSettings,
-    ) -> TestApp {
+    /// Like [`TestApp::spawn`], with the settings adjusted by `adjust` first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         // The server's log goes to the test's captured output: shown when a test fails.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -89,26 +48,15 @@ impl TestApp {
             .with_test_writer()
             .try_init();
         let db = TestDb::migrated().await;
-        let mut settings = HttpSettings {
-            playground: true,
-            playground_key: None,
-            request_timeout: Duration::from_secs(30),
-            max_body_bytes: api::config::MAX_BODY_BYTES,
-        };
+        let mut settings = Settings::default();
+        settings.http.playground = true;
         adjust(&mut settings);
         let pool = crate::server::connect(db.url())
             .await
             .expect("pool for the server");
-        let app = Application::build(
-            "127.0.0.1:0".parse().expect("address"),
-            pool,
-            settings,
-            auth,
-            limits,
-            deletions,
-        )
-        .await
-        .expect("bind the server");
+        let app = Application::build(pool, settings)
+            .await
+            .expect("bind the server");
         let (address, state) = (app.address(), app.state().clone());
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()

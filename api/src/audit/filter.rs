@@ -66,11 +66,24 @@ pub struct AuditEventFilter {
     pub query: Option<String>,
 }
 
+/// Most values one list of a filter may hold (each value is a branch or an `IN` member of the
+/// statement; a longer list is a different question, better asked in several).
+pub const MAX_LIST_VALUES: usize = 100;
+
+/// `list`, refused when empty (say nothing rather than an empty list) or longer than
+/// [`MAX_LIST_VALUES`].
 fn non_empty<'a, T>(field: &str, list: &'a Option<Vec<T>>) -> Result<Option<&'a Vec<T>>, ApiError> {
     match list {
         Some(list) if list.is_empty() => Err(ApiError::bad_input(
             field,
             format!("{field} must not be an empty list; leave it out to match everything"),
+        )),
+        Some(list) if list.len() > MAX_LIST_VALUES => Err(ApiError::bad_input(
+            field,
+            format!(
+                "{field} has {} values; a list holds at most {MAX_LIST_VALUES}",
+                list.len()
+            ),
         )),
         other => Ok(other.as_ref()),
     }

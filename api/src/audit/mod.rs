@@ -5,6 +5,7 @@ pub mod cursor;
 pub mod external_id;
 pub mod filter;
 pub mod free_text;
+pub mod lengths;
 pub mod merge;
 pub mod metadata_terms;
 pub mod portal;

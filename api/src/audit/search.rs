@@ -122,11 +122,36 @@ impl fmt::Display for SearchError {
     }
 }
 
+/// Longest query, in characters.
+pub const MAX_QUERY_CHARS: usize = 2_000;
+
+/// Most terms (words, phrases and `key:value` terms) in one query.
+pub const MAX_TERMS: usize = 32;
+
+/// Most values one key may list (`key:a,b,c`, repeated keys counted together).
+pub const MAX_KEY_VALUES: usize = crate::audit::filter::MAX_LIST_VALUES;
+
 impl SearchQuery {
-    /// Parses a query string.
+    /// Parses a query string. A query longer than [`MAX_QUERY_CHARS`], with more than
+    /// [`MAX_TERMS`] terms or more than [`MAX_KEY_VALUES`] values for a key is refused: each
+    /// term is a condition of the statement, and a thousand of them made a plan that ran
+    /// minutes.
     pub fn parse(input: &str) -> Result<SearchQuery, SearchError> {
+        let length = input.chars().count();
+        if length > MAX_QUERY_CHARS {
+            return Err(SearchError(format!(
+                "the query has {length} characters; at most {MAX_QUERY_CHARS} are allowed"
+            )));
+        }
+        let tokens = tokenize(input)?;
+        if tokens.len() > MAX_TERMS {
+            return Err(SearchError(format!(
+                "the query has {} terms; at most {MAX_TERMS} are allowed",
+                tokens.len()
+            )));
+        }
         let mut query = SearchQuery::default();
-        for token in tokenize(input)? {
+        for token in tokens {
             let (negated, body) = match token.strip_prefix('-') {
                 Some(rest) if !rest.is_empty() => (true, rest),
                 _ => (false, token.as_str()),
@@ -184,6 +209,16 @@ impl SearchQuery {
                     }
                 }
             }
+        }
+        if let Some((key, count)) = query.terms.iter().find_map(|t| match t {
+            Term::Keyed { key, values, .. } if values.len() > MAX_KEY_VALUES => {
+                Some((key.name(), values.len()))
+            }
+            _ => None,
+        }) {
+            return Err(SearchError(format!(
+                "{key}: {count} values; a key takes at most {MAX_KEY_VALUES}"
+            )));
         }
         Ok(query)
     }

@@ -17,6 +17,7 @@ use super::context::{db, principal, reader, request_meta, state};
 use super::tenants::{MAX_PAGE, PageInfo, page_complexity};
 use crate::audit::cursor::Cursor;
 use crate::audit::filter::{AuditEventFilter, FilterArg};
+use crate::audit::lengths;
 use crate::audit::row::PageRow;
 use crate::audit::store::{self, AuditOrder};
 use crate::error::ApiError;
@@ -218,6 +219,7 @@ impl AuditQuery {
     }
 
     /// One event by id, if the key may see it. Scope `audit:read`.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn audit_event(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AuditEvent>> {
         let caller = principal(ctx)?;
         caller.require(Scope::AuditRead)?;
@@ -291,6 +293,7 @@ const ACTOR_TYPES: [&str; 3] = ["user", "service", "system"];
 #[Object]
 impl AuditMutation {
     /// Records one event, committed and searchable when this returns. Scope `audit:write`.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn record_audit_event(
         &self,
         ctx: &Context<'_>,
@@ -300,7 +303,10 @@ impl AuditMutation {
         caller.require(Scope::AuditWrite)?;
         let db = db(ctx)?;
         let action = input.action.trim();
-        if action.is_empty() || action.len() > 200 || action.contains(char::is_whitespace) {
+        if action.is_empty()
+            || action.chars().count() > lengths::ACTION
+            || action.contains(char::is_whitespace)
+        {
             return Err(ApiError::bad_input("input.action", "input.action is a dotted name without spaces, 1 to 200 characters, e.g. crm.contact.created").into());
         }
         let tenant_id = match input.tenant_id {
@@ -362,6 +368,27 @@ impl AuditMutation {
             None => meta.ip.map(IpNetwork::from),
         };
         let target = input.target.unwrap_or_default();
+        for (field, value, max) in [
+            ("input.product", product.as_deref(), lengths::PRODUCT),
+            ("input.actor.id", actor.id.as_deref(), lengths::ID),
+            ("input.actor.name", actor.name.as_deref(), lengths::NAME),
+            ("input.target.id", target.id.as_deref(), lengths::ID),
+            ("input.target.type", target.kind.as_deref(), lengths::KIND),
+            ("input.target.name", target.name.as_deref(), lengths::NAME),
+            (
+                "input.userAgent",
+                input.user_agent.as_deref(),
+                lengths::USER_AGENT,
+            ),
+        ] {
+            lengths::check(field, value, max)?;
+        }
+        // The request's own User-Agent is kept as far as the column's limit allows.
+        let user_agent = input.user_agent.or_else(|| {
+            meta.user_agent
+                .as_deref()
+                .map(|ua| lengths::cut(ua, lengths::USER_AGENT).to_owned())
+        });
         let row = audit_log::ActiveModel {
             tenant_id: Set(Some(tenant_id)),
             project_id: Set(input.project_id),
@@ -375,7 +402,7 @@ impl AuditMutation {
             product: Set(product),
             metadata: Set(metadata),
             source_ip: Set(source_ip),
-            user_agent: Set(input.user_agent.or(meta.user_agent)),
+            user_agent: Set(user_agent),
             ..Default::default()
         }
         .insert(db)

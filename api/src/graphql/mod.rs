@@ -4,6 +4,7 @@
 pub mod audit;
 mod audit_page;
 mod audit_plan;
+pub mod bounds;
 pub mod context;
 pub mod json_text;
 pub mod manage;
@@ -60,6 +61,31 @@ pub struct Limits {
     pub introspection: bool,
 }
 
+impl Limits {
+    /// `builder` with these limits, the request bounds of [`bounds`], and no field
+    /// suggestions ("did you mean ...", which would map the schema for someone without
+    /// introspection): every schema the server serves is built through here.
+    pub fn apply<Q, M, S>(self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S>
+    where
+        Q: async_graphql::ObjectType + 'static,
+        M: async_graphql::ObjectType + 'static,
+        S: async_graphql::SubscriptionType + 'static,
+    {
+        let builder = builder
+            .extension(bounds::RequestBounds)
+            .limit_depth(self.depth)
+            .limit_complexity(self.complexity)
+            .limit_recursive_depth(self.recursion)
+            .limit_directives(self.directives)
+            .disable_suggestions();
+        if self.introspection {
+            builder
+        } else {
+            builder.disable_introspection()
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
@@ -72,28 +98,19 @@ impl Default for Limits {
     }
 }
 
-/// The schema, with the shared state and the DataLoaders in its data. Field suggestions
-/// ("did you mean ...") are off: they would map the schema for someone without introspection.
+/// The schema, with the shared state and the DataLoaders in its data, bounded by `limits`.
 pub fn build_schema(state: AppState, limits: Limits) -> RegistrySchema {
     let loaders = tenants::loaders(&state.db);
     let verdicts = validated::ReuseVerdicts(state.validated.clone());
-    let mut builder = builder()
+    let builder = builder()
         .extension(verdicts)
         .data(state)
         .data(loaders.projects)
         .data(loaders.products)
         .data(loaders.idps)
         .data(loaders.keys)
-        .data(loaders.deletions)
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity)
-        .limit_recursive_depth(limits.recursion)
-        .limit_directives(limits.directives)
-        .disable_suggestions();
-    if !limits.introspection {
-        builder = builder.disable_introspection();
-    }
-    builder.finish()
+        .data(loaders.deletions);
+    limits.apply(builder).finish()
 }
 
 /// The schema's SDL (`api schema`, and the checked-in `api/schema.graphql`).

@@ -13,7 +13,8 @@ use poem::{Body, IntoResponse, Request, Response, handler};
 use serde_json::json;
 
 use super::documents::DocumentCache;
-use super::{HttpSettings, RequestId};
+use super::{HttpSettings, RequestId, guard};
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::graphql::RegistrySchema;
 use crate::graphql::context::RequestMeta;
@@ -94,10 +95,21 @@ pub async fn post(
             );
         }
     };
-    execute(req, request, &schema, &state, &settings, &documents, reply).await
+    if let Err(e) = guard::check_nesting("query", &request.query) {
+        return reply.error(StatusCode::BAD_REQUEST, e);
+    }
+    let principal = match authenticate(req, &state).await {
+        Ok(principal) => principal,
+        Err((status, e)) => return reply.error(status, e),
+    };
+    execute(
+        req, principal, request, &schema, &settings, &documents, reply,
+    )
+    .await
 }
 
-/// `GET /graphql?query=...&variables=...`: queries only.
+/// `GET /graphql?query=...&variables=...`: queries only. The key is checked before the document
+/// is parsed (to refuse a mutation), so a caller without a key costs no parse.
 #[handler]
 pub async fn get(
     req: &Request,
@@ -118,6 +130,18 @@ pub async fn get(
             ApiError::bad_input("query", "the request has no `query` parameter"),
         );
     }
+    if query_string.len() > guard::MAX_GET_QUERY_BYTES {
+        return reply.error(
+            StatusCode::URI_TOO_LONG,
+            ApiError::bad_input(
+                "query",
+                format!(
+                    "a GET query is at most {} bytes; send longer ones with POST",
+                    guard::MAX_GET_QUERY_BYTES
+                ),
+            ),
+        );
+    }
     let request = match async_graphql::http::parse_query_string(query_string) {
         Ok(request) => request,
         Err(e) => {
@@ -126,6 +150,13 @@ pub async fn get(
                 ApiError::bad_input("query", format!("not a GraphQL request: {e}")),
             );
         }
+    };
+    if let Err(e) = guard::check_nesting("query", &request.query) {
+        return reply.error(StatusCode::BAD_REQUEST, e);
+    }
+    let principal = match authenticate(req, &state).await {
+        Ok(principal) => principal,
+        Err((status, e)) => return reply.error(status, e),
     };
     if is_mutation(&request) {
         let mut response = reply.error(
@@ -137,7 +168,10 @@ pub async fn get(
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return response;
     }
-    execute(req, request, &schema, &state, &settings, &documents, reply).await
+    execute(
+        req, principal, request, &schema, &settings, &documents, reply,
+    )
+    .await
 }
 
 /// The request parameters of GraphQL over HTTP: an object whose `query` is a string, with no
@@ -181,30 +215,38 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
         .any(|(_, op)| op.node.ty == OperationType::Mutation)
 }
 
-/// Authenticates, then runs the operation, its document parsed once per query text (the
-/// cache is filled only after the key is checked: a caller without a valid key cannot fill
-/// it).
+/// The caller of `req`, or the status and error to answer with.
+async fn authenticate(
+    req: &Request,
+    state: &AppState,
+) -> Result<Arc<Principal>, (StatusCode, ApiError)> {
+    let ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    match state
+        .auth
+        .authenticate(req.header(header::AUTHORIZATION), ip)
+        .await
+    {
+        Ok(principal) => Ok(principal),
+        Err(e @ (ApiError::Unauthenticated(_) | ApiError::RateLimited { .. })) => {
+            Err((e.http_status(), e))
+        }
+        Err(e) => Err((StatusCode::SERVICE_UNAVAILABLE, e)),
+    }
+}
+
+/// Runs the operation for an authenticated caller, its document parsed once per query text
+/// (the cache is filled only after the key is checked: a caller without a valid key cannot
+/// fill it).
 async fn execute(
     req: &Request,
+    principal: Arc<Principal>,
     request: async_graphql::Request,
     schema: &RegistrySchema,
-    state: &AppState,
     settings: &HttpSettings,
     documents: &DocumentCache,
     reply: Reply<'_>,
 ) -> Response {
     let ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
-    let principal = match state
-        .auth
-        .authenticate(req.header(header::AUTHORIZATION), ip)
-        .await
-    {
-        Ok(principal) => principal,
-        Err(e @ (ApiError::Unauthenticated(_) | ApiError::RateLimited { .. })) => {
-            return reply.error(e.http_status(), e);
-        }
-        Err(e) => return reply.error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
     let meta = RequestMeta {
         ip,
         user_agent: req.header(header::USER_AGENT).map(str::to_owned),

@@ -4,6 +4,7 @@
 
 mod documents;
 pub(crate) mod graphql;
+mod guard;
 mod health;
 mod playground;
 mod request_id;
@@ -15,10 +16,12 @@ use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, Route, get, post};
 
 pub use documents::{DocumentCache, MAX_QUERY_BYTES};
+pub use guard::{MAX_GET_QUERY_BYTES, MAX_NESTING, check_nesting, max_nesting};
 pub use playground::assets_missing as playground_assets_missing;
 pub use request_id::RequestId;
 
 use crate::graphql::RegistrySchema;
+use crate::retraced::search::RetracedSchema;
 use crate::state::AppState;
 
 /// What the HTTP layer needs to know beyond the schema and state.
@@ -34,6 +37,18 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
 }
 
+impl Default for HttpSettings {
+    /// No playground, the default request timeout and body limit.
+    fn default() -> HttpSettings {
+        HttpSettings {
+            playground: false,
+            playground_key: None,
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: crate::config::MAX_BODY_BYTES,
+        }
+    }
+}
+
 /// Retraced's publisher endpoints, under `/publisher/v1/project`.
 fn publisher() -> Route {
     Route::new()
@@ -45,6 +60,7 @@ fn publisher() -> Route {
 /// All routes, with their shared data.
 pub fn routes(
     schema: RegistrySchema,
+    retraced: RetracedSchema,
     state: AppState,
     settings: HttpSettings,
 ) -> impl Endpoint<Output = poem::Response> {
@@ -59,6 +75,7 @@ pub fn routes(
         // Retraced's browser widget calls these from other origins.
         .nest("/publisher/v1/project", publisher().with(Cors::new()))
         .data(schema)
+        .data(retraced)
         .data(state)
         .data(settings)
         .data(Arc::new(DocumentCache::new(256)))

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::audit::lengths;
+
 /// One rule an event breaks, in Retraced's shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
@@ -293,9 +295,82 @@ pub fn validate(value: &Value) -> Result<PublishedEvent, Vec<Violation>> {
             format!("Unable to parse 'source_ip' field as valid IPV4 or IPV6 address: {ip}"),
         ));
     }
+    violations.extend(too_long(&event));
     if violations.is_empty() {
         Ok(event)
     } else {
         Err(violations)
+    }
+}
+
+/// The fields of `event` longer than [`lengths`] allows, as violations.
+fn too_long(event: &PublishedEvent) -> Vec<Violation> {
+    let mut checks: Vec<(String, &str, usize)> = vec![
+        ("action".into(), &event.action, lengths::ACTION),
+        ("crud".into(), &event.crud, lengths::LABEL),
+    ];
+    let optional = [
+        ("created", &event.created, lengths::LABEL),
+        ("source_ip", &event.source_ip, lengths::LABEL),
+        ("description", &event.description, lengths::DESCRIPTION),
+        ("component", &event.component, lengths::LABEL),
+        ("version", &event.version, lengths::LABEL),
+        ("external_id", &event.external_id, lengths::LABEL),
+        ("displayTitle", &event.display_title, lengths::LABEL),
+    ];
+    for (field, value, max) in optional {
+        if let Some(value) = value {
+            checks.push((field.into(), value, max));
+        }
+    }
+    let maps = [
+        ("fields", event.fields.as_ref()),
+        ("metadata", event.metadata.as_ref()),
+    ];
+    for (name, party) in [
+        ("group", &event.group),
+        ("actor", &event.actor),
+        ("target", &event.target),
+    ] {
+        let Some(party) = party else { continue };
+        checks.push((format!("{name}.id"), &party.id, lengths::ID));
+        let optional = [
+            ("name", &party.name, lengths::NAME),
+            ("href", &party.href, lengths::HREF),
+            ("type", &party.kind, lengths::KIND),
+        ];
+        for (field, value, max) in optional {
+            if let Some(value) = value {
+                checks.push((format!("{name}.{field}"), value, max));
+            }
+        }
+        map_checks(
+            &mut checks,
+            &format!("{name}.fields"),
+            party.fields.as_ref(),
+        );
+    }
+    for (name, map) in maps {
+        map_checks(&mut checks, name, map);
+    }
+    checks
+        .into_iter()
+        .filter_map(|(field, value, max)| {
+            let message = lengths::too_long(&format!("Field '{field}'"), value, max)?;
+            Some(invalid(&field, message))
+        })
+        .collect()
+}
+
+/// The keys and values of a string map, to be checked against [`lengths`].
+fn map_checks<'a>(
+    checks: &mut Vec<(String, &'a str, usize)>,
+    path: &str,
+    map: Option<&'a BTreeMap<String, String>>,
+) {
+    for (key, value) in map.into_iter().flatten() {
+        checks.push((format!("{path} key"), key, lengths::LABEL));
+        let shown = lengths::cut(key, 64);
+        checks.push((format!("{path}.{shown}"), value, lengths::MAP_VALUE));
     }
 }

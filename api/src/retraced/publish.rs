@@ -27,6 +27,7 @@ use uuid::Uuid;
 use super::event::{PublishedEvent, Violation, validate};
 use super::hash::{Hashed, hash};
 use super::row::audit_row;
+use crate::audit::lengths;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::http::HttpSettings;
@@ -53,7 +54,7 @@ pub(crate) fn error(status: StatusCode, message: &str, invalid: Option<Value>) -
 /// Retraced's error body (`status`, `type`, `error`, and `invalid` for validation), plus
 /// `code`, the stable code the GraphQL API puts in `extensions.code`. Retraced's clients read
 /// the status and `error`; the extra member is for everyone else.
-fn error_with_code(
+pub(crate) fn error_with_code(
     status: StatusCode,
     code: &str,
     message: &str,
@@ -111,6 +112,9 @@ pub(crate) async fn caller_for(
         return Err(unauthorized(&format!(
             "this API key is for project {own} only"
         )));
+    }
+    if let Some(message) = lengths::too_long("the project in the path", project, lengths::PRODUCT) {
+        return Err(error(StatusCode::BAD_REQUEST, &message, None));
     }
     Ok(caller)
 }

@@ -20,6 +20,8 @@ use crate::audit::search::SearchQuery;
 use crate::audit::store::{self, AuditOrder};
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::graphql::Limits;
+use crate::graphql::tenants::page_complexity;
 use crate::http::HttpSettings;
 use crate::state::AppState;
 
@@ -28,10 +30,12 @@ pub use super::search_event::{Actor, Crud, Display, Event, Field, Group, Target}
 /// The schema Retraced's clients query.
 pub type RetracedSchema = Schema<SearchRoot, EmptyMutation, EmptySubscription>;
 
-/// The schema (built once; each request brings its own data).
-pub fn schema() -> &'static RetracedSchema {
-    static SCHEMA: std::sync::OnceLock<RetracedSchema> = std::sync::OnceLock::new();
-    SCHEMA.get_or_init(|| Schema::build(SearchRoot, EmptyMutation, EmptySubscription).finish())
+/// The schema, with the same limits as `/graphql` (depth, complexity, root fields,
+/// introspection); each request brings its own data.
+pub fn build_schema(limits: Limits) -> RetracedSchema {
+    limits
+        .apply(Schema::build(SearchRoot, EmptyMutation, EmptySubscription))
+        .finish()
 }
 
 /// What a search may see: the project (product) and the key's reach.
@@ -87,6 +91,7 @@ pub struct SearchRoot;
 #[Object]
 impl SearchRoot {
     /// Events matching a query in the Retraced search language.
+    #[graphql(complexity = "page_complexity(last.or(first).unwrap_or(20), child_complexity)")]
     async fn search(
         &self,
         ctx: &Context<'_>,
@@ -175,7 +180,8 @@ fn reach(caller: &Principal, project: &str) -> Result<Condition, ApiError> {
     Ok(reach.add(Expr::col(audit_log::Column::Product).eq(project.to_owned())))
 }
 
-/// `POST /publisher/v1/project/{project}/graphql`.
+/// `POST /publisher/v1/project/{project}/graphql`: bounded as `/graphql` is (document nesting
+/// checked before parsing, the schema's limits, the request timeout).
 #[handler]
 pub async fn endpoint(
     req: &Request,
@@ -183,6 +189,7 @@ pub async fn endpoint(
     body: Body,
     state: Data<&AppState>,
     settings: Data<&HttpSettings>,
+    schema: Data<&RetracedSchema>,
 ) -> Response {
     let (caller, value) = match super::publish::authorized_json(
         req,
@@ -207,18 +214,31 @@ pub async fn endpoint(
             );
         }
     };
+    if let Err(e) = crate::http::check_nesting("query", &request.query) {
+        return super::publish::error(StatusCode::BAD_REQUEST, &e.message(), None);
+    }
     let condition = match reach(&caller, &project) {
         Ok(c) => c,
         Err(e) => return super::publish::error(StatusCode::FORBIDDEN, &e.message(), None),
     };
     let tenant = (!caller.is_platform()).then_some(caller.tenant_id);
-    let mut response = schema()
-        .execute(
-            request
-                .data(state.clone())
-                .data(Scope { condition, tenant }),
-        )
-        .await;
+    let run = schema.execute(
+        request
+            .data(state.clone())
+            .data(Scope { condition, tenant }),
+    );
+    let Ok(mut response) = tokio::time::timeout(settings.request_timeout, run).await else {
+        tracing::warn!(timeout = ?settings.request_timeout, "search request timed out");
+        return super::publish::error_with_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TIMEOUT",
+            &format!(
+                "the request took longer than {} s and was stopped",
+                settings.request_timeout.as_secs()
+            ),
+            None,
+        );
+    };
     // Every error carries a code, as on `/graphql`; the status is that of the gravest.
     let mut status = StatusCode::OK;
     for error in &mut response.errors {

@@ -38,15 +38,13 @@ fn same_prefix_wrong_key(key: &str) -> String {
 
 #[tokio::test]
 async fn failed_verifications_are_limited_per_address_and_per_prefix() {
-    let app = TestApp::spawn_custom(
-        |_| {},
-        api::graphql::Limits::default(),
-        AuthSettings {
+    let app = TestApp::spawn_with(|s| {
+        s.auth = AuthSettings {
             argon2_concurrency: 2,
             failures_per_address: 5,
             failures_per_prefix: 3,
-        },
-    )
+        }
+    })
     .await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app

@@ -4,8 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use api::http::HttpSettings;
-use api::startup::Application;
+use api::startup::{Application, Settings};
 use entity::scope::Scope;
 use sea_orm::{ConnectOptions, Database};
 use serde_json::json;
@@ -14,22 +13,9 @@ use tests::fixtures::insert_tenant;
 
 /// The server over `pool`, with default settings and no playground; its base URL.
 async fn serve(pool: sea_orm::DatabaseConnection) -> String {
-    let settings = HttpSettings {
-        playground: false,
-        playground_key: None,
-        request_timeout: Duration::from_secs(30),
-        max_body_bytes: 1 << 16,
-    };
-    let app = Application::build(
-        "127.0.0.1:0".parse().unwrap(),
-        pool,
-        settings,
-        api::auth::AuthSettings::default(),
-        api::graphql::Limits::default(),
-        api::deletions::DeletionSettings::default(),
-    )
-    .await
-    .unwrap();
+    let mut settings = Settings::default();
+    settings.http.max_body_bytes = 1 << 16;
+    let app = Application::build(pool, settings).await.unwrap();
     let base = format!("http://{}", app.address());
     tokio::spawn(app.run_until_stopped());
     base

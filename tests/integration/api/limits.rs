@@ -8,7 +8,7 @@ use tests::app::{TestApp, error_code};
 use tests::fixtures::insert_tenant;
 
 async fn app_with(limits: Limits) -> (TestApp, String) {
-    let app = TestApp::spawn_full(|_| {}, limits).await;
+    let app = TestApp::spawn_with(|s| s.limits = limits).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app
         .issue_key(acme.id, "k", &[Scope::AuditRead, Scope::TenantsRead], None)
@@ -18,9 +18,10 @@ async fn app_with(limits: Limits) -> (TestApp, String) {
 
 #[tokio::test]
 async fn depth_and_complexity_are_bounded() {
+    // A page costs two statements (DATABASE_FIELD each), and its items on top.
     let (app, key) = app_with(Limits {
         depth: 4,
-        complexity: 100,
+        complexity: 2 * api::graphql::bounds::DATABASE_FIELD + 100,
         ..Limits::default()
     })
     .await;
@@ -47,7 +48,8 @@ async fn depth_and_complexity_are_bounded() {
         "{deep}"
     );
 
-    // auditEvents(first: 10) selecting 4 fields costs about 10 × 4: allowed; first: 50 is not.
+    // auditEvents(first: 10) selecting 4 fields costs about 200 + 10 × 4: allowed; first: 50
+    // is not.
     app.gql_ok(
         &key,
         "{ auditEvents(first: 10) { edges { node { id action } } } }",

@@ -72,15 +72,15 @@ async fn read_connections_carry_the_pools_session_settings() {
         .unwrap();
     let reads = ReadConnections::new(&pool, 2);
     let probe = "SELECT current_setting('plan_cache_mode'), current_setting('random_page_cost'), \
-                 current_setting('statement_timeout')";
+                 current_setting('statement_timeout'), current_setting('jit')";
     let row = &reads.query_all(&pool, sql(probe)).await.unwrap()[0];
     assert_eq!(reads.open(), 1, "the probe ran on a read connection");
-    let settings: Vec<String> = (0..3).map(|i| text(row, i)).collect();
-    assert_eq!(settings, ["force_custom_plan", "1.1", "4321ms"]);
+    let settings: Vec<String> = (0..4).map(|i| text(row, i)).collect();
+    assert_eq!(settings, ["force_custom_plan", "1.1", "4321ms", "off"]);
     let pooled = pool.query_one_raw(sql(probe)).await.unwrap().unwrap();
     assert_eq!(
         settings,
-        (0..3).map(|i| text(&pooled, i)).collect::<Vec<_>>()
+        (0..4).map(|i| text(&pooled, i)).collect::<Vec<_>>()
     );
 }
 

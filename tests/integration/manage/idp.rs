@@ -1,7 +1,7 @@
 //! setIdpConfig (validated upsert) and verifyIdpConfig against a local discovery server.
 
 use serde_json::json;
-use tests::app::error_code;
+use tests::app::{TestApp, error_code};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Ops;
@@ -13,6 +13,12 @@ const VERIFY: &str = "mutation($id: UUID!) { verifyIdpConfig(id: $id) { verified
 async fn serve(body: String) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    answer(listener, body);
+    base
+}
+
+/// Answers every request on `listener` with `body`.
+fn answer(listener: tokio::net::TcpListener, body: String) {
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             let body = body.clone();
@@ -27,30 +33,27 @@ async fn serve(body: String) -> String {
             });
         }
     });
-    base
+}
+
+/// `Ops` on a server whose outbound rules allow exactly these loopback listeners.
+async fn ops_allowing(bases: &[&str]) -> Ops {
+    let allow = bases
+        .iter()
+        .map(|base| base.trim_start_matches("http://").parse().unwrap())
+        .collect();
+    Ops::with_app(TestApp::spawn_with(|s| s.outbound.allow = allow).await).await
 }
 
 #[tokio::test]
 async fn oidc_config_is_validated_verified_and_unverified_by_a_change() {
-    let ops = Ops::new().await;
-    // A discovery server whose document names itself as issuer.
+    // A discovery server whose document names itself as issuer, and one naming another; the
+    // server's outbound rules allow both (loopback is refused without a rule).
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let doc = json!({"issuer": base, "authorization_endpoint": format!("{base}/auth")}).to_string();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let doc = doc.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = socket.read(&mut buf).await;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}",
-                    doc.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            });
-        }
-    });
+    answer(listener, doc);
+    let liar = serve(json!({"issuer": "https://evil.example"}).to_string()).await;
+    let ops = ops_allowing(&[&base, &liar]).await;
     let metadata = json!({"discovery_url": format!("{base}/.well-known/openid-configuration"), "client_id": "registry"});
     let set = ops
         .gql_ok(SET, json!({"t": ops.acme, "k": "OIDC", "m": metadata}))
@@ -92,7 +95,6 @@ async fn oidc_config_is_validated_verified_and_unverified_by_a_change() {
     );
 
     // A document naming another issuer does not verify.
-    let liar = serve(json!({"issuer": "https://evil.example"}).to_string()).await;
     let lying = json!({"discovery_url": format!("{liar}/.well-known/openid-configuration"), "client_id": "registry"});
     let lying_id = ops
         .gql_ok(SET, json!({"t": ops.acme, "k": "OIDC", "m": lying}))

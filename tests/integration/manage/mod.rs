@@ -5,6 +5,7 @@ mod entitlements;
 mod forbidden;
 mod idp;
 mod keys;
+mod outbound;
 mod projects;
 mod tenants;
 

@@ -137,6 +137,7 @@ pub struct EntitlementMutation;
 impl EntitlementMutation {
     /// Grants or changes a tenant's entitlement to a product. Absent fields keep their value
     /// (a new entitlement: enabled, `{}` config, no expiry); `expiresAt: null` clears it.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn set_entitlement(
         &self,
         ctx: &Context<'_>,
@@ -215,6 +216,7 @@ impl EntitlementMutation {
     }
 
     /// Removes a tenant's entitlement to a product; returns what was removed.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn remove_entitlement(
         &self,
         ctx: &Context<'_>,
@@ -263,6 +265,7 @@ pub struct EntitlementQuery;
 impl EntitlementQuery {
     /// A tenant's entitlement to a product (give `tenantId` or `tenantSlug`). Keys with
     /// `tenants:read` may ask about any product; a product key about its own product.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn entitlement(
         &self,
         ctx: &Context<'_>,

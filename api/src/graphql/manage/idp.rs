@@ -1,7 +1,5 @@
 //! `setIdpConfig` (upsert per tenant and type, validated) and `verifyIdpConfig`.
 
-use std::time::Duration;
-
 use async_graphql::{Context, Json, Object, Result};
 use entity::prelude::TenantIdpConfig;
 use entity::scope::Scope;
@@ -14,27 +12,23 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::begin;
+use crate::audit::lengths;
 use crate::audit::portal::{Change, diff, record, snapshot};
 use crate::deletions;
 use crate::error::ApiError;
-use crate::graphql::context::{principal, request_meta};
+use crate::graphql::context::{principal, request_meta, state};
 use crate::graphql::tenants::{IdpConfig, IdpKind};
+use crate::outbound::Outbound;
 
 const DISCOVERY_SUFFIX: &str = "/.well-known/openid-configuration";
 
-/// An `https` URL; plain `http` only to a loopback host (local identity providers and tests).
-fn web_url(field: &str, text: &str) -> Result<url::Url, ApiError> {
-    let url = url::Url::parse(text)
-        .map_err(|_| ApiError::bad_input(field, format!("{field} is not a URL")))?;
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err(ApiError::bad_input(
-            field,
-            format!("{field} must be an https URL"),
-        )),
-    }
+/// A URL the server may fetch as far as can be told without resolving it (see
+/// [`crate::outbound`]); the fetch checks the rest.
+fn web_url(outbound: &Outbound, field: &str, text: &str) -> Result<(), ApiError> {
+    outbound
+        .check_url(text)
+        .map(drop)
+        .map_err(|e| e.into_api(field))
 }
 
 fn text<'a>(metadata: &'a Value, key: &str) -> Option<&'a str> {
@@ -47,7 +41,7 @@ fn text<'a>(metadata: &'a Value, key: &str) -> Option<&'a str> {
 
 /// Checks an identity provider's metadata: OIDC needs an https `discovery_url` and a
 /// `client_id`; SAML an `entity_id` and an https `metadata_url` or a PEM `certificate`.
-pub fn validate(kind: DbIdpKind, metadata: &Value) -> Result<(), ApiError> {
+pub fn validate(outbound: &Outbound, kind: DbIdpKind, metadata: &Value) -> Result<(), ApiError> {
     if !metadata.is_object() {
         return Err(ApiError::bad_input(
             "metadata",
@@ -62,7 +56,7 @@ pub fn validate(kind: DbIdpKind, metadata: &Value) -> Result<(), ApiError> {
                     "OIDC needs metadata.discovery_url",
                 )
             })?;
-            web_url("metadata.discovery_url", url)?;
+            web_url(outbound, "metadata.discovery_url", url)?;
             text(metadata, "client_id").ok_or_else(|| {
                 ApiError::bad_input("metadata.client_id", "OIDC needs metadata.client_id")
             })?;
@@ -76,7 +70,7 @@ pub fn validate(kind: DbIdpKind, metadata: &Value) -> Result<(), ApiError> {
                 text(metadata, "certificate"),
             ) {
                 (Some(url), _) => {
-                    web_url("metadata.metadata_url", url)?;
+                    web_url(outbound, "metadata.metadata_url", url)?;
                 }
                 (None, Some(pem))
                     if pem.starts_with("-----BEGIN CERTIFICATE-----")
@@ -107,6 +101,7 @@ pub struct IdpMutation;
 impl IdpMutation {
     /// Sets a tenant's identity provider of one type (creating or replacing its metadata).
     /// Changed metadata is unverified until `verifyIdpConfig` succeeds again.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn set_idp_config(
         &self,
         ctx: &Context<'_>,
@@ -118,7 +113,7 @@ impl IdpMutation {
         caller.require(Scope::TenantsWrite)?;
         caller.require_tenant(tenant_id)?;
         let kind: DbIdpKind = kind.into();
-        validate(kind, &metadata.0)?;
+        validate(&state(ctx)?.outbound, kind, &metadata.0)?;
         let txn = begin(ctx).await?;
         deletions::refuse_if_deleting(&txn, tenant_id).await?;
         let current = TenantIdpConfig::find()
@@ -167,6 +162,7 @@ impl IdpMutation {
     /// Verifies an identity provider. OIDC: fetches the discovery document and checks that its
     /// `issuer` is the discovery URL's issuer. SAML: fetches `metadata_url` and checks it names
     /// the `entity_id` (a certificate-only SAML config is checked to be well-formed).
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn verify_idp_config(&self, ctx: &Context<'_>, id: Uuid) -> Result<IdpConfig> {
         let caller = principal(ctx)?;
         caller.require(Scope::TenantsWrite)?;
@@ -178,7 +174,7 @@ impl IdpMutation {
             .ok_or_else(|| ApiError::NotFound(format!("no identity provider {id}")))?;
         caller.require_tenant(config.tenant_id)?;
         // Fetched outside the transaction: a slow identity provider must not hold row locks.
-        check_with_provider(&config).await?;
+        check_with_provider(&state(ctx)?.outbound, &config).await?;
         let txn = begin(ctx).await?;
         let current = TenantIdpConfig::find_by_id(id)
             .lock_exclusive()
@@ -214,38 +210,25 @@ impl IdpMutation {
     }
 }
 
-async fn fetch(field: &str, url: &str) -> Result<String, ApiError> {
-    let url = web_url(field, url)?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .build()
-        .map_err(ApiError::internal)?;
-    let response = client.get(url.clone()).send().await.map_err(|e| {
-        tracing::info!(error = %e, %url, "identity provider unreachable");
-        ApiError::bad_input(
-            field,
-            format!("could not fetch {url}: the identity provider did not answer"),
-        )
-    })?;
-    if !response.status().is_success() {
-        return Err(ApiError::bad_input(
-            field,
-            format!("{url} answered {}", response.status()),
-        ));
-    }
-    response
-        .text()
-        .await
-        .map_err(|_| ApiError::bad_input(field, format!("could not read {url}")))
+/// The body of `url` as text, fetched through the outbound client.
+async fn fetch(outbound: &Outbound, field: &str, url: &str) -> Result<String, ApiError> {
+    let fetched = outbound.get(url).await.map_err(|e| e.into_api(field))?;
+    String::from_utf8(fetched.body)
+        .map_err(|_| ApiError::bad_input(field, format!("{field}: the answer is not UTF-8 text")))
 }
 
-async fn check_with_provider(config: &tenant_idp_config::Model) -> Result<(), ApiError> {
+/// An issuer quoted in a message: at most this many characters.
+const QUOTED_ISSUER_CHARS: usize = 200;
+
+async fn check_with_provider(
+    outbound: &Outbound,
+    config: &tenant_idp_config::Model,
+) -> Result<(), ApiError> {
     let metadata = &config.metadata;
     match config.r#type {
         DbIdpKind::Oidc => {
             let url = text(metadata, "discovery_url").unwrap_or_default();
-            let body = fetch("metadata.discovery_url", url).await?;
+            let body = fetch(outbound, "metadata.discovery_url", url).await?;
             let document: Value = serde_json::from_str(&body).map_err(|_| {
                 ApiError::bad_input(
                     "metadata.discovery_url",
@@ -261,6 +244,9 @@ async fn check_with_provider(config: &tenant_idp_config::Model) -> Result<(), Ap
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             if issuer.trim_end_matches('/') != expected {
+                // The document came from a destination the outbound rules allow; its issuer
+                // is quoted, cut short, to say what to fix.
+                let issuer = lengths::cut(issuer, QUOTED_ISSUER_CHARS);
                 return Err(ApiError::bad_input(
                     "metadata.discovery_url",
                     format!("the discovery document's issuer is {issuer:?}, expected {expected:?}"),
@@ -270,7 +256,7 @@ async fn check_with_provider(config: &tenant_idp_config::Model) -> Result<(), Ap
         DbIdpKind::Saml => {
             let entity_id = text(metadata, "entity_id").unwrap_or_default();
             if let Some(url) = text(metadata, "metadata_url") {
-                let body = fetch("metadata.metadata_url", url).await?;
+                let body = fetch(outbound, "metadata.metadata_url", url).await?;
                 if !body.contains(&format!("entityID=\"{entity_id}\"")) {
                     return Err(ApiError::bad_input(
                         "metadata.metadata_url",

@@ -34,6 +34,7 @@ pub struct KeyMutation;
 impl KeyMutation {
     /// Issues a key for a tenant with scopes the caller holds itself (never `platform`: only
     /// `api issue-key` mints those). A product key issues keys for its own product only.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn issue_api_key(
         &self,
         ctx: &Context<'_>,
@@ -109,6 +110,7 @@ impl KeyMutation {
     }
 
     /// Revokes a key; it is refused from the next request on.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: Uuid) -> Result<ApiKey> {
         let caller = principal(ctx)?;
         caller.require(Scope::KeysWrite)?;

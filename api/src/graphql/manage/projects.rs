@@ -81,6 +81,7 @@ pub struct ProjectMutation;
 #[Object]
 impl ProjectMutation {
     /// Creates a project in a tenant (slug 2 to 40 characters, unique in the tenant).
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn create_project(
         &self,
         ctx: &Context<'_>,
@@ -117,6 +118,7 @@ impl ProjectMutation {
     }
 
     /// Renames a project (its slug stays).
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn rename_project(&self, ctx: &Context<'_>, id: Uuid, name: String) -> Result<Project> {
         let caller = principal(ctx)?;
         caller.require(Scope::TenantsWrite)?;
@@ -147,11 +149,13 @@ impl ProjectMutation {
     }
 
     /// Archives a project: kept for its history, no new activity.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn archive_project(&self, ctx: &Context<'_>, id: Uuid) -> Result<Project> {
         set_status(ctx, id, TenantProjectStatus::Archived, "project.archived").await
     }
 
     /// Brings an archived project back.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn restore_project(&self, ctx: &Context<'_>, id: Uuid) -> Result<Project> {
         set_status(ctx, id, TenantProjectStatus::Active, "project.restored").await
     }

@@ -111,6 +111,7 @@ pub struct TenantMutation;
 #[Object]
 impl TenantMutation {
     /// Creates a tenant. Scopes `tenants:write` and `platform`.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn create_tenant(&self, ctx: &Context<'_>, input: CreateTenantInput) -> Result<Tenant> {
         let caller = principal(ctx)?;
         caller.require(Scope::TenantsWrite)?;
@@ -163,6 +164,7 @@ impl TenantMutation {
     }
 
     /// Changes a tenant's name, plan, external ids, dates or sales owner. Scope `tenants:write`.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn update_tenant(
         &self,
         ctx: &Context<'_>,
@@ -218,6 +220,7 @@ impl TenantMutation {
     /// Moves a tenant along its lifecycle: TRIAL → ACTIVE | FROZEN | ARCHIVED; ACTIVE → FROZEN |
     /// ARCHIVED; FROZEN → ACTIVE | ARCHIVED; ARCHIVED → nothing; demo tenants stay DEMO.
     /// Scope `tenants:write`.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn change_tenant_status(
         &self,
         ctx: &Context<'_>,
@@ -282,6 +285,7 @@ impl TenantMutation {
     /// with `deletion` set while the server clears its events in the background; when none is
     /// left it is deleted (`tenant.deleted`) and `tenant(id)` no longer finds it. Asking again
     /// meanwhile returns the deletion under way.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn delete_tenant(
         &self,
         ctx: &Context<'_>,

@@ -170,16 +170,20 @@ pub struct TenantQuery;
 /// The largest page a caller may ask for.
 pub const MAX_PAGE: i32 = 500;
 
-/// The complexity of a page of `first` items costing `child` each. `first` is counted within
-/// `1..=MAX_PAGE`: a `first` outside it is refused by the resolver with an error naming the
-/// argument and its range, which says more than "too complex" would.
+/// The complexity of a page of `first` items costing `child` each: two statements (the page,
+/// and its `totalCount` if asked for; see [`crate::graphql::bounds::DATABASE_FIELD`]) and the
+/// items. `first` is counted within `1..=MAX_PAGE`: a `first` outside it is refused by the
+/// resolver with an error naming the argument and its range, which says more than "too
+/// complex" would.
 pub fn page_complexity(first: i32, child: usize) -> usize {
-    (first.clamp(1, MAX_PAGE) as usize).saturating_mul(child)
+    let items = (first.clamp(1, MAX_PAGE) as usize).saturating_mul(child);
+    (2 * crate::graphql::bounds::DATABASE_FIELD).saturating_add(items)
 }
 
 #[Object]
 impl TenantQuery {
     /// One tenant, by id or by slug (give exactly one). Scope `tenants:read`.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn tenant(
         &self,
         ctx: &Context<'_>,

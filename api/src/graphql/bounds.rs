@@ -1,0 +1,130 @@
+//! What one request may ask of the database at once, for both schemas (`/graphql` and Retraced's
+//! search).
+//!
+//! Aliases let one small document ask for the same expensive field many times, and
+//! async-graphql resolves a query's root fields concurrently: 200 aliases of
+//! `auditEvents(first: 1) { totalCount }` took every pooled connection and a bystander's
+//! request failed waiting for one. Three bounds stop that:
+//!
+//! - a field that reaches the database costs [`DATABASE_FIELD`] in the complexity count, not 1
+//!   (annotated on each such field; a page costs two, for its rows and its count: see
+//!   [`crate::graphql::tenants::page_complexity`]); the schema's complexity limit bounds them;
+//! - an operation has at most [`MAX_ROOT_FIELDS`] root fields, fragments included;
+//! - a request resolves at most [`ROOT_FIELDS_AT_ONCE`] root fields at a time: the rest wait
+//!   their turn inside the request, so it holds a few connections, never the pool.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Value, Variables};
+use tokio::sync::Semaphore;
+
+/// The complexity of a field that runs a statement of its own: a database round trip is worth
+/// about a hundred fields resolved in memory.
+pub const DATABASE_FIELD: usize = 100;
+
+/// Most root fields (aliases and fragments counted) one operation may have.
+pub const MAX_ROOT_FIELDS: usize = 20;
+
+/// Root fields of one request resolved at the same time.
+pub const ROOT_FIELDS_AT_ONCE: usize = 2;
+
+/// The complexity of a field reaching the database, with `child` for its selection.
+pub fn database_field(child: usize) -> usize {
+    DATABASE_FIELD.saturating_add(child)
+}
+
+/// The extension enforcing [`MAX_ROOT_FIELDS`] and [`ROOT_FIELDS_AT_ONCE`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestBounds;
+
+impl ExtensionFactory for RequestBounds {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Bounds {
+            root_fields: Semaphore::new(ROOT_FIELDS_AT_ONCE),
+        })
+    }
+}
+
+struct Bounds {
+    root_fields: Semaphore,
+}
+
+#[async_trait::async_trait]
+impl Extension for Bounds {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        for (_, operation) in document.operations.iter() {
+            let count = root_fields(&document, &operation.node.selection_set.node);
+            if count > MAX_ROOT_FIELDS {
+                let mut error = ServerError::new(
+                    format!(
+                        "an operation may have at most {MAX_ROOT_FIELDS} root fields (aliases \
+                         and fragments included); this one has {count}: split it into several \
+                         requests"
+                    ),
+                    Some(operation.pos),
+                );
+                let mut extensions = ErrorExtensionValues::default();
+                extensions.set("code", "BAD_USER_INPUT");
+                error.extensions = Some(extensions);
+                return Err(error);
+            }
+        }
+        Ok(document)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if info.path_node.parent.is_some() || info.is_for_introspection {
+            return next.run(ctx, info).await;
+        }
+        // Never closed, so `acquire` cannot fail; were it to, the field runs unbounded.
+        let _turn = self.root_fields.acquire().await.ok();
+        next.run(ctx, info).await
+    }
+}
+
+/// The fields `set` selects at its own level, through fragment spreads and inline fragments
+/// (each fragment expanded once: a cycle is the validator's to report).
+fn root_fields(document: &ExecutableDocument, set: &SelectionSet) -> usize {
+    fn count<'a>(
+        document: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        seen: &mut HashSet<&'a str>,
+    ) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(inline) => {
+                    count(document, &inline.node.selection_set.node, seen)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    match document.fragments.get(&spread.node.fragment_name.node) {
+                        Some(fragment) if seen.insert(name) => {
+                            count(document, &fragment.node.selection_set.node, seen)
+                        }
+                        _ => 0,
+                    }
+                }
+            })
+            .sum()
+    }
+    count(document, set, &mut HashSet::new())
+}
