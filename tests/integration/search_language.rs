@@ -138,3 +138,41 @@ fn json_numbers_are_told_apart_as_postgresql_writes_them() {
         assert!(!json_number(text), "{text}");
     }
 }
+
+#[test]
+fn a_query_is_capped_in_length_terms_and_values_per_key() {
+    use api::audit::search::{MAX_KEY_VALUES, MAX_QUERY_CHARS, MAX_TERMS};
+    let words = |n: usize| {
+        (0..n)
+            .map(|i| format!("-w{i}x"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(SearchQuery::parse(&words(MAX_TERMS)).is_ok());
+    let many = SearchQuery::parse(&words(MAX_TERMS + 1)).unwrap_err();
+    assert!(many.0.contains("at most 32"), "{many}");
+    // The attack's query: two thousand negated words.
+    assert!(SearchQuery::parse(&words(2_000)).is_err());
+
+    let long = format!("\"{}\"", "a".repeat(MAX_QUERY_CHARS));
+    let error = SearchQuery::parse(&long).unwrap_err();
+    assert!(error.0.contains("characters"), "{error}");
+    assert!(
+        SearchQuery::parse(&"é".repeat(MAX_QUERY_CHARS)).is_ok(),
+        "counted in characters"
+    );
+
+    let values = |n: usize| {
+        (0..n)
+            .map(|i| format!("a{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    assert!(SearchQuery::parse(&format!("action:{}", values(MAX_KEY_VALUES))).is_ok());
+    let error = SearchQuery::parse(&format!("action:{}", values(MAX_KEY_VALUES + 1))).unwrap_err();
+    assert!(error.0.contains("action"), "{error}");
+    // A key repeated counts its values together.
+    let half = MAX_KEY_VALUES / 2 + 1;
+    let repeated = format!("actor.id:{} actor.id:{}", values(half), values(half));
+    assert!(SearchQuery::parse(&repeated).is_err());
+}

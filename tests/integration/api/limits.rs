@@ -129,3 +129,72 @@ async fn directives_introspection_and_suggestions() {
         .await;
     assert_eq!(schema["__schema"]["queryType"]["name"], "Query");
 }
+
+#[tokio::test]
+async fn searches_and_filter_lists_are_capped_with_the_cap_named() {
+    let (app, key) = app_with(Limits::default()).await;
+    let page = "query($f: AuditEventFilter) { auditEvents(first: 1, filter: $f) { totalCount } }";
+    // The shape that ran minutes inside PostgreSQL's JIT: two thousand negated words.
+    let words: Vec<String> = (0..2_000).map(|i| format!("-w{i}x")).collect();
+    let body = app
+        .gql(&key, page, json!({ "f": { "query": words.join(" ") } }))
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "filter.query");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("at most 2000"), "{message}");
+    // Short enough, but too many terms.
+    let body = app
+        .gql(
+            &key,
+            page,
+            json!({ "f": { "query": words[..33].join(" ") } }),
+        )
+        .await;
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("at most 32"), "{message}");
+
+    let max = api::audit::filter::MAX_LIST_VALUES;
+    for field in [
+        "actions",
+        "actorIds",
+        "actorTypes",
+        "targetTypes",
+        "targetIds",
+        "products",
+    ] {
+        let values: Vec<String> = (0..=max).map(|i| format!("v{i}")).collect();
+        let body = app.gql(&key, page, json!({ "f": { field: values } })).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{field}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"],
+            format!("filter.{field}")
+        );
+        let values: Vec<String> = (0..max).map(|i| format!("v{i}")).collect();
+        app.gql_ok(&key, page, json!({ "f": { field: values } }))
+            .await;
+    }
+    let ids: Vec<String> = (0..=max)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    for field in ["tenantIds", "projectIds"] {
+        let body = app.gql(&key, page, json!({ "f": { field: ids } })).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{field}: {body}");
+    }
+
+    // Retraced's search takes the same language, with the same caps.
+    let response = app
+        .http()
+        .post(app.url("/publisher/v1/project/crm/graphql"))
+        .header("Authorization", format!("token={key}"))
+        .json(&json!({
+            "query": "query($q: String) { search(query: $q) { totalCount } }",
+            "variables": { "q": words[..800].join(" ") },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+}

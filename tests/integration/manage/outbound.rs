@@ -400,3 +400,26 @@ async fn the_allow_rule_names_a_port_and_private_mode_allows_loopback() {
     assert_eq!(fetched.body, b"{}");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_wrong_issuer_from_an_allowed_destination_is_quoted_cut_short() {
+    let long = "x".repeat(1_000);
+    let (port, hits) = listener(
+        "127.0.0.1:0",
+        Behaviour::Body(json!({ "issuer": long }).to_string()),
+    )
+    .await;
+    let allow = vec![format!("127.0.0.1:{port}").parse().unwrap()];
+    let ops = Ops::with_app(TestApp::spawn_with(|s| s.outbound.allow = allow).await).await;
+    let verified = verify(
+        &ops,
+        &format!("http://127.0.0.1:{port}/.well-known/openid-configuration"),
+    )
+    .await;
+    assert_eq!(error_code(&verified), "BAD_USER_INPUT", "{verified}");
+    let text = message(&verified);
+    assert!(text.contains("issuer"), "{text}");
+    let quoted = text.split("expected").next().unwrap();
+    assert_eq!(quoted.matches('x').count(), 200, "{text}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
