@@ -10,6 +10,7 @@
 mod api;
 mod bench_meter;
 mod constraints;
+mod docs_links;
 mod entities;
 mod filter_builder;
 mod manage;
