@@ -13,7 +13,7 @@
 //! - a request resolves at most [`ROOT_FIELDS_AT_ONCE`] root fields at a time: the rest wait
 //!   their turn inside the request, so it holds a few connections, never the pool.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::extensions::{
@@ -38,20 +38,40 @@ pub fn database_field(child: usize) -> usize {
     DATABASE_FIELD.saturating_add(child)
 }
 
-/// The extension enforcing [`MAX_ROOT_FIELDS`] and [`ROOT_FIELDS_AT_ONCE`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestBounds;
+/// Deepest introspection query answered (where introspection is on): GraphiQL's, with its
+/// `ofType` chains, nests 13 fields; the schema bounds what it can return.
+pub const INTROSPECTION_DEPTH: usize = 20;
+
+/// The extension enforcing [`MAX_ROOT_FIELDS`], [`ROOT_FIELDS_AT_ONCE`], and the depth limit
+/// on every field but introspection's (`__schema`, `__type`), which async-graphql's own limit
+/// would apply to GraphiQL's schema query too: the playground then had no schema.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestBounds {
+    /// Deepest selection nesting outside introspection.
+    pub depth: usize,
+}
 
 impl ExtensionFactory for RequestBounds {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(Bounds {
+            depth: self.depth,
             root_fields: Semaphore::new(ROOT_FIELDS_AT_ONCE),
         })
     }
 }
 
 struct Bounds {
+    depth: usize,
     root_fields: Semaphore,
+}
+
+/// A request error with the code `BAD_USER_INPUT`.
+fn refusal(message: String, pos: async_graphql::Pos) -> ServerError {
+    let mut error = ServerError::new(message, Some(pos));
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", "BAD_USER_INPUT");
+    error.extensions = Some(extensions);
+    error
 }
 
 #[async_trait::async_trait]
@@ -65,20 +85,24 @@ impl Extension for Bounds {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
         for (_, operation) in document.operations.iter() {
-            let count = root_fields(&document, &operation.node.selection_set.node);
+            let set = &operation.node.selection_set.node;
+            let count = root_fields(&document, set);
             if count > MAX_ROOT_FIELDS {
-                let mut error = ServerError::new(
+                return Err(refusal(
                     format!(
                         "an operation may have at most {MAX_ROOT_FIELDS} root fields (aliases \
                          and fragments included); this one has {count}: split it into several \
                          requests"
                     ),
-                    Some(operation.pos),
-                );
-                let mut extensions = ErrorExtensionValues::default();
-                extensions.set("code", "BAD_USER_INPUT");
-                error.extensions = Some(extensions);
-                return Err(error);
+                    operation.pos,
+                ));
+            }
+            if depth(&document, set, &mut HashMap::new(), &mut Vec::new()) > self.depth {
+                // async-graphql's own wording, which its limit used for every field.
+                return Err(refusal(
+                    "Query is nested too deep.".to_owned(),
+                    operation.pos,
+                ));
             }
         }
         Ok(document)
@@ -97,6 +121,50 @@ impl Extension for Bounds {
         let _turn = self.root_fields.acquire().await.ok();
         next.run(ctx, info).await
     }
+}
+
+/// How deep `set` nests fields (a leaf is 1), through fragments, not counting introspection's
+/// `__schema` and `__type` (bounded by [`INTROSPECTION_DEPTH`] instead). Each fragment's depth
+/// is computed once (`known`), so fragments spreading others twice over cost no more than
+/// once; `open` holds the fragments being expanded, so a cycle (the validator's to report)
+/// ends the descent.
+fn depth<'a>(
+    document: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    known: &mut HashMap<&'a str, usize>,
+    open: &mut Vec<&'a str>,
+) -> usize {
+    let mut deepest = 0;
+    for item in &set.items {
+        let this = match &item.node {
+            Selection::Field(field) => match field.node.name.node.as_str() {
+                "__schema" | "__type" => 0,
+                _ => 1 + depth(document, &field.node.selection_set.node, known, open),
+            },
+            Selection::InlineFragment(inline) => {
+                depth(document, &inline.node.selection_set.node, known, open)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                match (
+                    known.get(name),
+                    document.fragments.get(&spread.node.fragment_name.node),
+                ) {
+                    (Some(depth), _) => *depth,
+                    (None, Some(fragment)) if !open.contains(&name) => {
+                        open.push(name);
+                        let inner = depth(document, &fragment.node.selection_set.node, known, open);
+                        open.pop();
+                        known.insert(name, inner);
+                        inner
+                    }
+                    _ => 0,
+                }
+            }
+        };
+        deepest = deepest.max(this);
+    }
+    deepest
 }
 
 /// The fields `set` selects at its own level, through fragment spreads and inline fragments

@@ -71,9 +71,16 @@ impl Limits {
         M: async_graphql::ObjectType + 'static,
         S: async_graphql::SubscriptionType + 'static,
     {
+        // async-graphql's depth limit covers introspection too; the request bounds apply
+        // `depth` to every other field.
+        let engine_depth = if self.introspection {
+            self.depth.max(bounds::INTROSPECTION_DEPTH)
+        } else {
+            self.depth
+        };
         let builder = builder
-            .extension(bounds::RequestBounds)
-            .limit_depth(self.depth)
+            .extension(bounds::RequestBounds { depth: self.depth })
+            .limit_depth(engine_depth)
             .limit_complexity(self.complexity)
             .limit_recursive_depth(self.recursion)
             .limit_directives(self.directives)

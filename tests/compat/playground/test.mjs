@@ -1,6 +1,10 @@
 // The playground in a real browser: headless Chromium (Debian's package, driven by
-// playwright-core) opens the real server in dev mode, runs the default query with the
-// pre-filled key, and the result pane must show demo audit events from more than one product.
+// playwright-core) opens the real server in dev mode. Before any click, the first screen must
+// be clean: no request to /graphql answered with an error status (the schema's introspection
+// carries the pre-filled key), an empty result pane, the documentation explorer listing
+// `auditEvents`, and the editor offering completions from the schema. Then it runs the default
+// query with the pre-filled key, and the result pane must show demo audit events from more
+// than one product.
 // Every request that is not to the server is blocked and fails the test (the page must work
 // offline). A screenshot goes to target/test-output/playground.png.
 //
@@ -13,6 +17,19 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startApi } from "../server.mjs";
+
+// Opens GraphiQL's documentation explorer (the book button of the sidebar) if it is closed,
+// and in it the root query type, which lists the queries.
+async function openDocs(page) {
+  const open = await page.locator(".graphiql-doc-explorer").count();
+  if (open === 0) {
+    await page.locator('button[aria-label="Show Documentation Explorer"]').first().click({ timeout: 10_000 });
+  }
+  await page
+    .locator(".graphiql-doc-explorer a.graphiql-doc-explorer-type-name", { hasText: /^Query$/ })
+    .first()
+    .click({ timeout: 10_000 });
+}
 
 const API = process.env.API_BIN;
 assert.ok(API, "API_BIN must be set");
@@ -61,8 +78,68 @@ try {
     return route.abort();
   });
 
+  // Every answer from /graphql while the page loads and before anything is clicked.
+  const graphqlAnswers = [];
+  page.on("response", (r) => {
+    if (r.url().startsWith(`${origin}/graphql`)) graphqlAnswers.push(r.status());
+  });
+
   await page.goto(`${origin}/`);
   await page.waitForSelector(".graphiql-container", { timeout: 30_000 });
+
+  // The first screen, before any click: the schema's introspection went out with the key and
+  // was answered (no error status), and the result pane shows no error.
+  await page.waitForLoadState("networkidle");
+  const refused = graphqlAnswers.filter((status) => status >= 400);
+  assert.ok(graphqlAnswers.length > 0, "the page asked /graphql for the schema");
+  assert.deepEqual(refused, [], `requests to /graphql answered with an error status on load: ${graphqlAnswers}`);
+  const firstResult = await page.evaluate(
+    () => document.querySelector(".result-window .CodeMirror")?.CodeMirror?.getValue() ?? "",
+  );
+  assert.ok(!firstResult.includes('"errors"'), `the result pane shows an error before any click: ${firstResult}`);
+  // The documentation explorer (opened from the sidebar) lists the schema's queries.
+  await openDocs(page);
+  const docs = await page
+    .waitForFunction(
+      () => {
+        const text = document.querySelector(".graphiql-doc-explorer")?.textContent ?? "";
+        return text.includes("auditEvents") ? text : false;
+      },
+      null,
+      { timeout: 30_000 },
+    )
+    .then((h) => h.jsonValue())
+    .catch(() => "");
+  assert.ok(docs.includes("auditEvents"), `the documentation explorer lists auditEvents: ${docs.slice(0, 300)}`);
+  console.log(`ok - first screen: ${graphqlAnswers.length} request(s) to /graphql, none refused; docs list auditEvents; result pane empty`);
+
+  // Typing in the query editor offers a completion from the schema.
+  await page.click(".graphiql-query-editor .CodeMirror");
+  await page.keyboard.press("Control+A");
+  await page.keyboard.press("Delete");
+  await page.keyboard.type("{ auditEv", { delay: 50 });
+  const hints = await page
+    .waitForFunction(
+      () => {
+        const items = [...document.querySelectorAll(".CodeMirror-hint")].map((e) => e.textContent);
+        return items.length > 0 ? items : false;
+      },
+      null,
+      { timeout: 10_000 },
+    )
+    .then((h) => h.jsonValue())
+    .catch(() => []);
+  assert.ok(
+    hints.some((h) => h.startsWith("auditEvents")),
+    `typing "{ auditEv" offers auditEvents: ${JSON.stringify(hints)}`,
+  );
+  console.log(`ok - typing offers completions from the schema: ${hints.join(", ")}`);
+  // Back to the default query for the rest of the test.
+  await page.evaluate(() => {
+    const config = JSON.parse(document.getElementById("playground-config").textContent);
+    document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue(config.tabs[0].query);
+  });
+  await page.keyboard.press("Escape");
   // The headers editor holds the local operator key the server printed.
   const operatorKey = key.trim().split("\n")[0];
   assert.match(operatorKey, /^trk_/);

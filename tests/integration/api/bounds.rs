@@ -245,3 +245,26 @@ async fn retraced_search_stops_at_the_request_timeout() {
     assert!(started.elapsed() < Duration::from_secs(5));
     lock.rollback().await.unwrap();
 }
+
+#[tokio::test]
+async fn fragments_spreading_each_other_twice_over_cost_no_more_than_once() {
+    // F0 spreads F1 twice, F1 spreads F2 twice, ...: 2^40 fields if expanded naively.
+    let (app, key) = app_with(Limits::default()).await;
+    let n = 40;
+    let mut document = String::from("{ ...F0 }");
+    for i in 0..n {
+        document.push_str(&format!(
+            " fragment F{i} on Query {{ ...F{next} ...F{next} }}",
+            next = i + 1
+        ));
+    }
+    document.push_str(&format!(" fragment F{n} on Query {{ viewer {{ keyId }} }}"));
+    let started = Instant::now();
+    let body = app.gql(&key, &document, json!({})).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "took {took:?}: {body}");
+    assert!(
+        body["data"]["viewer"]["keyId"].is_string() || body.get("errors").is_some(),
+        "{body}"
+    );
+}

@@ -198,3 +198,38 @@ async fn searches_and_filter_lists_are_capped_with_the_cap_named() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
 }
+
+#[tokio::test]
+async fn introspection_where_it_is_on_is_not_cut_by_the_depth_limit() {
+    // GraphiQL's schema query nests `ofType` deeper than the depth limit (12); it must still be
+    // answered, or the playground has no documentation and no completion.
+    let (app, key) = app_with(Limits::default()).await;
+    let of_type = (0..9).fold("name".to_owned(), |inner, _| {
+        format!("name ofType {{ {inner} }}")
+    });
+    let schema = app
+        .gql(
+            &key,
+            &format!("{{ __schema {{ types {{ fields {{ type {{ {of_type} }} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert!(schema.get("errors").is_none(), "{schema}");
+    assert!(
+        schema["data"]["__schema"]["types"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 10
+    );
+    // Other fields keep the limit (checked before the fields are looked up).
+    let nested = (0..13).fold("b".to_owned(), |inner, _| format!("a {{ {inner} }}"));
+    let deep = app.gql(&key, &format!("{{ {nested} }}"), json!({})).await;
+    assert_eq!(error_code(&deep), "BAD_USER_INPUT", "{deep}");
+    assert!(
+        deep["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested too deep")
+    );
+}
