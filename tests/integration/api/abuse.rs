@@ -182,9 +182,12 @@ async fn a_bad_key_flood_does_not_starve_a_valid_caller() {
             statuses
         }));
     }
-    // Stated bound: every valid request succeeds, the median under 100 ms and none slower than
-    // 2 s (debug build, 2 cores shared with the flood, PostgreSQL and the rest of the suite;
-    // measured: median ~4 ms, slowest ~0.6 s while the first guesses run argon2).
+    // Stated bound: every valid request succeeds, the median under 1 s and none slower than
+    // 5 s. Measured: median ~4 ms, slowest ~0.6 s while the first guesses run argon2 (debug
+    // build, 2 cores shared with the flood, PostgreSQL and the rest of the suite). The bounds
+    // are far above that on purpose: they catch a valid request queued behind the flood's
+    // argon2 work (which waits for seconds per guess ahead of it), not a machine busy with
+    // other work, which slows every request alike.
     let mut latencies = Vec::new();
     while Instant::now() < flood_until {
         let started = Instant::now();
@@ -207,8 +210,8 @@ async fn a_bad_key_flood_does_not_starve_a_valid_caller() {
         statuses.len()
     );
     assert!(served >= 20, "{served}");
-    assert!(slowest < Duration::from_secs(2), "{slowest:?}");
-    assert!(median < Duration::from_millis(100), "{median:?}");
+    assert!(slowest < Duration::from_secs(5), "{slowest:?}");
+    assert!(median < Duration::from_secs(1), "{median:?}");
     assert_eq!(other, 0, "the flood only ever sees 401 and 429");
     assert!(
         limited > statuses.len() / 2,

@@ -143,8 +143,11 @@ async fn a_bystander_is_served_while_a_wide_request_waits_on_the_database() {
         .await;
     let waited = started.elapsed();
     assert_eq!(page["auditEvents"]["edges"], json!([]));
+    // Served in milliseconds; without the bound it waits for a connection until the pool's
+    // 30 s timeout, since every one is held by the wide request until the lock goes. The
+    // margin is for a machine busy with other work.
     assert!(
-        waited < Duration::from_secs(2),
+        waited < Duration::from_secs(10),
         "the bystander waited {waited:?} for a connection"
     );
     assert!(!wide.is_finished(), "the wide request is still waiting");
@@ -242,7 +245,10 @@ async fn retraced_search_stops_at_the_request_timeout() {
         (503, Some("TIMEOUT")),
         "{body}"
     );
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped at the 1 s timeout"
+    );
     lock.rollback().await.unwrap();
 }
 
@@ -262,7 +268,8 @@ async fn fragments_spreading_each_other_twice_over_cost_no_more_than_once() {
     let started = Instant::now();
     let body = app.gql(&key, &document, json!({})).await;
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(2), "took {took:?}: {body}");
+    // Milliseconds when each fragment is counted once; expanded 2^40 times it would not end.
+    assert!(took < Duration::from_secs(10), "took {took:?}: {body}");
     assert!(
         body["data"]["viewer"]["keyId"].is_string() || body.get("errors").is_some(),
         "{body}"
