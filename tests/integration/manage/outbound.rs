@@ -367,7 +367,7 @@ async fn a_silent_destination_hits_the_time_limit() {
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     assert!(
         took >= api::outbound::TIME_LIMIT
-            && took < api::outbound::TIME_LIMIT + Duration::from_secs(3),
+            && took < api::outbound::TIME_LIMIT + Duration::from_secs(10),
         "{took:?}"
     );
 }
