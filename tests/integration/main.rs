@@ -13,6 +13,7 @@ mod constraints;
 mod docs_links;
 mod entities;
 mod filter_builder;
+mod landed_migrations;
 mod manage;
 mod migrations;
 mod plans;
