@@ -1,5 +1,6 @@
 //! tenant-registry's server: a GraphQL API over the registry and its cross-product audit log.
 //!
+//! - [`cli`]: what the `api` binary's commands do (serve, issue a key), called by `main.rs`.
 //! - [`config`]: every setting, flag and environment variable, in one place.
 //! - [`startup`]: builds the server from a config; binds (port 0 in tests) and runs it.
 //! - [`dev`]: the dev mode's own cluster, demo data and operator key.
@@ -15,6 +16,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod deletions;
 pub mod dev;

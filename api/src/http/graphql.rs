@@ -1,7 +1,8 @@
-//! The GraphQL endpoint. Unlike the stock integration it authenticates first, never runs a
-//! mutation sent with GET (405), rejects batches (400), reads bodies with a size limit (413),
-//! requires a JSON content type on POST (415), bounds execution time (503), and stamps the
-//! request id on every error.
+//! The GraphQL endpoint. Unlike the stock integration it refuses a document nested deeper than
+//! the parser can take before anything parses it (400), authenticates before parsing, never
+//! runs a mutation sent with GET (405), refuses a GET query over 16 KiB (414), rejects batches
+//! (400), reads bodies with a size limit (413), requires a JSON content type on POST (415),
+//! bounds execution time (503), and stamps the request id on every error.
 
 use std::sync::Arc;
 
@@ -95,10 +96,7 @@ pub async fn post(
             );
         }
     };
-    if let Err(e) = guard::check_nesting("query", &request.query) {
-        return reply.error(StatusCode::BAD_REQUEST, e);
-    }
-    let principal = match authenticate(req, &state).await {
+    let principal = match admit(req, &state, &request).await {
         Ok(principal) => principal,
         Err((status, e)) => return reply.error(status, e),
     };
@@ -151,10 +149,7 @@ pub async fn get(
             );
         }
     };
-    if let Err(e) = guard::check_nesting("query", &request.query) {
-        return reply.error(StatusCode::BAD_REQUEST, e);
-    }
-    let principal = match authenticate(req, &state).await {
+    let principal = match admit(req, &state, &request).await {
         Ok(principal) => principal,
         Err((status, e)) => return reply.error(status, e),
     };
@@ -215,11 +210,14 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
         .any(|(_, op)| op.node.ty == OperationType::Mutation)
 }
 
-/// The caller of `req`, or the status and error to answer with.
-async fn authenticate(
+/// The caller of `req`, once its document is known not to nest deeper than the parser can
+/// take ([`guard::check_nesting`]) and its key is valid; else the status and error to answer.
+async fn admit(
     req: &Request,
     state: &AppState,
+    request: &async_graphql::Request,
 ) -> Result<Arc<Principal>, (StatusCode, ApiError)> {
+    guard::check_nesting("query", &request.query).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
     let ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
     match state
         .auth
