@@ -259,6 +259,17 @@ impl From<DbErr> for ApiError {
                 message: message.to_owned(),
             };
         }
+        if sqlstate(&err).as_deref() == Some(PROGRAM_LIMIT_EXCEEDED) {
+            // A value too long for an index entry (about 2,700 bytes): a unique name or id of
+            // 12,000 characters. Fields with a stated maximum are refused before this.
+            tracing::warn!(error = %err, "value too long for the database's index");
+            return ApiError::BadUserInput {
+                field: None,
+                message: "a value is too long to be stored (at most a few thousand bytes): \
+                          shorten it"
+                    .to_owned(),
+            };
+        }
         if sqlstate(&err).as_deref() == Some(QUERY_CANCELED) {
             tracing::warn!(error = %err, "statement stopped by the statement timeout");
             return ApiError::Timeout;
@@ -270,6 +281,9 @@ impl From<DbErr> for ApiError {
         ApiError::internal(err)
     }
 }
+
+/// SQLSTATE `program_limit_exceeded`: e.g. an index row larger than a page allows.
+const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
 
 /// SQLSTATE `query_canceled`: the statement timeout fired, or `pg_cancel_backend`.
 const QUERY_CANCELED: &str = "57014";

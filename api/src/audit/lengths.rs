@@ -57,3 +57,30 @@ pub fn cut(text: &str, max: usize) -> &str {
         None => text,
     }
 }
+
+/// Deepest nesting of a JSON value stored (event metadata, entitlement config, identity
+/// provider metadata). Reading a stored value back stops at 128 levels (serde_json), so a
+/// deeper one, written through a variable inside an inline object, was stored and then made
+/// every page showing it fail.
+pub const JSON_DEPTH: usize = 64;
+
+/// `BAD_USER_INPUT` about `field` when `value` nests arrays and objects deeper than
+/// [`JSON_DEPTH`]. Walks the value without recursion.
+pub fn check_json_depth(field: &str, value: &serde_json::Value) -> Result<(), ApiError> {
+    let mut stack = vec![(value, 1usize)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &serde_json::Value>> = match value {
+            serde_json::Value::Array(items) => Box::new(items.iter()),
+            serde_json::Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth > JSON_DEPTH {
+            return Err(ApiError::bad_input(
+                field,
+                format!("{field} nests arrays and objects more than {JSON_DEPTH} levels deep"),
+            ));
+        }
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    Ok(())
+}

@@ -347,7 +347,10 @@ impl AuditMutation {
             .into());
         }
         let metadata = match input.metadata {
-            Some(Json(value)) if value.is_object() => value,
+            Some(Json(value)) if value.is_object() => {
+                lengths::check_json_depth("input.metadata", &value)?;
+                value
+            }
             Some(_) => {
                 return Err(ApiError::bad_input(
                     "input.metadata",

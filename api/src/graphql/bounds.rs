@@ -11,7 +11,9 @@
 //!   [`crate::graphql::tenants::page_complexity`]); the schema's complexity limit bounds them;
 //! - an operation has at most [`MAX_ROOT_FIELDS`] root fields, fragments included;
 //! - a request resolves at most [`ROOT_FIELDS_AT_ONCE`] root fields at a time: the rest wait
-//!   their turn inside the request, so it holds a few connections, never the pool.
+//!   their turn inside the request, so it holds a few connections, never the pool;
+//! - a document selects at most [`MAX_EXPANDED_FIELDS`] fields with its fragments expanded
+//!   ([`check_expansion`], called by the HTTP layer before the schema parses anything more).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -30,8 +32,36 @@ pub const DATABASE_FIELD: usize = 100;
 /// Most root fields (aliases and fragments counted) one operation may have.
 pub const MAX_ROOT_FIELDS: usize = 20;
 
-/// Root fields of one request resolved at the same time.
-pub const ROOT_FIELDS_AT_ONCE: usize = 2;
+/// Root fields of one request resolved at the same time. One: a root field's own subtree may
+/// run a few statements together (a tenants page loads five kinds of children at once), and
+/// two roots at once took all ten pooled connections.
+pub const ROOT_FIELDS_AT_ONCE: usize = 1;
+
+/// Most fields a document selects once every fragment spread is expanded, all operations
+/// together. async-graphql's validation walks every spread without remembering a fragment, so
+/// fragments spreading the next one twice over, 23 deep (944 bytes), took 50 s of CPU before it
+/// answered; this count remembers each fragment's size and runs before that validation.
+pub const MAX_EXPANDED_FIELDS: usize = 10_000;
+
+/// Refuses `document` if it selects more than [`MAX_EXPANDED_FIELDS`] fields with its
+/// fragments expanded (all operations together). Called by the HTTP layer on the parsed
+/// document before the schema sees it: async-graphql's own parse-time checks already walk
+/// every fragment spread, so an extension's parse hook runs too late.
+pub fn check_expansion(document: &ExecutableDocument) -> Result<(), String> {
+    let mut sizes = HashMap::new();
+    let mut expanded = 0usize;
+    for (_, operation) in document.operations.iter() {
+        let set = &operation.node.selection_set.node;
+        expanded = expanded.saturating_add(size(document, set, &mut sizes, &mut Vec::new()));
+        if expanded > MAX_EXPANDED_FIELDS {
+            return Err(format!(
+                "the document selects more than {MAX_EXPANDED_FIELDS} fields once its fragments \
+                 are expanded"
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// The complexity of a field reaching the database, with `child` for its selection.
 pub fn database_field(child: usize) -> usize {
@@ -165,6 +195,46 @@ fn depth<'a>(
         deepest = deepest.max(this);
     }
     deepest
+}
+
+/// How many fields `set` selects once its fragments are expanded, each fragment's size computed
+/// once (`known`); a cycle (`open`, the validator's to report) counts nothing.
+fn size<'a>(
+    document: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    known: &mut HashMap<&'a str, usize>,
+    open: &mut Vec<&'a str>,
+) -> usize {
+    let mut total = 0usize;
+    for item in &set.items {
+        let this = match &item.node {
+            Selection::Field(field) => {
+                1usize.saturating_add(size(document, &field.node.selection_set.node, known, open))
+            }
+            Selection::InlineFragment(inline) => {
+                size(document, &inline.node.selection_set.node, known, open)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                match (
+                    known.get(name),
+                    document.fragments.get(&spread.node.fragment_name.node),
+                ) {
+                    (Some(size), _) => *size,
+                    (None, Some(fragment)) if !open.contains(&name) => {
+                        open.push(name);
+                        let inner = size(document, &fragment.node.selection_set.node, known, open);
+                        open.pop();
+                        known.insert(name, inner);
+                        inner
+                    }
+                    _ => 0,
+                }
+            }
+        };
+        total = total.saturating_add(this);
+    }
+    total
 }
 
 /// The fields `set` selects at its own level, through fragment spreads and inline fragments

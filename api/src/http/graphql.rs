@@ -249,7 +249,16 @@ async fn execute(
         ip,
         user_agent: req.header(header::USER_AGENT).map(str::to_owned),
     };
-    let request = documents.attach(request).data(principal).data(meta);
+    let mut request = documents.attach(request);
+    if let Ok(document) = request.parsed_query()
+        && let Err(message) = crate::graphql::bounds::check_expansion(document)
+    {
+        return reply.error(
+            StatusCode::BAD_REQUEST,
+            ApiError::bad_input("query", message),
+        );
+    }
+    let request = request.data(principal).data(meta);
     match tokio::time::timeout(settings.request_timeout, schema.execute(request)).await {
         Ok(response) => reply.graphql(response),
         Err(_) => {

@@ -115,8 +115,10 @@ pub enum OutboundError {
     Refused(Refusal),
     /// The host name does not resolve.
     Unresolvable,
-    /// A redirect leads somewhere refused (the inner reason), or from `https` to `http`.
+    /// A redirect leads somewhere refused (the inner reason).
     Redirect(Box<OutboundError>),
+    /// A redirect from `https` to `http`.
+    Downgrade,
     /// More than [`MAX_REDIRECTS`] redirects.
     TooManyRedirects,
     /// No connection, or the connection failed.
@@ -147,11 +149,14 @@ impl OutboundError {
             OutboundError::Redirect(inner) => format!(
                 "{field} redirects to a refused address: {}",
                 match inner.as_ref() {
-                    OutboundError::NotHttps => "from https to http".to_owned(),
+                    OutboundError::NotHttps => "plain http".to_owned(),
                     OutboundError::Refused(why) => format!("a {} address", why.describe()),
                     other => other.describe("the redirect's target"),
                 }
             ),
+            OutboundError::Downgrade => {
+                format!("{field} redirects from https to http, which is refused")
+            }
             OutboundError::TooManyRedirects => {
                 format!("{field} redirects more than {MAX_REDIRECTS} times")
             }
@@ -249,7 +254,7 @@ impl Outbound {
                     .and_then(|l| hop.url.join(l).ok())
                     .ok_or(OutboundError::Redirect(Box::new(OutboundError::NotAUrl)))?;
                 if hop.url.scheme() == "https" && next.scheme() != "https" {
-                    return Err(OutboundError::Redirect(Box::new(OutboundError::NotHttps)));
+                    return Err(OutboundError::Downgrade);
                 }
                 url = next;
                 continue;

@@ -214,8 +214,14 @@ pub async fn endpoint(
             );
         }
     };
+    let mut request = request;
     if let Err(e) = crate::http::check_nesting("query", &request.query) {
         return super::publish::error(StatusCode::BAD_REQUEST, &e.message(), None);
+    }
+    if let Ok(document) = request.parsed_query()
+        && let Err(message) = crate::graphql::bounds::check_expansion(document)
+    {
+        return super::publish::error(StatusCode::BAD_REQUEST, &message, None);
     }
     let condition = match reach(&caller, &project) {
         Ok(c) => c,

@@ -204,3 +204,78 @@ async fn retraced_publish_bounds_every_text_field_and_the_product_in_the_path() 
     let (status, _) = publish(&app, &key, &"p".repeat(lengths::PRODUCT), &ok).await;
     assert_eq!(status, 201);
 }
+
+#[tokio::test]
+async fn json_nested_past_the_readable_depth_is_refused_and_nothing_is_stored() {
+    // An inline object 60 deep around a variable 120 deep: stored, it made every page showing
+    // it fail (reading stops at 128 levels).
+    let app = TestApp::spawn().await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
+    let key = app
+        .issue_key(
+            acme.id,
+            "writer",
+            &[Scope::AuditWrite, Scope::AuditRead],
+            None,
+        )
+        .await;
+    let inline = format!("{}$v{}", "{a:".repeat(60), "}".repeat(60));
+    let deep = (0..120).fold(json!(1), |inner, _| json!({ "a": inner }));
+    let query = format!(
+        "mutation($v: JSON) {{ recordAuditEvent(input: {{action: \"crm.poison\", metadata: {inline}}}) {{ id }} }}"
+    );
+    let refused = app.gql(&key, &query, json!({ "v": deep })).await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["field"],
+        "input.metadata"
+    );
+    let stored: i64 = app
+        .db
+        .value(
+            "SELECT count(*) FROM audit_log WHERE action = 'crm.poison'",
+            vec![],
+        )
+        .await;
+    assert_eq!(stored, 0);
+    // At the bound it is stored and read back.
+    let ok = (0..lengths::JSON_DEPTH - 1).fold(json!(1), |inner, _| json!({ "a": inner }));
+    let stored = app
+        .gql(
+            &key,
+            "mutation($m: JSON) { recordAuditEvent(input: {action: \"crm.deep\", metadata: $m}) { id } }",
+            json!({ "m": ok }),
+        )
+        .await;
+    assert!(stored.get("errors").is_none(), "{stored}");
+    app.gql_ok(
+        &key,
+        "{ auditEvents(first: 5) { edges { node { metadata } } } }",
+        json!({}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_value_too_long_for_an_index_is_bad_input_not_internal() {
+    let app = TestApp::spawn().await;
+    let key = app.platform_key(&Scope::ALL).await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
+    // Random letters: a repetitive text would be compressed small enough to be indexed.
+    let long: String = (0..12_000)
+        .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
+        .collect();
+    for (query, variables) in [
+        (
+            "mutation($id: UUID!, $v: String) { updateTenant(id: $id, input: {erpCustomerId: $v}) { id } }",
+            json!({ "id": acme.id, "v": long }),
+        ),
+        (
+            "mutation($id: UUID!, $v: String!) { issueApiKey(tenantId: $id, name: $v, scopes: [\"audit:read\"]) { key } }",
+            json!({ "id": acme.id, "v": long }),
+        ),
+    ] {
+        let body = app.gql(&key, query, variables).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{query}: {body}");
+    }
+}

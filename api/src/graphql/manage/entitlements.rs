@@ -154,6 +154,9 @@ impl EntitlementMutation {
         if config.as_ref().is_some_and(|c| !c.0.is_object()) {
             return Err(ApiError::bad_input("config", "config must be a JSON object").into());
         }
+        if let Some(Json(config)) = &config {
+            crate::audit::lengths::check_json_depth("config", config)?;
+        }
         let txn = begin(ctx).await?;
         deletions::refuse_if_deleting(&txn, tenant_id).await?;
         let tenant = Tenants::find_by_id(tenant_id)

@@ -113,6 +113,7 @@ impl IdpMutation {
         caller.require(Scope::TenantsWrite)?;
         caller.require_tenant(tenant_id)?;
         let kind: DbIdpKind = kind.into();
+        lengths::check_json_depth("metadata", &metadata.0)?;
         validate(&state(ctx)?.outbound, kind, &metadata.0)?;
         let txn = begin(ctx).await?;
         deletions::refuse_if_deleting(&txn, tenant_id).await?;
