@@ -48,11 +48,20 @@ pub const MAX_EXPANDED_FIELDS: usize = 10_000;
 /// document before the schema sees it: async-graphql's own parse-time checks already walk
 /// every fragment spread, so an extension's parse hook runs too late.
 pub fn check_expansion(document: &ExecutableDocument) -> Result<(), String> {
-    let mut sizes = HashMap::new();
-    let mut expanded = 0usize;
+    // One memo for all operations: a fragment shared by thousands of them is counted once.
+    let field = |_: &str, inner: usize| 1usize.saturating_add(inner);
+    let (mut known, mut expanded) = (HashMap::new(), 0usize);
     for (_, operation) in document.operations.iter() {
         let set = &operation.node.selection_set.node;
-        expanded = expanded.saturating_add(size(document, set, &mut sizes, &mut Vec::new()));
+        let size = fold(
+            document,
+            set,
+            &field,
+            usize::saturating_add,
+            &mut known,
+            &mut Vec::new(),
+        );
+        expanded = expanded.saturating_add(size);
         if expanded > MAX_EXPANDED_FIELDS {
             return Err(format!(
                 "the document selects more than {MAX_EXPANDED_FIELDS} fields once its fragments \
@@ -127,7 +136,7 @@ impl Extension for Bounds {
                     operation.pos,
                 ));
             }
-            if depth(&document, set, &mut HashMap::new(), &mut Vec::new()) > self.depth {
+            if depth(&document, set) > self.depth {
                 // async-graphql's own wording, which its limit used for every field.
                 return Err(refusal(
                     "Query is nested too deep.".to_owned(),
@@ -154,85 +163,77 @@ impl Extension for Bounds {
 }
 
 /// How deep `set` nests fields (a leaf is 1), through fragments, not counting introspection's
-/// `__schema` and `__type` (bounded by [`INTROSPECTION_DEPTH`] instead). Each fragment's depth
-/// is computed once (`known`), so fragments spreading others twice over cost no more than
-/// once; `open` holds the fragments being expanded, so a cycle (the validator's to report)
-/// ends the descent.
-fn depth<'a>(
-    document: &'a ExecutableDocument,
-    set: &'a SelectionSet,
-    known: &mut HashMap<&'a str, usize>,
-    open: &mut Vec<&'a str>,
-) -> usize {
-    let mut deepest = 0;
-    for item in &set.items {
-        let this = match &item.node {
-            Selection::Field(field) => match field.node.name.node.as_str() {
-                "__schema" | "__type" => 0,
-                _ => 1 + depth(document, &field.node.selection_set.node, known, open),
-            },
-            Selection::InlineFragment(inline) => {
-                depth(document, &inline.node.selection_set.node, known, open)
-            }
-            Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.as_str();
-                match (
-                    known.get(name),
-                    document.fragments.get(&spread.node.fragment_name.node),
-                ) {
-                    (Some(depth), _) => *depth,
-                    (None, Some(fragment)) if !open.contains(&name) => {
-                        open.push(name);
-                        let inner = depth(document, &fragment.node.selection_set.node, known, open);
-                        open.pop();
-                        known.insert(name, inner);
-                        inner
-                    }
-                    _ => 0,
-                }
-            }
-        };
-        deepest = deepest.max(this);
-    }
-    deepest
+/// `__schema` and `__type` (bounded by [`INTROSPECTION_DEPTH`] instead).
+fn depth(document: &ExecutableDocument, set: &SelectionSet) -> usize {
+    let field = |name: &str, inner: usize| match name {
+        "__schema" | "__type" => 0,
+        _ => 1 + inner,
+    };
+    fold(
+        document,
+        set,
+        &field,
+        usize::max,
+        &mut HashMap::new(),
+        &mut Vec::new(),
+    )
 }
 
-/// How many fields `set` selects once its fragments are expanded, each fragment's size computed
-/// once (`known`); a cycle (`open`, the validator's to report) counts nothing.
-fn size<'a>(
+/// Folds the fields of `set` into one number: `field(name, inner)` for each field (`inner` its
+/// own selection's number), `combine` across siblings, through inline fragments and spreads.
+/// Each fragment's number is computed once (`known`), so fragments spreading others twice
+/// over cost no more than once; `open` holds the fragments being expanded, so a cycle (the
+/// validator's to report) counts 0.
+fn fold<'a>(
     document: &'a ExecutableDocument,
     set: &'a SelectionSet,
+    field: &impl Fn(&str, usize) -> usize,
+    combine: fn(usize, usize) -> usize,
     known: &mut HashMap<&'a str, usize>,
     open: &mut Vec<&'a str>,
 ) -> usize {
-    let mut total = 0usize;
+    let mut total = 0;
     for item in &set.items {
         let this = match &item.node {
-            Selection::Field(field) => {
-                1usize.saturating_add(size(document, &field.node.selection_set.node, known, open))
+            Selection::Field(f) => {
+                let inner = fold(
+                    document,
+                    &f.node.selection_set.node,
+                    field,
+                    combine,
+                    known,
+                    open,
+                );
+                field(f.node.name.node.as_str(), inner)
             }
-            Selection::InlineFragment(inline) => {
-                size(document, &inline.node.selection_set.node, known, open)
-            }
+            Selection::InlineFragment(inline) => fold(
+                document,
+                &inline.node.selection_set.node,
+                field,
+                combine,
+                known,
+                open,
+            ),
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
                 match (
                     known.get(name),
                     document.fragments.get(&spread.node.fragment_name.node),
                 ) {
-                    (Some(size), _) => *size,
+                    (Some(value), _) => *value,
                     (None, Some(fragment)) if !open.contains(&name) => {
                         open.push(name);
-                        let inner = size(document, &fragment.node.selection_set.node, known, open);
+                        let selection = &fragment.node.selection_set.node;
+                        let value = fold(document, selection, field, combine, known, open);
                         open.pop();
-                        known.insert(name, inner);
-                        inner
+                        known.insert(name, value);
+                        value
                     }
                     _ => 0,
                 }
             }
         };
-        total = total.saturating_add(this);
+        total = combine(total, this);
     }
     total
 }
