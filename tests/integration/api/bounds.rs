@@ -12,19 +12,12 @@ use serde_json::{Value, json};
 use tests::app::{TestApp, error_code};
 use tests::fixtures::insert_tenant;
 
+use super::limits::app_with;
+
 /// `count` aliases of `field` as one query.
 fn aliases(count: usize, field: &str) -> String {
     let fields: Vec<String> = (0..count).map(|i| format!("a{i}: {field}")).collect();
     format!("{{ {} }}", fields.join(" "))
-}
-
-async fn app_with(limits: Limits) -> (TestApp, String) {
-    let app = TestApp::spawn_with(|s| s.limits = limits).await;
-    let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
-    let key = app
-        .issue_key(acme.id, "k", &[Scope::AuditRead, Scope::TenantsRead], None)
-        .await;
-    (app, key)
 }
 
 fn message(body: &Value) -> String {

@@ -7,7 +7,8 @@ use serde_json::json;
 use tests::app::{TestApp, error_code};
 use tests::fixtures::insert_tenant;
 
-async fn app_with(limits: Limits) -> (TestApp, String) {
+/// A server with `limits`, a tenant `acme`, and a key of it that reads tenants and events.
+pub(super) async fn app_with(limits: Limits) -> (TestApp, String) {
     let app = TestApp::spawn_with(|s| s.limits = limits).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app
