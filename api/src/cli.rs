@@ -5,16 +5,16 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use entity::keys::{NewKey, issue_key, parse_scopes};
 use entity::prelude::Tenants;
 use entity::tenants;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use registry::keys::{Issuer, NewKey};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::config::{MAX_BODY_BYTES, ServeConfig};
-use crate::error::ApiError;
-use crate::http::HttpSettings;
+use crate::config::ServeConfig;
+use crate::http::{HttpSettings, MAX_BODY_BYTES};
 use crate::startup::{Application, connect};
+use registry::ApiError;
 
 /// `api serve`: dev mode when `DATABASE_URL` is unset; until SIGTERM or Ctrl-C.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
@@ -103,7 +103,6 @@ pub async fn issue(
     scopes: Vec<String>,
     product: Option<String>,
 ) -> anyhow::Result<()> {
-    let scopes = parse_scopes(&scopes)?;
     let (db, _cluster) = if config.dev_mode() {
         let cluster = localpg::Cluster::persistent(
             &localpg::ClusterRoot::workspace_default(),
@@ -135,30 +134,24 @@ pub async fn issue(
                  createTenant mutation), or check DATABASE_URL"
             )
         })?;
-    let txn = db.begin().await?;
-    match crate::deletions::refuse_if_deleting(&txn, owner.id).await {
-        Ok(()) => {}
-        Err(ApiError::Conflict { .. }) => {
-            bail!("tenant {tenant:?} is being deleted (deleteTenant); no key can be issued for it")
-        }
-        Err(other) => bail!("checking tenant {tenant:?}: {}", other.message()),
-    }
-    let issued = issue_key(
-        &txn,
+    // The same operation as `issueApiKey`, as the operator at this console.
+    let issued = registry::keys::issue(
+        &db,
+        Issuer::Operator("api issue-key"),
         NewKey {
             tenant_id: owner.id,
             name,
             scopes,
             product,
-            created_by: Some("api issue-key".into()),
         },
     )
     .await
     .map_err(|e| match e {
-        entity::keys::IssueKeyError::Db(db) => anyhow::anyhow!(api_error_text(db)),
-        other => anyhow::anyhow!(other),
+        ApiError::Conflict { field: None, .. } => anyhow::anyhow!(
+            "tenant {tenant:?} is being deleted (deleteTenant); no key can be issued for it"
+        ),
+        other => anyhow::anyhow!(other.message()),
     })?;
-    txn.commit().await?;
     eprintln!(
         "issued key {} ({}) for {tenant} with scopes {}; it is shown once:",
         issued.record.name,
@@ -167,10 +160,6 @@ pub async fn issue(
     );
     println!("{}", issued.plaintext.expose());
     Ok(())
-}
-
-fn api_error_text(err: sea_orm::DbErr) -> String {
-    ApiError::from(err).message()
 }
 
 async fn shutdown_signal() {

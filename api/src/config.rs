@@ -86,7 +86,7 @@ pub struct ServeConfig {
     /// providers) may reach whatever its addresses, over plain http too: a local identity
     /// provider. Repeatable.
     #[arg(long, env = "API_OUTBOUND_ALLOW", value_delimiter = ',')]
-    pub outbound_allow: Vec<crate::outbound::Destination>,
+    pub outbound_allow: Vec<registry::outbound::Destination>,
     /// Let user-supplied URLs reach private and loopback addresses (and plain http to them).
     /// On in dev mode; never on with DATABASE_URL unless given.
     #[arg(long, env = "API_OUTBOUND_ALLOW_PRIVATE")]
@@ -95,9 +95,6 @@ pub struct ServeConfig {
 
 /// The default `RUST_LOG` filter.
 pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn";
-
-/// The largest request body accepted.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 impl ServeConfig {
     /// Dev mode: no `DATABASE_URL`.
@@ -135,8 +132,8 @@ impl ServeConfig {
     }
 
     /// How keys are checked and failures limited.
-    pub fn auth(&self) -> crate::auth::AuthSettings {
-        crate::auth::AuthSettings {
+    pub fn auth(&self) -> registry::auth::AuthSettings {
+        registry::auth::AuthSettings {
             argon2_concurrency: self.argon2_concurrency,
             failures_per_address: self.auth_failures_per_address,
             failures_per_prefix: self.auth_failures_per_prefix,
@@ -144,16 +141,16 @@ impl ServeConfig {
     }
 
     /// Where tenant deletions stop being done at once, and their batches.
-    pub fn deletions(&self) -> crate::deletions::DeletionSettings {
-        crate::deletions::DeletionSettings {
+    pub fn deletions(&self) -> registry::deletions::DeletionSettings {
+        registry::deletions::DeletionSettings {
             inline_events: self.delete_inline_events,
             batch_events: self.delete_batch_events,
         }
     }
 
     /// The outbound client's exceptions: dev mode allows private addresses.
-    pub fn outbound(&self) -> crate::outbound::OutboundSettings {
-        crate::outbound::OutboundSettings {
+    pub fn outbound(&self) -> registry::outbound::OutboundSettings {
+        registry::outbound::OutboundSettings {
             allow: self.outbound_allow.clone(),
             allow_private: self.outbound_allow_private || self.dev_mode(),
         }

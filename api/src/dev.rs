@@ -6,12 +6,13 @@
 //! once and filled into the playground.
 
 use chrono::Utc;
-use entity::keys::{NewKey, Plaintext, issue_key};
 use entity::prelude::{ApiKeys, Tenants};
 use entity::scope::Scope;
 use entity::sea_orm_active_enums::{TenantKind, TenantStatus};
 use entity::{api_keys, tenants};
 use localpg::{Cluster, ClusterRoot, Lifetime};
+use registry::auth::Plaintext;
+use registry::keys::{Issuer, NewKey};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
@@ -100,15 +101,10 @@ pub async fn rotate_operator_key(db: &DatabaseConnection) -> anyhow::Result<Plai
         .filter(api_keys::Column::Name.eq(OPERATOR_KEY))
         .exec(db)
         .await?;
-    let issued = issue_key(
+    let issued = registry::keys::issue(
         db,
-        NewKey {
-            tenant_id: platform.id,
-            name: OPERATOR_KEY.to_owned(),
-            scopes: Scope::ALL.to_vec(),
-            product: None,
-            created_by: Some("api dev mode".to_owned()),
-        },
+        Issuer::Operator("api dev mode"),
+        NewKey::new(platform.id, OPERATOR_KEY, &Scope::ALL),
     )
     .await?;
     Ok(issued.plaintext)

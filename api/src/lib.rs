@@ -15,17 +15,14 @@
 //! - [`error`]: the error codes callers see.
 
 pub mod audit;
-pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod deletions;
 pub mod dev;
-pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
-pub mod outbound;
 pub mod reads;
 pub mod retraced;
 pub mod startup;
 pub mod state;
+pub mod validated;

@@ -5,33 +5,23 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::{EndpointExt, Server};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
-use crate::auth::{AuthSettings, Authenticator};
-use crate::deletions::{DeletionSettings, Deletions};
-use crate::graphql::validated::{self, ValidatedRequests};
 use crate::graphql::{Limits, build_schema};
-use crate::http::{HttpSettings, routes};
-use crate::outbound::{Outbound, OutboundSettings};
+use crate::http::HttpSettings;
+use crate::http::server::Bound;
 use crate::reads::{PlanCache, ReadConnections};
 use crate::state::AppState;
+use crate::validated::{self, ValidatedRequests};
+use registry::auth::{AuthSettings, Authenticator};
+use registry::deletions::{DeletionSettings, Deletions};
+use registry::outbound::{Outbound, OutboundSettings};
 
 /// A bound, not yet running, server.
+#[derive(Debug)]
 pub struct Application {
-    acceptor: TcpAcceptor,
-    address: SocketAddr,
+    bound: Bound,
     state: AppState,
-    endpoint: poem::endpoint::BoxEndpoint<'static>,
-}
-
-impl std::fmt::Debug for Application {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("address", &self.address)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Everything the server is built from but its database.
@@ -87,30 +77,17 @@ impl Application {
             outbound: Arc::new(Outbound::new(outbound)),
             db,
         };
-        let endpoint = routes(
+        let schemas = (
             build_schema(state.clone(), limits),
             crate::retraced::search::build_schema(limits),
-            state.clone(),
-            http,
-        )
-        .boxed();
-        let acceptor = TcpListener::bind(bind).into_acceptor().await?;
-        let address = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .unwrap_or(bind);
-        Ok(Application {
-            acceptor,
-            address,
-            state,
-            endpoint,
-        })
+        );
+        let bound = Bound::bind(bind, schemas, state.clone(), http).await?;
+        Ok(Application { bound, state })
     }
 
     /// The address actually bound (the port is chosen when binding port 0).
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.bound.address()
     }
 
     /// The shared state (tests use it to reach the authenticator and the pool).
@@ -121,9 +98,7 @@ impl Application {
     /// Serves until the process is stopped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let worker = tokio::spawn(self.state.deletions.clone().run());
-        let served = Server::new_with_acceptor(self.acceptor)
-            .run(self.endpoint)
-            .await;
+        let served = self.bound.serve(None, Duration::ZERO).await;
         worker.abort();
         served
     }
@@ -136,9 +111,7 @@ impl Application {
     ) -> std::io::Result<()> {
         // Stopping the worker mid-batch rolls that batch back; the next start finishes it.
         let worker = tokio::spawn(self.state.deletions.clone().run());
-        let served = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.endpoint, signal, Some(grace))
-            .await;
+        let served = self.bound.serve(Some(Box::pin(signal)), grace).await;
         worker.abort();
         served
     }

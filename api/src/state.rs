@@ -8,13 +8,13 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::audit::free_text::{TenantSizes, TextMatch};
-use crate::auth::Authenticator;
-use crate::deletions::Deletions;
-use crate::error::ApiError;
-use crate::graphql::validated::ValidatedRequests;
 use crate::metrics::Metrics;
-use crate::outbound::Outbound;
 use crate::reads::{ReadConnections, Reader};
+use crate::validated::ValidatedRequests;
+use registry::ApiError;
+use registry::auth::Authenticator;
+use registry::deletions::Deletions;
+use registry::outbound::Outbound;
 
 /// Shared application state.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct AppState {
     pub reads: Arc<ReadConnections>,
     /// Verifies API keys (and caches the verdicts).
     pub auth: Arc<Authenticator>,
-    /// Validation verdicts of requests that passed (see [`crate::graphql::validated`]).
+    /// Validation verdicts of requests that passed (see [`crate::validated`]).
     pub validated: Arc<ValidatedRequests>,
     /// What the server has done since it started (`GET /metrics`).
     pub metrics: Arc<Metrics>,
@@ -49,6 +49,17 @@ impl AppState {
         match tenant {
             Some(tenant) => Ok(self.tenant_sizes.text_match(&self.db, tenant).await?),
             None => Ok(TextMatch::Indexed),
+        }
+    }
+
+    /// The figures of the key verifier, the validation cache, the deletions and the read
+    /// connections, for `/metrics`.
+    pub fn figures(&self) -> crate::metrics::Figures {
+        crate::metrics::Figures {
+            auth: self.auth.stats(),
+            validations_reused: self.validated.reused(),
+            deletions: self.deletions.counts(),
+            read_connections: self.reads.open() as u64,
         }
     }
 }

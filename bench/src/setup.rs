@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use bench::shapes::Subjects;
 use bench::subjects::scalar;
-use entity::keys::{NewKey, issue_key};
 use entity::scope::Scope;
 use localpg::{Cluster, ClusterRoot, Lifetime};
+use registry::keys::{Issuer, NewKey, issue};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use uuid::Uuid;
 
@@ -109,14 +109,11 @@ pub(crate) async fn keys(db: &DatabaseConnection, subjects: &Subjects) -> Result
     let read = vec![Scope::AuditRead, Scope::TenantsRead];
     let issue = |tenant_id: Uuid, name: &str, scopes: Vec<Scope>, product: Option<&str>| {
         let new = NewKey {
-            tenant_id,
-            name: format!("bench-{name}-{stamp}"),
-            scopes,
             product: product.map(str::to_owned),
-            created_by: None,
+            ..NewKey::new(tenant_id, format!("bench-{name}-{stamp}"), &scopes)
         };
         async move {
-            issue_key(db, new)
+            issue(db, Issuer::Operator("bench"), new)
                 .await
                 .map(|k| k.plaintext.expose().to_owned())
                 .map_err(|e| anyhow::anyhow!("issuing a key: {e}"))

@@ -10,14 +10,13 @@ use api::audit::cursor::Cursor;
 use api::audit::filter::{AuditEventFilter, PortalEvents};
 use api::audit::free_text::TextMatch;
 use api::audit::store::{AuditOrder, page_statement};
-use api::auth::Principal;
-use api::graphql::manage::entitlements::{
-    ENTITLEMENT_PLAN_CACHE, TenantRef, entitlement_statement,
-};
+use api::graphql::manage::entitlements::ENTITLEMENT_PLAN_CACHE;
 use api::reads::PlanCache;
 use async_graphql::Json;
 use chrono::{DateTime, Duration, Utc};
 use entity::scope::Scope;
+use registry::auth::Principal;
+use registry::entitlements::{TenantRef, entitlement_statement};
 use sea_orm::Statement;
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -5,12 +5,11 @@
 //! the integration test `entities::entities_agree_with_the_migrated_tables` fails when the two drift apart.
 //! `updated_at` columns are written only by the `touch_updated_at()` trigger: leave them unset.
 //!
-//! Beside the entities: [`keys`] (issuing and verifying API keys: one implementation for the
-//! server and the seed tool) and [`scope`] (what a key may do).
+//! Beside the entities: [`scope`] (what a key may do, as `api_keys.scopes` stores it). Issuing
+//! and verifying keys is the registry's (`registry::keys`): this crate holds the tables only.
 
 pub mod api_keys;
 pub mod audit_log;
-pub mod keys;
 pub mod prelude;
 pub mod scope;
 pub mod sea_orm_active_enums;

@@ -16,7 +16,7 @@ use sea_orm::sqlx::{AssertSqlSafe, Executor as _, PgPool};
 
 use crate::SeedError;
 use crate::bulk_tenants::ensure_tenants;
-use crate::copy_text::encode;
+use crate::copy_text::{copy_sql, encode};
 use crate::history::Generator;
 use crate::skew::schedule;
 pub use crate::skew::zipf_counts;
@@ -61,9 +61,6 @@ impl BulkReport {
 }
 
 const MAX_TENANTS: usize = 99_999;
-const COPY_SQL: &str = "COPY audit_log (tenant_id, project_id, actor_id, actor_name, actor_type, \
-     action, target_id, target_type, target_name, product, metadata, source_ip, user_agent, \
-     created_at) FROM STDIN";
 
 /// Progress of a bulk run, for a progress bar.
 #[derive(Debug, Clone, Copy)]
@@ -111,17 +108,18 @@ pub async fn seed_bulk(
     let rx: Batches = Arc::new(tokio::sync::Mutex::new(rx));
     let seed = options.seed;
     let batch_rows = options.batch_rows;
-    let producer = std::thread::spawn(move || {
+    let producer = std::thread::spawn(move || -> Result<(), SeedError> {
         let mut generator = Generator::new(seed, "bulk-events");
         let mut buf = Vec::with_capacity(batch_rows * 400);
         let mut rows = 0u64;
         for (micros, tenant) in schedule {
             let at = Utc.timestamp_micros(micros).single().unwrap_or_default();
-            encode(&mut buf, &generator.event(&profiles[tenant as usize], at));
+            encode(&mut buf, &generator.event(&profiles[tenant as usize], at))
+                .map_err(SeedError::Event)?;
             rows += 1;
             if rows as usize == batch_rows {
                 if tx.blocking_send((std::mem::take(&mut buf), rows)).is_err() {
-                    return; // the writer failed; its error is reported below
+                    return Ok(()); // the writer failed; its error is reported below
                 }
                 rows = 0;
             }
@@ -129,6 +127,7 @@ pub async fn seed_bulk(
         if rows > 0 {
             let _ = tx.blocking_send((buf, rows));
         }
+        Ok(())
     });
 
     let pool = db.get_postgres_connection_pool();
@@ -143,8 +142,11 @@ pub async fn seed_bulk(
         load_concurrently(pool, rx.clone(), options.connections, progress.clone()).await
     };
     drop(rx);
-    let _ = producer.join();
+    let produced = producer
+        .join()
+        .unwrap_or_else(|_| Err(SeedError::Options("the event generator stopped".into())));
     let written = written.map_err(copy_error)?;
+    produced?;
     progress(Progress::Phase("analyzing audit_log"));
     sea_orm::sqlx::query("ANALYZE audit_log")
         .execute(pool)
@@ -217,7 +219,7 @@ async fn load_empty_table(
         let Some((data, rows)) = batches.lock().await.recv().await else {
             break;
         };
-        let mut copy = tx.copy_in_raw(COPY_SQL).await?;
+        let mut copy = tx.copy_in_raw(&copy_sql()).await?;
         copy.send(data).await?;
         copy.finish().await?;
         written += rows;
@@ -269,7 +271,7 @@ async fn load_concurrently(
                     return Ok::<(), sea_orm::sqlx::Error>(());
                 };
                 let mut conn = pool.acquire().await?;
-                let mut copy = conn.copy_in_raw(COPY_SQL).await?;
+                let mut copy = conn.copy_in_raw(&copy_sql()).await?;
                 copy.send(data).await?;
                 copy.finish().await?;
                 progress(Progress::Rows(

@@ -2,13 +2,14 @@
 //! tenants (the nightly reset) and leave customers alone.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::keys::{IssuedKey, NewKey, issue_key};
 use entity::sea_orm_active_enums::{TenantKind, TenantProjectStatus};
 use entity::{audit_log, tenant_idp_config, tenant_products, tenant_projects, tenants};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
+
+use registry::keys::{IssuedKey, Issuer, NewKey, issue};
 
 use crate::blueprints::{TenantBlueprint, demo_platform};
 use crate::history::{Event, Generator, TenantProfile};
@@ -102,7 +103,7 @@ pub async fn reset_demo(
 }
 
 async fn create_tenant(
-    db: &impl ConnectionTrait,
+    db: &impl registry::Db,
     blueprint: &TenantBlueprint,
     options: &DemoOptions,
     report: &mut DemoReport,
@@ -170,17 +171,16 @@ async fn create_tenant(
         .await?;
     }
     for k in &blueprint.keys {
-        let issued = issue_key(
+        let issued = issue(
             db,
+            Issuer::Operator("seed"),
             NewKey {
-                tenant_id: tenant.id,
-                name: k.name.to_owned(),
-                scopes: k.scopes.clone(),
                 product: k.product.map(str::to_owned),
-                created_by: Some("seed".to_owned()),
+                ..NewKey::new(tenant.id, k.name, &k.scopes)
             },
         )
-        .await?;
+        .await
+        .map_err(SeedError::Key)?;
         let issued = if k.revoked {
             let mut record: entity::api_keys::ActiveModel = issued.record.clone().into();
             record.revoked_at = Set(Some((now - Duration::days(7)).fixed_offset()));

@@ -29,6 +29,33 @@ pub struct TenantProfile {
     pub products: Vec<&'static str>,
 }
 
+impl Event {
+    /// The event as the registry's writer takes it.
+    pub fn to_audit(&self) -> registry::audit::Event {
+        registry::audit::Event {
+            tenant_id: Some(self.tenant_id),
+            project_id: self.project_id,
+            product: self.product.map(str::to_owned),
+            actor: registry::audit::Actor {
+                id: Some(self.actor_id.clone()),
+                name: Some(self.actor_name.clone()),
+                kind: Some(self.actor_type.to_owned()),
+            },
+            action: self.action.to_owned(),
+            target: registry::audit::Target {
+                id: Some(self.target_id.clone()),
+                kind: Some(self.target_type.clone()),
+                name: Some(self.target_name.clone()),
+            },
+            metadata: self.metadata.clone(),
+            source_ip: self.source_ip,
+            user_agent: self.user_agent.map(str::to_owned),
+            created_at: Some(self.created_at.fixed_offset()),
+            id: None,
+        }
+    }
+}
+
 /// One event, every column of `audit_log` but `id`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {

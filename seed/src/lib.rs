@@ -15,10 +15,10 @@ pub mod history;
 mod skew;
 pub mod vocabulary;
 
-use entity::audit_log;
-use entity::keys::IssueKeyError;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use registry::ApiError;
+use registry::audit::Rules;
+use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::history::Event;
 
@@ -33,7 +33,10 @@ pub enum SeedError {
     NotMigrated(usize),
     /// Issuing an API key failed.
     #[error("issuing an API key: {0}")]
-    Key(#[from] IssueKeyError),
+    Key(ApiError),
+    /// A generated event did not pass the registry's writer (a fault of the generator).
+    #[error("a generated event was refused: {0}")]
+    Event(ApiError),
     /// Bad options.
     #[error("{0}")]
     Options(String),
@@ -51,31 +54,13 @@ pub async fn ensure_migrated(db: &impl ConnectionTrait) -> Result<(), SeedError>
     Ok(())
 }
 
-/// Inserts events through the entity, in statements of at most 1,000 rows (PostgreSQL allows
-/// 65,535 bind parameters a statement; an event has 14).
+/// Inserts events through the registry's writer, which checks each one.
 pub(crate) async fn insert_events(
     db: &impl ConnectionTrait,
     events: &[Event],
-) -> Result<(), DbErr> {
-    for chunk in events.chunks(1000) {
-        let rows = chunk.iter().map(|e| audit_log::ActiveModel {
-            tenant_id: Set(Some(e.tenant_id)),
-            project_id: Set(e.project_id),
-            actor_id: Set(Some(e.actor_id.clone())),
-            actor_name: Set(Some(e.actor_name.clone())),
-            actor_type: Set(Some(e.actor_type.to_owned())),
-            action: Set(e.action.to_owned()),
-            target_id: Set(Some(e.target_id.clone())),
-            target_type: Set(Some(e.target_type.clone())),
-            target_name: Set(Some(e.target_name.clone())),
-            product: Set(e.product.map(str::to_owned)),
-            metadata: Set(e.metadata.clone()),
-            source_ip: Set(e.source_ip),
-            user_agent: Set(e.user_agent.map(str::to_owned)),
-            created_at: Set(e.created_at.fixed_offset()),
-            ..Default::default()
-        });
-        audit_log::Entity::insert_many(rows).exec(db).await?;
-    }
-    Ok(())
+) -> Result<(), SeedError> {
+    let events = events.iter().map(Event::to_audit).collect();
+    registry::audit::append_all(db, events, Rules::REGISTRY)
+        .await
+        .map_err(SeedError::Event)
 }

@@ -6,11 +6,11 @@
 use std::collections::BTreeSet;
 
 use api::audit::filter::{AuditEventFilter, PortalEvents};
-use api::auth::Principal;
-use api::error::ApiError;
 use async_graphql::Json;
 use entity::scope::Scope;
 use proptest::prelude::*;
+use registry::ApiError;
+use registry::auth::Principal;
 use sea_orm::sea_query::{Expr, PostgresQueryBuilder, Query};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tests::TestDb;

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod architecture;
 mod bench_meter;
 mod constraints;
 mod docs_links;

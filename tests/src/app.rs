@@ -6,9 +6,9 @@ use api::startup::{Application, Settings};
 use api::state::AppState;
 use chrono::{DateTime, Utc};
 use entity::audit_log;
-use entity::keys::{NewKey, issue_key};
 use entity::scope::Scope;
 use ipnetwork::IpNetwork;
+use registry::keys::{Issuer, NewKey, issue};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -113,14 +113,12 @@ impl TestApp {
         scopes: &[Scope],
         product: Option<&str>,
     ) -> String {
-        issue_key(
+        issue(
             &self.db.db,
+            Issuer::Operator("tests"),
             NewKey {
-                tenant_id,
-                name: name.to_owned(),
-                scopes: scopes.to_vec(),
                 product: product.map(str::to_owned),
-                created_by: None,
+                ..NewKey::new(tenant_id, name, scopes)
             },
         )
         .await

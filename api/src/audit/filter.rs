@@ -8,14 +8,14 @@ use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::MAX_LIST_VALUES;
 use super::cursor::Cursor;
 use super::free_text::TextMatch;
-use super::merge::{self, SplitLists};
 use super::metadata_terms;
 use super::search::{SearchQuery, action_prefix};
 use super::store::AuditOrder;
-use crate::auth::Principal;
-use crate::error::ApiError;
+use registry::ApiError;
+use registry::auth::Principal;
 
 /// Which portal events (emitted by the registry itself, `product` NULL) to include.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,9 +66,21 @@ pub struct AuditEventFilter {
     pub query: Option<String>,
 }
 
-/// Most values one list of a filter may hold (each value is a branch or an `IN` member of the
-/// statement; a longer list is a different question, better asked in several).
-pub const MAX_LIST_VALUES: usize = 100;
+/// The lists a page is split by: each is left out of the common condition, and every branch
+/// has one of its values instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SplitLists {
+    /// `filter.projectIds`.
+    pub projects: bool,
+    /// `filter.tenantIds`.
+    pub tenants: bool,
+    /// `filter.products`, and the portal's events with them.
+    pub products: bool,
+    /// `filter.actions`.
+    pub actions: bool,
+    /// `filter.targetTypes`.
+    pub target_types: bool,
+}
 
 /// `list`, refused when empty (say nothing rather than an empty list) or longer than
 /// [`MAX_LIST_VALUES`].
@@ -126,39 +138,13 @@ impl AuditEventFilter {
     /// for a metadata filter on a page after a cursor, whose terms are looked up only on the
     /// page's side of the cursor ([`metadata_terms::containment`] says why), so that every
     /// other page reuses the condition it has.
-    fn page_condition_differs(&self, after: Option<Cursor>) -> bool {
+    pub(super) fn page_condition_differs(&self, after: Option<Cursor>) -> bool {
         after.is_some() && self.metadata.is_some()
-    }
-
-    /// The conditions a page in `order` after `after` is read in, each ordered and limited on
-    /// its own and merged (`store::page_statement`): one, `condition` (this filter's
-    /// [`Self::condition_with`]) unless [`Self::page_condition_differs`], or one per branch
-    /// when lists are split ([`merge::split`]).
-    pub fn page_conditions(
-        &self,
-        principal: &Principal,
-        text: TextMatch,
-        order: AuditOrder,
-        after: Option<Cursor>,
-        condition: &Condition,
-    ) -> Result<Vec<Condition>, ApiError> {
-        let page = after.map(|c| (order, c.created_at));
-        Ok(match merge::split(self, principal, text) {
-            Some(split) => {
-                let common = self.build(principal, text, page, split.lists)?;
-                let each = split.branches.into_iter();
-                each.map(|branch| common.clone().add(branch)).collect()
-            }
-            None if self.page_condition_differs(after) => {
-                vec![self.build(principal, text, page, SplitLists::default())?]
-            }
-            None => vec![condition.clone()],
-        })
     }
 
     /// The condition; the lists in `split` are left out (each branch of the page has one of
     /// their values instead).
-    fn build(
+    pub(super) fn build(
         &self,
         principal: &Principal,
         text: TextMatch,

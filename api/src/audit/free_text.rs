@@ -25,8 +25,6 @@ use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
-use super::search::escape_like;
-
 /// What a free-text word is looked for in: action, actor id and name, target id and name, and
 /// `metadata.description`, each `NULL` as `''`, joined by U+001F (refused in a word, so no word
 /// matches across two fields). Written exactly as the expression `audit_log_text_idx` indexes
@@ -154,4 +152,11 @@ impl TenantSizes {
         // A panic while holding the lock cannot leave the map inconsistent (one insert).
         self.known.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// `text` for a `LIKE` pattern, with `%`, `_` and backslashes matched literally.
+pub(super) fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

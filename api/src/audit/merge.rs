@@ -33,32 +33,20 @@ use std::hash::Hash;
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, SimpleExpr};
 
-use super::filter::{AuditEventFilter, PortalEvents};
+use registry::ApiError;
+
+use super::cursor::Cursor;
+use super::filter::{AuditEventFilter, PortalEvents, SplitLists};
 use super::free_text::TextMatch;
 use super::search::SearchQuery;
-use crate::auth::Principal;
+use super::store::AuditOrder;
 use entity::audit_log::Column;
+use registry::auth::Principal;
 
 /// The most branches a page is read in. Lists are split in the order projects, tenants (not
 /// with projects), products, actions, target types, each only while the branches stay within
 /// this; a list left whole is matched in every branch as it is.
 pub const MAX_BRANCHES: usize = 16;
-
-/// The lists a page is split by: each is left out of the common condition, and every branch
-/// has one of its values instead.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SplitLists {
-    /// `filter.projectIds`.
-    pub projects: bool,
-    /// `filter.tenantIds`.
-    pub tenants: bool,
-    /// `filter.products`, and the portal's events with them.
-    pub products: bool,
-    /// `filter.actions`.
-    pub actions: bool,
-    /// `filter.targetTypes`.
-    pub target_types: bool,
-}
 
 /// How a page of a filter is split: by which lists, and each branch's values
 /// (`project_id = …`, `tenant_id = …`, `product = …` or `product IS NULL`, `action = …`,
@@ -155,4 +143,32 @@ where
         .filter(|value| seen.insert(*value))
         .map(|value| Expr::col(column).eq(value.clone()))
         .collect()
+}
+
+impl AuditEventFilter {
+    /// The conditions a page in `order` after `after` is read in, each ordered and limited on
+    /// its own and merged (`store::page_statement`): one, `condition` (this filter's
+    /// [`Self::condition_with`]) unless [`Self::page_condition_differs`], or one per branch
+    /// when lists are split ([`split`]).
+    pub fn page_conditions(
+        &self,
+        principal: &Principal,
+        text: TextMatch,
+        order: AuditOrder,
+        after: Option<Cursor>,
+        condition: &Condition,
+    ) -> Result<Vec<Condition>, ApiError> {
+        let page = after.map(|c| (order, c.created_at));
+        Ok(match split(self, principal, text) {
+            Some(split) => {
+                let common = self.build(principal, text, page, split.lists)?;
+                let each = split.branches.into_iter();
+                each.map(|branch| common.clone().add(branch)).collect()
+            }
+            None if self.page_condition_differs(after) => {
+                vec![self.build(principal, text, page, SplitLists::default())?]
+            }
+            None => vec![condition.clone()],
+        })
+    }
 }

@@ -227,3 +227,12 @@ impl PageRow {
         })
     }
 }
+
+/// An address as clients expect it: `203.0.113.7`, or `10.0.0.0/8` for a network.
+pub fn format_ip(ip: &IpNetwork) -> String {
+    if ip.prefix() == if ip.is_ipv4() { 32 } else { 128 } {
+        ip.ip().to_string()
+    } else {
+        ip.to_string()
+    }
+}

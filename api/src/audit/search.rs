@@ -17,7 +17,8 @@ use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, SimpleExpr};
 
 use super::external_id;
 pub use super::free_text::FREE_TEXT;
-use super::free_text::{TextMatch, can_look_up, text_expr, text_lookup};
+use super::free_text::{TextMatch, can_look_up, escape_like, text_expr, text_lookup};
+pub use super::search_lex::SearchError;
 use super::search_lex::{quote, split_key, split_values, tokenize, unquote};
 
 /// A keyed term's key.
@@ -112,16 +113,6 @@ pub struct SearchQuery {
     pub terms: Vec<Term>,
 }
 
-/// Why a query does not parse. The message is Retraced's where Retraced has one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchError(pub String);
-
-impl fmt::Display for SearchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// Longest query, in characters.
 pub const MAX_QUERY_CHARS: usize = 2_000;
 
@@ -129,7 +120,7 @@ pub const MAX_QUERY_CHARS: usize = 2_000;
 pub const MAX_TERMS: usize = 32;
 
 /// Most values one key may list (`key:a,b,c`, repeated keys counted together).
-pub const MAX_KEY_VALUES: usize = crate::audit::filter::MAX_LIST_VALUES;
+pub const MAX_KEY_VALUES: usize = super::MAX_LIST_VALUES;
 
 impl SearchQuery {
     /// Parses a query string. A query longer than [`MAX_QUERY_CHARS`], with more than
@@ -361,12 +352,6 @@ pub fn action_prefix(prefix: &str) -> SimpleExpr {
 /// `LIKE 'prefix%'` with `%`, `_` and `\` in the prefix matched literally.
 fn prefix_pattern(prefix: &str) -> LikeExpr {
     LikeExpr::new(format!("{}%", escape_like(prefix))).escape('\\')
-}
-
-pub(super) fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {

@@ -2,7 +2,17 @@
 //! token into key and value, a value into its comma-separated alternatives, and quoting for
 //! printing a query back ([`super::search`]).
 
-use super::search::SearchError;
+use std::fmt;
+
+/// Why a query does not parse. The message is Retraced's where Retraced has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchError(pub String);
+
+impl fmt::Display for SearchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// Splits on whitespace outside double quotes; quotes stay in the tokens.
 pub(super) fn tokenize(input: &str) -> Result<Vec<String>, SearchError> {

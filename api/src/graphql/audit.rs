@@ -4,11 +4,8 @@
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::audit_log;
-use entity::prelude::TenantProjects;
 use entity::scope::Scope;
-use ipnetwork::IpNetwork;
 use sea_orm::sea_query::Condition;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -17,11 +14,12 @@ use super::context::{db, principal, reader, request_meta, state};
 use super::tenants::{MAX_PAGE, PageInfo, page_complexity};
 use crate::audit::cursor::Cursor;
 use crate::audit::filter::{AuditEventFilter, FilterArg};
-use crate::audit::lengths;
 use crate::audit::row::PageRow;
+use crate::audit::row::format_ip;
 use crate::audit::store::{self, AuditOrder};
-use crate::error::ApiError;
 use crate::reads::PlanCache;
+use registry::ApiError;
+use registry::audit::Recorded;
 
 /// Who did it.
 #[derive(SimpleObject, Debug, Clone)]
@@ -52,15 +50,6 @@ pub struct Target {
 /// One audit event.
 #[derive(Debug, Clone)]
 pub struct AuditEvent(pub audit_log::Model);
-
-/// An address as clients expect it: `203.0.113.7`, or `10.0.0.0/8` for a network.
-pub fn format_ip(ip: &IpNetwork) -> String {
-    if ip.prefix() == if ip.is_ipv4() { 32 } else { 128 } {
-        ip.ip().to_string()
-    } else {
-        ip.to_string()
-    }
-}
 
 // Fields resolve one after another (`serial`): they are plain reads of the row, and a page has
 // 50 of these objects; concurrent resolution would cost a task set per object for nothing.
@@ -288,8 +277,6 @@ pub struct AuditEventInput {
 #[derive(Debug, Default)]
 pub struct AuditMutation;
 
-const ACTOR_TYPES: [&str; 3] = ["user", "service", "system"];
-
 #[Object]
 impl AuditMutation {
     /// Records one event, committed and searchable when this returns. Scope `audit:write`.
@@ -299,118 +286,29 @@ impl AuditMutation {
         ctx: &Context<'_>,
         input: AuditEventInput,
     ) -> Result<AuditEvent> {
-        let caller = principal(ctx)?;
-        caller.require(Scope::AuditWrite)?;
-        let db = db(ctx)?;
-        let action = input.action.trim();
-        if action.is_empty()
-            || action.chars().count() > lengths::ACTION
-            || action.contains(char::is_whitespace)
-        {
-            return Err(ApiError::bad_input("input.action", "input.action is a dotted name without spaces, 1 to 200 characters, e.g. crm.contact.created").into());
-        }
-        let tenant_id = match input.tenant_id {
-            Some(id) => {
-                caller.require_tenant(id)?;
-                id
-            }
-            None => caller.tenant_id,
-        };
-        let product = match (&caller.product, input.product) {
-            (Some(own), Some(asked)) if *own != asked => {
-                return Err(ApiError::Forbidden(format!(
-                    "input.product: this API key records only {own} events"
-                ))
-                .into());
-            }
-            (Some(own), _) => Some(own.clone()),
-            (None, asked) => asked.filter(|p| !p.trim().is_empty()),
-        };
-        if let Some(project_id) = input.project_id {
-            let project = TenantProjects::find_by_id(project_id)
-                .one(db)
-                .await
-                .map_err(ApiError::from)?;
-            if project.is_none_or(|p| p.tenant_id != tenant_id) {
-                return Err(ApiError::NotFound(
-                    "input.projectId: no such project in this tenant".to_owned(),
-                )
-                .into());
-            }
-        }
         let actor = input.actor.unwrap_or_default();
-        if let Some(kind) = actor.kind.as_deref().filter(|k| !ACTOR_TYPES.contains(k)) {
-            return Err(ApiError::bad_input(
-                "input.actor.type",
-                format!("input.actor.type {kind:?} is not one of user, service, system"),
-            )
-            .into());
-        }
-        let metadata = match input.metadata {
-            Some(Json(value)) if value.is_object() => {
-                lengths::check_json_depth("input.metadata", &value)?;
-                value
-            }
-            Some(_) => {
-                return Err(ApiError::bad_input(
-                    "input.metadata",
-                    "input.metadata must be a JSON object",
-                )
-                .into());
-            }
-            None => serde_json::json!({}),
-        };
-        let meta = request_meta(ctx);
-        let source_ip = match input.source_ip {
-            Some(text) => Some(text.trim().parse::<IpNetwork>().map_err(|_| {
-                ApiError::bad_input(
-                    "input.sourceIp",
-                    format!("input.sourceIp: {text:?} is not an IP address"),
-                )
-            })?),
-            None => meta.ip.map(IpNetwork::from),
-        };
         let target = input.target.unwrap_or_default();
-        for (field, value, max) in [
-            ("input.product", product.as_deref(), lengths::PRODUCT),
-            ("input.actor.id", actor.id.as_deref(), lengths::ID),
-            ("input.actor.name", actor.name.as_deref(), lengths::NAME),
-            ("input.target.id", target.id.as_deref(), lengths::ID),
-            ("input.target.type", target.kind.as_deref(), lengths::KIND),
-            ("input.target.name", target.name.as_deref(), lengths::NAME),
-            (
-                "input.userAgent",
-                input.user_agent.as_deref(),
-                lengths::USER_AGENT,
-            ),
-        ] {
-            lengths::check(field, value, max)?;
-        }
-        // The request's own User-Agent is kept as far as the column's limit allows.
-        let user_agent = input.user_agent.or_else(|| {
-            meta.user_agent
-                .as_deref()
-                .map(|ua| lengths::cut(ua, lengths::USER_AGENT).to_owned())
-        });
-        let row = audit_log::ActiveModel {
-            tenant_id: Set(Some(tenant_id)),
-            project_id: Set(input.project_id),
-            actor_id: Set(actor.id),
-            actor_name: Set(actor.name),
-            actor_type: Set(actor.kind),
-            action: Set(action.to_owned()),
-            target_id: Set(target.id),
-            target_type: Set(target.kind),
-            target_name: Set(target.name),
-            product: Set(product),
-            metadata: Set(metadata),
-            source_ip: Set(source_ip),
-            user_agent: Set(user_agent),
-            ..Default::default()
-        }
-        .insert(db)
-        .await
-        .map_err(ApiError::from)?;
+        let recorded = Recorded {
+            tenant_id: input.tenant_id,
+            project_id: input.project_id,
+            product: input.product,
+            action: input.action,
+            actor: registry::audit::Actor {
+                id: actor.id,
+                name: actor.name,
+                kind: actor.kind,
+            },
+            target: registry::audit::Target {
+                id: target.id,
+                kind: target.kind,
+                name: target.name,
+            },
+            metadata: input.metadata.map(|m| m.0),
+            source_ip: input.source_ip,
+            user_agent: input.user_agent,
+        };
+        let (caller, meta) = (principal(ctx)?, request_meta(ctx));
+        let row = registry::audit::record_event(db(ctx)?, caller, &meta, recorded).await?;
         Ok(AuditEvent(row))
     }
 }

@@ -19,12 +19,12 @@ use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::{ContextSelectionSet, OutputType, Positioned, ServerResult, Value};
 
-use super::audit::format_ip;
 pub use super::audit_plan::EdgesPlans;
 use super::audit_plan::{Pick, Slot};
 use super::{json_text, raw_json};
 use crate::audit::row::PageRow;
-use crate::error::ApiError;
+use crate::audit::row::format_ip;
+use registry::ApiError;
 
 /// A value the field's resolver already built, typed in the schema as `T` (so the schema and
 /// its introspection are exactly `T`'s).

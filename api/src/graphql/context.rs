@@ -1,24 +1,16 @@
 //! What a resolver can ask of its request: the caller, the database, where the request came from.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
-use crate::auth::Principal;
-use crate::error::ApiError;
+use registry::ApiError;
+use registry::audit::RequestMeta;
+use registry::auth::Principal;
+
 use crate::reads::Reader;
 use crate::state::AppState;
-
-/// Facts about the HTTP request, for audit rows.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    /// The client's address.
-    pub ip: Option<IpAddr>,
-    /// The client's `User-Agent`.
-    pub user_agent: Option<String>,
-}
 
 /// The verified caller.
 pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Principal>, ApiError> {

@@ -6,11 +6,12 @@ mod audit_page;
 mod audit_plan;
 pub mod bounds;
 pub mod context;
+pub mod errors;
 pub mod json_text;
 pub mod manage;
 pub mod raw_json;
 pub mod tenants;
-pub mod validated;
+
 pub mod viewer;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -79,6 +80,7 @@ impl Limits {
             self.depth
         };
         let builder = builder
+            .extension(errors::CodedErrors)
             .extension(bounds::RequestBounds { depth: self.depth })
             .limit_depth(engine_depth)
             .limit_complexity(self.complexity)
@@ -108,7 +110,7 @@ impl Default for Limits {
 /// The schema, with the shared state and the DataLoaders in its data, bounded by `limits`.
 pub fn build_schema(state: AppState, limits: Limits) -> RegistrySchema {
     let loaders = tenants::loaders(&state.db);
-    let verdicts = validated::ReuseVerdicts(state.validated.clone());
+    let verdicts = crate::validated::ReuseVerdicts(state.validated.clone());
     let builder = builder()
         .extension(verdicts)
         .data(state)

@@ -6,7 +6,7 @@ use async_graphql::{Context, Object, Result, SimpleObject};
 use uuid::Uuid;
 
 use super::context::principal;
-use crate::auth::Principal;
+use registry::auth::Principal;
 
 /// Queries about the caller.
 #[derive(Debug, Default)]

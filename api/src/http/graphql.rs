@@ -14,13 +14,13 @@ use poem::{Body, IntoResponse, Request, Response, handler};
 use serde_json::json;
 
 use super::documents::DocumentCache;
-use super::{HttpSettings, RequestId, guard};
-use crate::auth::Principal;
-use crate::error::ApiError;
+use super::prologue::{self, BodyError, Credential};
+use super::{HttpSettings, RequestId, errors, guard};
 use crate::graphql::RegistrySchema;
-use crate::graphql::context::RequestMeta;
 use crate::metrics::Metrics;
 use crate::state::AppState;
+use registry::ApiError;
+use registry::auth::Principal;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -51,9 +51,9 @@ pub async fn post(
             ),
         );
     }
-    let bytes = match body.into_bytes_limit(settings.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
+    let value = match prologue::json_body(body, &settings).await {
+        Ok(value) => value,
+        Err(BodyError::TooLarge) => {
             return reply.error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ApiError::bad_input(
@@ -65,10 +65,7 @@ pub async fn post(
                 ),
             );
         }
-    };
-    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
-        Ok(value) => value,
-        Err(e) => {
+        Err(BodyError::NotJson(e)) => {
             return reply.error(
                 StatusCode::BAD_REQUEST,
                 ApiError::bad_input("body", format!("the body is not JSON: {e}")),
@@ -218,15 +215,11 @@ async fn admit(
     request: &async_graphql::Request,
 ) -> Result<Arc<Principal>, (StatusCode, ApiError)> {
     guard::check_nesting("query", &request.query).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
-    let ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
-    match state
-        .auth
-        .authenticate(req.header(header::AUTHORIZATION), ip)
-        .await
-    {
+    let credential = Credential::Bearer(req.header(header::AUTHORIZATION));
+    match prologue::caller(req, state, credential).await {
         Ok(principal) => Ok(principal),
         Err(e @ (ApiError::Unauthenticated(_) | ApiError::RateLimited { .. })) => {
-            Err((e.http_status(), e))
+            Err((errors::status(e.code()), e))
         }
         Err(e) => Err((StatusCode::SERVICE_UNAVAILABLE, e)),
     }
@@ -244,11 +237,7 @@ async fn execute(
     documents: &DocumentCache,
     reply: Reply<'_>,
 ) -> Response {
-    let ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
-    let meta = RequestMeta {
-        ip,
-        user_agent: req.header(header::USER_AGENT).map(str::to_owned),
-    };
+    let meta = prologue::meta(req);
     let mut request = documents.attach(request);
     if let Ok(document) = request.parsed_query()
         && let Err(message) = crate::graphql::bounds::check_expansion(document)
@@ -299,22 +288,19 @@ impl<'a> Reply<'a> {
     }
 
     fn error(&self, status: StatusCode, error: ApiError) -> Response {
-        self.metrics.graphql_response([error.code()]);
-        let field = match &error {
-            ApiError::BadUserInput { field, .. } | ApiError::Conflict { field, .. } => {
-                field.clone()
-            }
-            _ => None,
-        };
+        error.log_internal("answering a GraphQL request");
+        let code = error.code().as_str();
+        self.metrics.graphql_response([code]);
+        let field = error.field().map(str::to_owned);
         let mut body = json!({ "errors": [{
             "message": error.message(),
-            "extensions": { "code": error.code(), "requestId": self.request_id },
+            "extensions": { "code": code, "requestId": self.request_id },
         }]});
         if let (Some(field), Some(ext)) = (field, body["errors"][0]["extensions"].as_object_mut()) {
             ext.insert("field".into(), field.into());
         }
         let mut response = self.json(status, &body);
-        error.add_retry_after(&mut response);
+        errors::add_retry_after(&error, &mut response);
         response
     }
 

@@ -8,7 +8,7 @@
 //! schema's own depth limit (selection sets, [`crate::graphql::Limits`]) is far below this,
 //! so no document it would accept is refused here.
 
-use crate::error::ApiError;
+use registry::ApiError;
 
 /// Deepest bracket nesting a document may have (selection sets, lists, objects and argument
 /// lists together). GraphiQL's introspection query, the deepest document a client commonly

@@ -36,5 +36,5 @@ pub async fn readyz(state: Data<&AppState>) -> Response {
 pub async fn metrics(state: Data<&AppState>) -> Response {
     Response::builder()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::render(&state))
+        .body(crate::metrics::render(&state.metrics, &state.figures()))
 }

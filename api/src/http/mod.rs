@@ -3,11 +3,15 @@
 //! Every response carries an `x-request-id`; every log line of a request carries it too.
 
 mod documents;
+pub mod errors;
 pub(crate) mod graphql;
 mod guard;
 mod health;
 mod playground;
+mod prologue;
 mod request_id;
+pub mod retraced;
+pub mod server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +27,9 @@ pub use request_id::RequestId;
 use crate::graphql::RegistrySchema;
 use crate::retraced::search::RetracedSchema;
 use crate::state::AppState;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// What the HTTP layer needs to know beyond the schema and state.
 #[derive(Debug, Clone)]
@@ -44,7 +51,7 @@ impl Default for HttpSettings {
             playground: false,
             playground_key: None,
             request_timeout: Duration::from_secs(30),
-            max_body_bytes: crate::config::MAX_BODY_BYTES,
+            max_body_bytes: MAX_BODY_BYTES,
         }
     }
 }
@@ -52,9 +59,9 @@ impl Default for HttpSettings {
 /// Retraced's publisher endpoints, under `/publisher/v1/project`.
 fn publisher() -> Route {
     Route::new()
-        .at("/:project/event", post(crate::retraced::publish::one))
-        .at("/:project/event/bulk", post(crate::retraced::publish::bulk))
-        .at("/:project/graphql", post(crate::retraced::search::endpoint))
+        .at("/:project/event", post(retraced::one))
+        .at("/:project/event/bulk", post(retraced::bulk))
+        .at("/:project/graphql", post(retraced::search))
 }
 
 /// All routes, with their shared data.

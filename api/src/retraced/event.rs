@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::audit::lengths;
+use registry::audit::lengths;
 
 /// One rule an event breaks, in Retraced's shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

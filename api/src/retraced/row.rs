@@ -3,23 +3,35 @@
 
 use std::collections::BTreeMap;
 
-use entity::audit_log;
 use ipnetwork::IpNetwork;
-use sea_orm::ActiveValue::Set;
+use registry::audit::{Actor, Event, Target};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::event::PublishedEvent;
+use super::hash::{Hashed, hash};
 
-/// The row of `event`, published for `project` into `tenant_id`, with its id and hash.
-pub fn audit_row(
+/// The event `event` becomes with the id `id`, published for `project` (its tenant is the
+/// writer's to set), and the hash Retraced answers with.
+pub fn event_of(
     id: i64,
-    tenant_id: Uuid,
     project: &str,
     event: &PublishedEvent,
-    digest: &str,
     user_agent: Option<String>,
-) -> audit_log::ActiveModel {
+) -> (Event, String) {
+    let id_text = id.to_string();
+    let digest = hash(&Hashed {
+        id: &id_text,
+        action: &event.action,
+        target_id: event.target.as_ref().map(|t| t.id.as_str()),
+        actor_id: event.actor.as_ref().map(|a| a.id.as_str()),
+        group_id: event.group.as_ref().map(|g| g.id.as_str()),
+        source_ip: event.source_ip.as_deref(),
+        is_failure: event.is_failure,
+        is_anonymous: event.is_anonymous,
+        fields: event.fields.as_ref(),
+        external_id: event.external_id.as_deref(),
+        metadata: event.metadata.as_ref(),
+    });
     let mut metadata = serde_json::Map::new();
     let mut put = |key: &str, value: Option<Value>| {
         if let Some(v) = value {
@@ -60,28 +72,29 @@ pub fn audit_row(
             .as_ref()
             .map(|t| json!({ "href": t.href, "fields": t.fields })),
     );
-    put("hash", Some(json!(digest)));
-    audit_log::ActiveModel {
-        id: Set(id),
-        tenant_id: Set(Some(tenant_id)),
-        project_id: Set(None),
-        actor_id: Set(event.actor.as_ref().map(|a| a.id.clone())),
-        actor_name: Set(event.actor.as_ref().and_then(|a| a.name.clone())),
-        actor_type: Set(Some(
-            if event.is_anonymous { "system" } else { "user" }.to_owned(),
-        )),
-        action: Set(event.action.clone()),
-        target_id: Set(event.target.as_ref().map(|t| t.id.clone())),
-        target_type: Set(event.target.as_ref().and_then(|t| t.kind.clone())),
-        target_name: Set(event.target.as_ref().and_then(|t| t.name.clone())),
-        product: Set(Some(project.to_owned())),
-        metadata: Set(Value::Object(metadata)),
-        source_ip: Set(event
+    put("hash", Some(json!(digest.clone())));
+    let row = Event {
+        id: Some(id),
+        product: Some(project.to_owned()),
+        actor: Actor {
+            id: event.actor.as_ref().map(|a| a.id.clone()),
+            name: event.actor.as_ref().and_then(|a| a.name.clone()),
+            kind: Some(if event.is_anonymous { "system" } else { "user" }.to_owned()),
+        },
+        action: event.action.clone(),
+        target: Target {
+            id: event.target.as_ref().map(|t| t.id.clone()),
+            kind: event.target.as_ref().and_then(|t| t.kind.clone()),
+            name: event.target.as_ref().and_then(|t| t.name.clone()),
+        },
+        metadata: Value::Object(metadata),
+        source_ip: event
             .source_ip
             .as_deref()
             .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
-            .map(IpNetwork::from)),
-        user_agent: Set(user_agent),
-        ..Default::default()
-    }
+            .map(IpNetwork::from),
+        user_agent,
+        ..Event::default()
+    };
+    (row, digest)
 }

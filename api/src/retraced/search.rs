@@ -1,5 +1,6 @@
-//! `POST /publisher/v1/project/{project}/graphql`: Retraced's `search` schema over
-//! `audit_log`, so Retraced clients can query what they (and everyone else) published.
+//! Retraced's `search` schema over `audit_log` (served at
+//! `POST /publisher/v1/project/{project}/graphql` by [`crate::http::retraced`]), so Retraced
+//! clients can query what they (and everyone else) published.
 //!
 //! `last` pages newest first, otherwise oldest first; the page size is `last` or `first`
 //! (default 20); `first` with `last`, or `before` with `after`, is an error; an empty cursor
@@ -9,21 +10,17 @@ use async_graphql::{
     Context, EmptyMutation, EmptySubscription, Object, Result, Schema, SimpleObject,
 };
 use entity::audit_log;
-use poem::http::StatusCode;
-use poem::web::{Data, Path};
-use poem::{Body, Request, Response, handler};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 
 use crate::audit::cursor::Cursor;
 use crate::audit::filter::AuditEventFilter;
 use crate::audit::search::SearchQuery;
 use crate::audit::store::{self, AuditOrder};
-use crate::auth::Principal;
-use crate::error::ApiError;
 use crate::graphql::Limits;
 use crate::graphql::tenants::page_complexity;
-use crate::http::HttpSettings;
 use crate::state::AppState;
+use registry::ApiError;
+use registry::auth::Principal;
 
 pub use super::search_event::{Actor, Crud, Display, Event, Field, Group, Target};
 
@@ -39,10 +36,12 @@ pub fn build_schema(limits: Limits) -> RetracedSchema {
 }
 
 /// What a search may see: the project (product) and the key's reach.
-struct Scope {
-    condition: Condition,
+#[derive(Debug)]
+pub struct SearchScope {
+    /// The events of the project the key may see ([`reach`]).
+    pub condition: Condition,
     /// The key's tenant, unless it reads every tenant (platform).
-    tenant: Option<uuid::Uuid>,
+    pub tenant: Option<uuid::Uuid>,
 }
 
 /// An event in a page.
@@ -102,7 +101,7 @@ impl SearchRoot {
         before: Option<String>,
     ) -> Result<SearchQueryResult> {
         let state = ctx.data::<AppState>()?;
-        let scope = ctx.data::<Scope>()?;
+        let scope = ctx.data::<SearchScope>()?;
         let (after, before) = (
             after.filter(|c| !c.is_empty()),
             before.filter(|c| !c.is_empty()),
@@ -175,96 +174,8 @@ fn keyset(cursor: Cursor, after: bool) -> Expr {
     if after { row.gt(at) } else { row.lt(at) }
 }
 
-fn reach(caller: &Principal, project: &str) -> Result<Condition, ApiError> {
+/// What `caller` may see of `project`'s events.
+pub fn reach(caller: &Principal, project: &str) -> Result<Condition, ApiError> {
     let reach = AuditEventFilter::default().condition(caller)?;
     Ok(reach.add(Expr::col(audit_log::Column::Product).eq(project.to_owned())))
-}
-
-/// `POST /publisher/v1/project/{project}/graphql`: bounded as `/graphql` is (document nesting
-/// checked before parsing, the schema's limits, the request timeout).
-#[handler]
-pub async fn endpoint(
-    req: &Request,
-    Path(project): Path<String>,
-    body: Body,
-    state: Data<&AppState>,
-    settings: Data<&HttpSettings>,
-    schema: Data<&RetracedSchema>,
-) -> Response {
-    let (caller, value) = match super::publish::authorized_json(
-        req,
-        &state,
-        &settings,
-        &project,
-        entity::scope::Scope::AuditRead,
-        body,
-    )
-    .await
-    {
-        Ok(authorized) => authorized,
-        Err(r) => return r,
-    };
-    let request: async_graphql::Request = match serde_json::from_value(value) {
-        Ok(r) => r,
-        Err(_) => {
-            return super::publish::error(
-                StatusCode::BAD_REQUEST,
-                "the body must be a GraphQL request in JSON",
-                None,
-            );
-        }
-    };
-    let mut request = request;
-    if let Err(e) = crate::http::check_nesting("query", &request.query) {
-        return super::publish::error(StatusCode::BAD_REQUEST, &e.message(), None);
-    }
-    if let Ok(document) = request.parsed_query()
-        && let Err(message) = crate::graphql::bounds::check_expansion(document)
-    {
-        return super::publish::error(StatusCode::BAD_REQUEST, &message, None);
-    }
-    let condition = match reach(&caller, &project) {
-        Ok(c) => c,
-        Err(e) => return super::publish::error(StatusCode::FORBIDDEN, &e.message(), None),
-    };
-    let tenant = (!caller.is_platform()).then_some(caller.tenant_id);
-    let run = schema.execute(
-        request
-            .data(state.clone())
-            .data(Scope { condition, tenant }),
-    );
-    let Ok(mut response) = tokio::time::timeout(settings.request_timeout, run).await else {
-        tracing::warn!(timeout = ?settings.request_timeout, "search request timed out");
-        return super::publish::error_with_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "TIMEOUT",
-            &format!(
-                "the request took longer than {} s and was stopped",
-                settings.request_timeout.as_secs()
-            ),
-            None,
-        );
-    };
-    // Every error carries a code, as on `/graphql`; the status is that of the gravest.
-    let mut status = StatusCode::OK;
-    for error in &mut response.errors {
-        crate::http::graphql::default_code(error);
-        let this = match crate::http::graphql::code_of(error) {
-            "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
-            "UNAVAILABLE" | "TIMEOUT" => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        status = status.max(this);
-    }
-    match serde_json::to_string(&response) {
-        Ok(body) => Response::builder()
-            .status(status)
-            .content_type("application/json")
-            .body(body),
-        Err(_) => super::publish::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "could not encode the response",
-            None,
-        ),
-    }
 }

@@ -7,7 +7,7 @@ use chrono::SecondsFormat;
 use entity::audit_log;
 use serde_json::{Value, json};
 
-use crate::graphql::audit::format_ip;
+use crate::audit::row::format_ip;
 
 /// CRUD letters.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]

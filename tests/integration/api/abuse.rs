@@ -5,9 +5,9 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use api::auth::AuthSettings;
-use entity::keys::Plaintext;
 use entity::scope::Scope;
+use registry::auth::AuthSettings;
+use registry::auth::Plaintext;
 use serde_json::{Value, json};
 use tests::app::{TestApp, USER_AGENT, error_code};
 use tests::fixtures::insert_tenant;

@@ -2,8 +2,8 @@
 //! the worst case for an index entry) it is stored; one past it is `BAD_USER_INPUT` naming the
 //! field, never an internal error that a Retraced client would retry for ever.
 
-use api::audit::lengths;
 use entity::scope::Scope;
+use registry::audit::lengths;
 use serde_json::{Value, json};
 use tests::app::{TestApp, error_code};
 use tests::fixtures::insert_tenant;

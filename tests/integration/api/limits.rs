@@ -155,7 +155,7 @@ async fn searches_and_filter_lists_are_capped_with_the_cap_named() {
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("at most 32"), "{message}");
 
-    let max = api::audit::filter::MAX_LIST_VALUES;
+    let max = api::audit::MAX_LIST_VALUES;
     for field in [
         "actions",
         "actorIds",

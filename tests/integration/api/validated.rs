@@ -1,4 +1,4 @@
-//! Validation verdicts reused for identical requests (`api::graphql::validated`): only for the
+//! Validation verdicts reused for identical requests (`api::validated`): only for the
 //! same query, operation and variable values, and never for a request that failed.
 
 use entity::scope::Scope;

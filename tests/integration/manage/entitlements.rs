@@ -144,9 +144,7 @@ async fn entitlements_upsert_remove_and_answer_products() {
 /// it must be exactly what the query builder makes, for both ways of naming the tenant.
 #[test]
 fn the_kept_entitlement_statement_is_the_builders() {
-    use api::graphql::manage::entitlements::{
-        TenantRef, entitlement_select, entitlement_statement,
-    };
+    use registry::entitlements::{TenantRef, entitlement_select, entitlement_statement};
     use sea_orm::{DbBackend, QuerySelect, QueryTrait};
     let id = uuid::Uuid::new_v4();
     for (tenant, product) in [
@@ -173,9 +171,9 @@ fn the_kept_entitlement_statement_is_the_builders() {
 /// every column set.
 #[tokio::test]
 async fn the_entitlement_row_read_by_position_is_the_one_read_by_name() {
-    use api::graphql::manage::entitlements::{TenantRef, entitlement_of, entitlement_statement};
     use entity::sea_orm_active_enums::{TenantKind, TenantStatus};
     use entity::{tenant_products, tenants};
+    use registry::entitlements::{TenantRef, entitlement_of, entitlement_statement};
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, SelectTwoModel};
     use sea_orm::{IntoActiveModel, SelectorTrait};
     use tests::fixtures::{insert_product, insert_tenant_in};

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use api::outbound::{Destination, Outbound, OutboundError, OutboundSettings, Refusal, refusal};
 use entity::sea_orm_active_enums::IdpKind;
 use entity::tenant_idp_config;
+use registry::outbound::{
+    Destination, Outbound, OutboundError, OutboundSettings, Refusal, refusal,
+};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 use tests::app::{TestApp, error_code};
@@ -366,8 +368,8 @@ async fn a_silent_destination_hits_the_time_limit() {
     assert_eq!(result.unwrap_err(), OutboundError::TimedOut);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     assert!(
-        took >= api::outbound::TIME_LIMIT
-            && took < api::outbound::TIME_LIMIT + Duration::from_secs(10),
+        took >= registry::outbound::TIME_LIMIT
+            && took < registry::outbound::TIME_LIMIT + Duration::from_secs(10),
         "{took:?}"
     );
 }

@@ -233,7 +233,7 @@ async fn seeded_keys_verify_and_no_plaintext_is_stored() {
             "{tenant}/{}: key verifies",
             stored.name
         );
-        assert!(!entity::keys::Plaintext::new(format!("{plaintext}x")).verify(&stored.hash));
+        assert!(!registry::auth::Plaintext::new(format!("{plaintext}x")).verify(&stored.hash));
         assert_eq!(stored.prefix, &plaintext[..8]);
         assert!(
             !dump.contains(plaintext) && !dump.contains(&plaintext[8..]),

@@ -1,6 +1,7 @@
-//! Managing the registry: tenants, projects, entitlements, identity providers, API keys.
-//! Every mutation checks scope and reach, runs in one transaction, and writes its audit row
-//! there (see `audit::portal`).
+//! Managing the registry over GraphQL: tenants, projects, entitlements, identity providers,
+//! API keys. Each mutation is an adapter: it takes the caller and the request's facts, calls
+//! the registry's operation (which checks scope and reach, runs in one transaction and writes
+//! its audit row there), and returns the result as a GraphQL object.
 
 pub mod entitlements;
 pub mod idp;
@@ -8,14 +9,14 @@ pub mod keys;
 pub mod projects;
 pub mod tenants;
 
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use async_graphql::MaybeUndefined;
+use registry::tenants::Patch;
 
-use super::context::db;
-use crate::error::ApiError;
-
-/// A transaction on the request's database.
-pub(crate) async fn begin(
-    ctx: &async_graphql::Context<'_>,
-) -> Result<DatabaseTransaction, ApiError> {
-    Ok(db(ctx)?.begin().await?)
+/// An optional input field as a change: absent keeps, `null` clears, a value sets.
+pub(crate) fn patch<T>(value: MaybeUndefined<T>) -> Patch<T> {
+    match value {
+        MaybeUndefined::Undefined => Patch::Keep,
+        MaybeUndefined::Null => Patch::Clear,
+        MaybeUndefined::Value(v) => Patch::Set(v),
+    }
 }

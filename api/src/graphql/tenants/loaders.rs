@@ -11,7 +11,7 @@ use entity::{api_keys, tenant_deletions, tenant_idp_config, tenant_products, ten
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use registry::ApiError;
 
 /// Loads one kind of tenant child for many tenants in one query.
 macro_rules! child_loader {

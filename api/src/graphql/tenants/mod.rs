@@ -26,8 +26,8 @@ pub use types::{
 };
 
 use super::context::{principal, reader};
-use crate::error::ApiError;
 use crate::reads::PlanCache;
+use registry::ApiError;
 
 /// A customer organisation (or shared demo).
 #[derive(Debug, Clone)]
@@ -92,9 +92,11 @@ impl Tenant {
         Ok(children::<ProductsLoader>(ctx, self.0.id)
             .await?
             .into_iter()
-            .map(|row| Entitlement {
-                row,
-                tenant_status: self.0.status,
+            .map(|row| {
+                Entitlement(registry::entitlements::Entitlement {
+                    row,
+                    tenant_status: self.0.status,
+                })
             })
             .collect())
     }

@@ -6,7 +6,7 @@ use async_graphql::{Enum, Json, Object, Scalar, ScalarType, Value};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     api_keys, sea_orm_active_enums as db_enums, tenant_deletions, tenant_idp_config,
-    tenant_products, tenant_projects,
+    tenant_projects,
 };
 use uuid::Uuid;
 
@@ -122,44 +122,36 @@ impl Project {
 
 /// A tenant's entitlement to a product.
 #[derive(Debug, Clone)]
-pub struct Entitlement {
-    /// The row.
-    pub row: tenant_products::Model,
-    /// Its tenant's status (an entitlement is active only for a live tenant).
-    pub tenant_status: db_enums::TenantStatus,
-}
+pub struct Entitlement(pub registry::entitlements::Entitlement);
 
 #[Object]
 impl Entitlement {
     /// Whether the product may be used now: enabled, not expired, and the tenant in DEMO,
     /// TRIAL or ACTIVE.
     async fn active(&self) -> bool {
-        use db_enums::TenantStatus::{Active, Demo, Trial};
-        self.row.enabled
-            && self.row.expires_at.is_none_or(|t| t.to_utc() > Utc::now())
-            && matches!(self.tenant_status, Demo | Trial | Active)
+        self.0.is_active(Utc::now())
     }
     async fn tenant_id(&self) -> Uuid {
-        self.row.tenant_id
+        self.0.row.tenant_id
     }
     async fn product(&self) -> &str {
-        &self.row.product
+        &self.0.row.product
     }
     async fn enabled(&self) -> bool {
-        self.row.enabled
+        self.0.row.enabled
     }
     /// Product-specific settings.
     async fn config(&self) -> Json<serde_json::Value> {
-        Json(self.row.config.clone())
+        Json(self.0.row.config.clone())
     }
     async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.row.expires_at.map(|t| t.to_utc())
+        self.0.row.expires_at.map(|t| t.to_utc())
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.row.created_at.to_utc()
+        self.0.row.created_at.to_utc()
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.row.updated_at.to_utc()
+        self.0.row.updated_at.to_utc()
     }
 }
 

@@ -7,7 +7,6 @@ mod worker;
 
 use std::time::{Duration, Instant};
 
-use api::deletions::DeletionSettings;
 use chrono::Utc;
 use entity::prelude::{
     ApiKeys, AuditLog, TenantDeletions, TenantIdpConfig, TenantProjects, Tenants,
@@ -15,6 +14,7 @@ use entity::prelude::{
 use entity::scope::Scope;
 use entity::sea_orm_active_enums::IdpKind;
 use entity::{api_keys, audit_log, tenant_deletions, tenant_idp_config};
+use registry::deletions::DeletionSettings;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QuerySelect, TransactionTrait,

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use api::auth::Principal;
-use api::deletions::{self, DeletionSettings, Deletions, Step};
 use entity::audit_log;
 use entity::prelude::{ApiKeys, AuditLog, TenantDeletions};
 use entity::scope::Scope;
+use registry::auth::Principal;
+use registry::deletions::{self, DeletionSettings, Deletions, Step};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, Statement, TransactionTrait,
@@ -42,15 +42,10 @@ async fn accepted(db: &TestDb) -> (Uuid, Vec<i64>, Vec<i64>) {
     let acme_events = events(db, acme.id, None, 10).await;
     let globex = insert_tenant(&db.db, "globex").await.unwrap().id;
     let globex_events = events(db, globex, None, 1).await;
-    let key = entity::keys::issue_key(
+    let key = registry::keys::issue(
         &db.db,
-        entity::keys::NewKey {
-            tenant_id: acme.id,
-            name: "acme-key".into(),
-            scopes: vec![Scope::AuditRead],
-            product: None,
-            created_by: None,
-        },
+        registry::keys::Issuer::Operator("tests"),
+        registry::keys::NewKey::new(acme.id, "acme-key", &[Scope::AuditRead]),
     )
     .await
     .unwrap();

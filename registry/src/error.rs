@@ -1,14 +1,85 @@
-//! The errors callers see: a stable code, a sentence, and (from the HTTP layer) the request id.
-//! Internals (SQL, hosts, driver text) go to the log, never to the client.
+//! The one error type of the registry's operations, and the stable codes callers see.
+//!
+//! Every surface maps an [`ApiError`] in one place: GraphQL (`api::graphql::errors`: the
+//! message, and `extensions.code` from [`Code::as_str`]), and HTTP (`api::http::errors`: the
+//! status from [`Code::http_status`], `Retry-After`, and the Retraced error body). Internals
+//! (SQL, hosts, driver text) go to the log, never to the client.
 
-use async_graphql::ErrorExtensions as _;
 use sea_orm::{DbErr, RuntimeErr};
 
-/// An error the API reports. Not `Display`: it becomes a GraphQL error only through
-/// [`From<ApiError> for async_graphql::Error`], which attaches its code.
-#[derive(Debug)]
+/// A stable, machine-readable error code: `extensions.code` in GraphQL, `code` in REST and
+/// Retraced bodies. Clients branch on these, so a code never changes its meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// The input is malformed or not allowed.
+    BadUserInput,
+    /// No API key, or not a valid, unrevoked one.
+    Unauthenticated,
+    /// The key lacks a scope, or reaches for another tenant's data.
+    Forbidden,
+    /// The thing named does not exist (or is not visible to this key).
+    NotFound,
+    /// A unique name is taken.
+    Conflict,
+    /// Too many failed key verifications.
+    RateLimited,
+    /// The request body is larger than the server accepts.
+    PayloadTooLarge,
+    /// The database cannot be reached right now.
+    Unavailable,
+    /// A statement or the whole request ran longer than the server allows.
+    Timeout,
+    /// A fault of ours.
+    Internal,
+}
+
+impl Code {
+    /// The code as clients see it (`BAD_USER_INPUT`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::BadUserInput => "BAD_USER_INPUT",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::Forbidden => "FORBIDDEN",
+            Code::NotFound => "NOT_FOUND",
+            Code::Conflict => "CONFLICT",
+            Code::RateLimited => "RATE_LIMITED",
+            // Clients have always seen an oversized body as bad input: the code stays.
+            Code::PayloadTooLarge => "BAD_USER_INPUT",
+            Code::Unavailable => "UNAVAILABLE",
+            Code::Timeout => "TIMEOUT",
+            Code::Internal => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status where a whole request fails with this code (a field error inside a
+    /// GraphQL response leaves the response at 200).
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::BadUserInput => 400,
+            Code::Unauthenticated => 401,
+            Code::Forbidden => 403,
+            Code::NotFound => 404,
+            Code::Conflict => 409,
+            Code::PayloadTooLarge => 413,
+            Code::RateLimited => 429,
+            Code::Unavailable | Code::Timeout => 503,
+            Code::Internal => 500,
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error an operation reports. Its `Display` is the sentence shown to the caller (for
+/// `Internal`, a fixed sentence: the detail is only logged).
+#[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The input is malformed or not allowed. Code `BAD_USER_INPUT`; `field` names the input.
+    #[error("{message}")]
     BadUserInput {
         /// The offending input field, e.g. `filter.sourceIp`.
         field: Option<String>,
@@ -16,12 +87,16 @@ pub enum ApiError {
         message: String,
     },
     /// No API key, or not a valid, unrevoked one. Code `UNAUTHENTICATED`.
+    #[error("{0}")]
     Unauthenticated(String),
     /// The key lacks a scope, or reaches for another tenant's data. Code `FORBIDDEN`.
+    #[error("{0}")]
     Forbidden(String),
     /// The thing named does not exist (or is not visible to this key). Code `NOT_FOUND`.
+    #[error("{0}")]
     NotFound(String),
     /// A unique name is taken. Code `CONFLICT`; `field` names the input.
+    #[error("{message}")]
     Conflict {
         /// The clashing input field.
         field: Option<String>,
@@ -30,17 +105,33 @@ pub enum ApiError {
     },
     /// Too many failed key verifications from this client or against this key prefix.
     /// Code `RATE_LIMITED` (HTTP 429 with `Retry-After`).
+    #[error(
+        "too many failed API key checks from this client or for this key; retry after {} s",
+        retry_secs(retry_after)
+    )]
     RateLimited {
         /// How long until another attempt is allowed.
         retry_after: std::time::Duration,
     },
     /// The database cannot be reached right now. Code `UNAVAILABLE`; retrying later may work.
+    #[error("the database is unavailable; try again shortly")]
     Unavailable,
     /// A statement ran longer than the server's statement timeout and PostgreSQL stopped it
     /// (or an operator cancelled it). Code `TIMEOUT`, as when a whole request runs too long.
+    #[error(
+        "the database took longer than this server allows for one statement and stopped it; \
+         narrow a search (a shorter time range, a product, an action prefix), or try a write \
+         again later"
+    )]
     Timeout,
     /// A fault of ours. Code `INTERNAL`; the detail is logged (with the request id), not shown.
+    #[error("internal error; the server log has the details under this request's id")]
     Internal(String),
+}
+
+/// Whole seconds to wait, at least 1.
+fn retry_secs(retry_after: &std::time::Duration) -> u64 {
+    (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1)
 }
 
 impl ApiError {
@@ -57,176 +148,123 @@ impl ApiError {
         ApiError::Internal(detail.to_string())
     }
 
-    /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    /// The stable code.
+    pub fn code(&self) -> Code {
         match self {
-            ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
-            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
-            ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::NotFound(_) => "NOT_FOUND",
-            ApiError::Conflict { .. } => "CONFLICT",
-            ApiError::RateLimited { .. } => "RATE_LIMITED",
-            ApiError::Unavailable => "UNAVAILABLE",
-            ApiError::Timeout => "TIMEOUT",
-            ApiError::Internal(_) => "INTERNAL",
+            ApiError::BadUserInput { .. } => Code::BadUserInput,
+            ApiError::Unauthenticated(_) => Code::Unauthenticated,
+            ApiError::Forbidden(_) => Code::Forbidden,
+            ApiError::NotFound(_) => Code::NotFound,
+            ApiError::Conflict { .. } => Code::Conflict,
+            ApiError::RateLimited { .. } => Code::RateLimited,
+            ApiError::Unavailable => Code::Unavailable,
+            ApiError::Timeout => Code::Timeout,
+            ApiError::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// The input field the error is about, when it names one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::BadUserInput { field, .. } | ApiError::Conflict { field, .. } => {
+                field.as_deref()
+            }
+            _ => None,
         }
     }
 
     /// For `RATE_LIMITED`: the whole seconds to wait (at least 1), for `Retry-After`.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            ApiError::RateLimited { retry_after } => {
-                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
-                    .map(|s| s.max(1))
-            }
+            ApiError::RateLimited { retry_after } => Some(retry_secs(retry_after)),
             _ => None,
-        }
-    }
-
-    /// The HTTP status of this error where a whole request fails with it (not a field of a
-    /// GraphQL response, which stays 200).
-    pub fn http_status(&self) -> poem::http::StatusCode {
-        use poem::http::StatusCode;
-        match self {
-            ApiError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable | ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// Adds `Retry-After` to `response` for `RATE_LIMITED`.
-    pub fn add_retry_after(&self, response: &mut poem::Response) {
-        if let Some(secs) = self.retry_after_secs() {
-            response.headers_mut().insert(
-                poem::http::header::RETRY_AFTER,
-                poem::http::HeaderValue::from(secs),
-            );
         }
     }
 
     /// The sentence shown to the caller.
     pub fn message(&self) -> String {
-        match self {
-            ApiError::BadUserInput { message, .. } | ApiError::Conflict { message, .. } => {
-                message.clone()
-            }
-            ApiError::Unauthenticated(m) | ApiError::Forbidden(m) | ApiError::NotFound(m) => {
-                m.clone()
-            }
-            ApiError::RateLimited { .. } => format!(
-                "too many failed API key checks from this client or for this key; retry after {} s",
-                self.retry_after_secs().unwrap_or(1)
-            ),
-            ApiError::Unavailable => "the database is unavailable; try again shortly".to_owned(),
-            ApiError::Timeout => "the database took longer than this server allows for one \
-                                  statement and stopped it; narrow a search (a shorter time \
-                                  range, a product, an action prefix), or try a write again \
-                                  later"
-                .to_owned(),
-            ApiError::Internal(_) => {
-                "internal error; the server log has the details under this request's id".to_owned()
-            }
-        }
+        self.to_string()
     }
-}
 
-impl From<ApiError> for async_graphql::Error {
-    fn from(e: ApiError) -> async_graphql::Error {
-        if let ApiError::Internal(detail) = &e {
-            tracing::error!(error = %detail, "internal error");
+    /// Logs the detail of an `INTERNAL` error (call where the error leaves the server).
+    pub fn log_internal(&self, context: &str) {
+        if let ApiError::Internal(detail) = self {
+            tracing::error!(error = %detail, "internal error {context}");
         }
-        let code = e.code();
-        let field = match &e {
-            ApiError::BadUserInput { field, .. } | ApiError::Conflict { field, .. } => {
-                field.clone()
-            }
-            _ => None,
-        };
-        async_graphql::Error::new(e.message()).extend_with(|_, ext| {
-            ext.set("code", code);
-            if let Some(field) = field {
-                ext.set("field", field);
-            }
-        })
     }
 }
 
 /// How each named constraint violation reads to a caller: (constraint, code, field, message).
-const CONSTRAINTS: [(&str, &str, &str, &str); 12] = [
+const CONSTRAINTS: [(&str, Code, &str, &str); 12] = [
     (
         "tenants_slug_key",
-        "CONFLICT",
+        Code::Conflict,
         "slug",
         "a tenant with this slug already exists",
     ),
     (
         "tenants_slug_check",
-        "BAD_USER_INPUT",
+        Code::BadUserInput,
         "slug",
         "a tenant slug is 3 to 40 characters of a-z, 0-9 and '-', not starting or ending with '-'",
     ),
     (
         "tenants_erp_customer_id_key",
-        "CONFLICT",
+        Code::Conflict,
         "erpCustomerId",
         "another tenant has this ERP customer id",
     ),
     (
         "tenants_stripe_cust_id_key",
-        "CONFLICT",
+        Code::Conflict,
         "stripeCustId",
         "another tenant has this Stripe customer id",
     ),
     (
         "tenant_projects_tenant_id_slug_key",
-        "CONFLICT",
+        Code::Conflict,
         "slug",
         "this tenant already has a project with this slug",
     ),
     (
         "tenant_projects_slug_check",
-        "BAD_USER_INPUT",
+        Code::BadUserInput,
         "slug",
         "a project slug is 2 to 40 characters of a-z, 0-9 and '-', not starting or ending with '-'",
     ),
     (
         "tenant_idp_config_tenant_id_type_key",
-        "CONFLICT",
+        Code::Conflict,
         "type",
         "this tenant already has an identity provider of this type",
     ),
     (
         "api_keys_tenant_id_name_key",
-        "CONFLICT",
+        Code::Conflict,
         "name",
         "this tenant already has an API key with this name",
     ),
     (
         "tenant_products_pkey",
-        "CONFLICT",
+        Code::Conflict,
         "product",
         "this tenant already has this entitlement",
     ),
     (
         "audit_log_project_id_fkey",
-        "NOT_FOUND",
+        Code::NotFound,
         "projectId",
         "no such project",
     ),
     (
         "audit_log_tenant_id_fkey",
-        "NOT_FOUND",
+        Code::NotFound,
         "tenantId",
         "no such tenant",
     ),
     (
         "api_keys_tenant_id_fkey",
-        "NOT_FOUND",
+        Code::NotFound,
         "tenantId",
         "no such tenant",
     ),
@@ -238,9 +276,9 @@ impl From<DbErr> for ApiError {
             && let Some((_, code, field, message)) = CONSTRAINTS.iter().find(|(c, ..)| *c == name)
         {
             let (field, message) = (Some((*field).to_owned()), (*message).to_owned());
-            return match *code {
-                "CONFLICT" => ApiError::Conflict { field, message },
-                "NOT_FOUND" => ApiError::NotFound(message),
+            return match code {
+                Code::Conflict => ApiError::Conflict { field, message },
+                Code::NotFound => ApiError::NotFound(message),
                 _ => ApiError::BadUserInput { field, message },
             };
         }

@@ -2,15 +2,14 @@
 //! NULL) in the mutation's own transaction, so the log can neither miss a change nor record one
 //! that was rolled back.
 
-use entity::audit_log;
 use ipnetwork::IpNetwork;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::{Actor, Event, RequestMeta, Rules, Target, append};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::graphql::context::RequestMeta;
 
 /// One change to record.
 #[derive(Debug)]
@@ -139,23 +138,28 @@ pub async fn record_as(
         object.insert("reason".into(), Value::String(reason));
     }
     let (target_type, target_id, target_name) = change.target;
-    audit_log::ActiveModel {
-        tenant_id: Set(change.tenant_id),
-        actor_id: Set(Some(key_id.to_string())),
-        actor_name: Set(Some(key_name.to_owned())),
-        actor_type: Set(Some("service".into())),
-        action: Set(change.action.into()),
-        target_id: Set(Some(target_id)),
-        target_type: Set(Some(target_type.into())),
-        target_name: Set(Some(target_name)),
-        product: Set(None),
-        metadata: Set(metadata),
-        source_ip: Set(meta.ip.map(IpNetwork::from)),
-        user_agent: Set(meta.user_agent.clone()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    let event = Event {
+        tenant_id: change.tenant_id,
+        actor: Actor {
+            id: Some(key_id.to_string()),
+            name: Some(key_name.to_owned()),
+            kind: Some("service".into()),
+        },
+        action: change.action.into(),
+        target: Target {
+            id: Some(target_id),
+            kind: Some(target_type.into()),
+            name: Some(target_name),
+        },
+        metadata,
+        source_ip: meta.ip.map(IpNetwork::from),
+        user_agent: meta
+            .user_agent
+            .as_deref()
+            .map(|ua| super::lengths::cut(ua, super::lengths::USER_AGENT).to_owned()),
+        ..Event::default()
+    };
+    append(db, event, Rules::REGISTRY).await?;
     Ok(())
 }
 

@@ -1,8 +1,10 @@
 //! Who is calling: API keys in `Authorization: Bearer <key>`, and what they may reach.
 
 mod authenticator;
+mod plaintext;
 mod principal;
 mod throttle;
 
 pub use authenticator::{AuthSettings, AuthStats, Authenticator};
+pub use plaintext::{KEY_MARKER, PREFIX_LEN, Plaintext};
 pub use principal::Principal;

@@ -44,9 +44,8 @@ use serde_json::json;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::audit::portal::{Change, record_as, snapshot};
+use crate::audit::{Change, RequestMeta, record_as, snapshot};
 use crate::error::ApiError;
-use crate::graphql::context::RequestMeta;
 
 mod accept;
 

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use entity::keys::Plaintext;
+use super::Plaintext;
 use entity::prelude::{ApiKeys, Tenants};
 use entity::{api_keys, scope::Scope};
 use sea_orm::sea_query::Expr;

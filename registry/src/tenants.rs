@@ -1,0 +1,292 @@
+//! Creating, changing, moving along the lifecycle and deleting tenants.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::prelude::Tenants;
+use entity::scope::Scope;
+use entity::sea_orm_active_enums::{TenantKind, TenantStatus};
+use entity::tenants;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::Db;
+use crate::audit::{Change, RequestMeta, diff, record, snapshot};
+use crate::auth::{Authenticator, Principal};
+use crate::deletions::{self, Deletions};
+use crate::error::ApiError;
+use crate::lifecycle::{check_transition, lock_tenant};
+
+/// A change to an optional field: keep it, clear it, or set it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    /// Leave the field as it is.
+    #[default]
+    Keep,
+    /// Set it to NULL.
+    Clear,
+    /// Set it to this.
+    Set(T),
+}
+
+impl<T> Patch<T> {
+    /// Applies the patch to a column of an active model, mapping a set value with `map`.
+    pub fn apply<U>(self, target: &mut sea_orm::ActiveValue<Option<U>>, map: impl Fn(T) -> U)
+    where
+        Option<U>: Into<sea_orm::Value>,
+    {
+        match self {
+            Patch::Keep => {}
+            Patch::Clear => *target = Set(None),
+            Patch::Set(v) => *target = Set(Some(map(v))),
+        }
+    }
+}
+
+/// A new tenant: `slug` and `name` required, the rest as the table's defaults.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    /// 3 to 40 characters of a-z, 0-9 and '-', not starting or ending with '-'.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Default `Trial` (`Demo` for demo tenants).
+    pub status: Option<TenantStatus>,
+    /// Default `Customer`.
+    pub kind: Option<TenantKind>,
+    /// Default `starter`.
+    pub plan: Option<String>,
+    /// ERPNext customer id.
+    pub erp_customer_id: Option<String>,
+    /// Stripe customer id.
+    pub stripe_cust_id: Option<String>,
+    /// End of the trial.
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    /// Contract start.
+    pub contract_start: Option<NaiveDate>,
+    /// Contract end.
+    pub contract_end: Option<NaiveDate>,
+    /// Sales owner.
+    pub sales_owner: Option<String>,
+}
+
+/// Changes to a tenant.
+#[derive(Debug, Clone, Default)]
+pub struct TenantChanges {
+    /// Display name.
+    pub name: Option<String>,
+    /// Plan.
+    pub plan: Option<String>,
+    /// ERPNext customer id.
+    pub erp_customer_id: Patch<String>,
+    /// Stripe customer id.
+    pub stripe_cust_id: Patch<String>,
+    /// End of the trial.
+    pub trial_ends_at: Patch<DateTime<Utc>>,
+    /// Contract start.
+    pub contract_start: Patch<NaiveDate>,
+    /// Contract end.
+    pub contract_end: Patch<NaiveDate>,
+    /// Sales owner.
+    pub sales_owner: Patch<String>,
+}
+
+fn non_blank(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::bad_input(
+            field,
+            format!("{field} must not be blank"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Creates a tenant. Scopes `tenants:write` and `platform`.
+pub async fn create(
+    db: &impl Db,
+    caller: &Principal,
+    meta: &RequestMeta,
+    input: NewTenant,
+) -> Result<tenants::Model, ApiError> {
+    caller.require(Scope::TenantsWrite)?;
+    caller.require(Scope::Platform)?;
+    let kind = input.kind.unwrap_or(TenantKind::Customer);
+    let status = input.status.unwrap_or(if kind == TenantKind::Demo {
+        TenantStatus::Demo
+    } else {
+        TenantStatus::Trial
+    });
+    if (kind == TenantKind::Demo) != (status == TenantStatus::Demo) {
+        return Err(ApiError::bad_input(
+            "input.status",
+            "demo tenants (kind DEMO) have status DEMO, and only they do",
+        ));
+    }
+    let row = tenants::ActiveModel {
+        slug: Set(input.slug.trim().to_owned()),
+        name: Set(non_blank("input.name", &input.name)?),
+        status: Set(status),
+        kind: Set(kind),
+        plan: Set(input
+            .plan
+            .map(|p| non_blank("input.plan", &p))
+            .transpose()?
+            .unwrap_or_else(|| "starter".into())),
+        erp_customer_id: Set(input.erp_customer_id),
+        stripe_cust_id: Set(input.stripe_cust_id),
+        trial_ends_at: Set(input.trial_ends_at.map(|t| t.fixed_offset())),
+        contract_start: Set(input.contract_start),
+        contract_end: Set(input.contract_end),
+        sales_owner: Set(input.sales_owner),
+        ..Default::default()
+    };
+    let txn = db.begin().await?;
+    let row = row.insert(&txn).await?;
+    record(
+        &txn,
+        caller,
+        meta,
+        Change::of("tenant.created", "c", &row, json!({}), snapshot(&row)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Changes a tenant's name, plan, external ids, dates or sales owner. Scope `tenants:write`.
+pub async fn update(
+    db: &impl Db,
+    caller: &Principal,
+    meta: &RequestMeta,
+    id: Uuid,
+    changes: TenantChanges,
+) -> Result<tenants::Model, ApiError> {
+    caller.require(Scope::TenantsWrite)?;
+    let txn = db.begin().await?;
+    let current = lock_tenant(&txn, id, caller).await?;
+    let mut row: tenants::ActiveModel = current.clone().into();
+    if let Some(name) = &changes.name {
+        row.name = Set(non_blank("input.name", name)?);
+    }
+    if let Some(plan) = &changes.plan {
+        row.plan = Set(non_blank("input.plan", plan)?);
+    }
+    changes
+        .erp_customer_id
+        .apply(&mut row.erp_customer_id, |v| v);
+    changes.stripe_cust_id.apply(&mut row.stripe_cust_id, |v| v);
+    changes.sales_owner.apply(&mut row.sales_owner, |v| v);
+    changes
+        .trial_ends_at
+        .apply(&mut row.trial_ends_at, |t| t.fixed_offset());
+    changes.contract_start.apply(&mut row.contract_start, |d| d);
+    changes.contract_end.apply(&mut row.contract_end, |d| d);
+    let updated = row.update(&txn).await?;
+    let (before, after) = diff(&snapshot(&current), &snapshot(&updated));
+    record(
+        &txn,
+        caller,
+        meta,
+        Change::of("tenant.updated", "u", &updated, before, after),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Moves a tenant along its lifecycle ([`crate::lifecycle`]). Scope `tenants:write`.
+pub async fn change_status(
+    db: &impl Db,
+    caller: &Principal,
+    meta: &RequestMeta,
+    id: Uuid,
+    to: TenantStatus,
+    reason: Option<String>,
+) -> Result<tenants::Model, ApiError> {
+    caller.require(Scope::TenantsWrite)?;
+    let txn = db.begin().await?;
+    let current = lock_tenant(&txn, id, caller).await?;
+    check_transition(&current, to)?;
+    let mut row: tenants::ActiveModel = current.clone().into();
+    row.status = Set(to);
+    let updated = row.update(&txn).await?;
+    let mut change = Change::of(
+        "tenant.status_changed",
+        "u",
+        &updated,
+        json!({ "status": current.status }),
+        json!({ "status": updated.status }),
+    );
+    change.reason = reason.filter(|r| !r.trim().is_empty());
+    record(&txn, caller, meta, change).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Deletes a tenant with its projects, entitlements, identity providers and keys; its audit
+/// events stay (tenant and project cleared). Scopes `tenants:write` and `platform`.
+///
+/// A tenant with more audit events than `deletions` deletes at once is deleted in stages
+/// ([`crate::deletions`]): the deletion is accepted and recorded (`tenant.deletion_started`),
+/// the tenant's keys are revoked (and forgotten by `auth` at once) and its entitlements and
+/// identity providers removed, and the tenant is returned while the worker clears its events.
+/// Asking again meanwhile returns the tenant as it is.
+pub async fn delete(
+    db: &impl Db,
+    caller: &Principal,
+    meta: &RequestMeta,
+    (deletions, auth): (&Deletions, &Authenticator),
+    id: Uuid,
+    reason: Option<String>,
+) -> Result<tenants::Model, ApiError> {
+    caller.require(Scope::TenantsWrite)?;
+    caller.require(Scope::Platform)?;
+    let reason = reason.filter(|r| !r.trim().is_empty());
+    let txn = db.begin().await?;
+    let current = lock_tenant(&txn, id, caller).await?;
+    if deletions::under_way(&txn, id).await?.is_some() {
+        deletions.wake();
+        return Ok(current);
+    }
+    let inline = deletions.settings().inline_events;
+    if deletions::events_up_to(&txn, id, inline.saturating_add(1)).await? > inline {
+        let accepted = deletions::accept(&txn, &current, caller, reason).await?;
+        let (deletion, revoked) = (accepted.deletion, accepted.revoked_keys);
+        let mut change = Change::of(
+            "tenant.deletion_started",
+            "u",
+            &current,
+            json!({}),
+            json!({
+                "deletion_requested_at": deletion.requested_at,
+                "keys_revoked": revoked.len(),
+                "entitlements_removed": accepted.entitlements_removed,
+                "idp_configs_removed": accepted.idp_configs_removed,
+            }),
+        );
+        // Cleared with the rest of the tenant's events: platform keys find it by target.
+        change.tenant_id = None;
+        change.reason = deletion.reason;
+        record(&txn, caller, meta, change).await?;
+        txn.commit().await?;
+        for key in revoked {
+            auth.forget_key(key);
+        }
+        deletions.wake();
+        return Ok(current);
+    }
+    Tenants::delete_by_id(id).exec(&txn).await?;
+    // The tenant is gone, so the row carries no tenant id: platform keys find it by target.
+    let mut change = Change::of(
+        "tenant.deleted",
+        "d",
+        &current,
+        snapshot(&current),
+        json!({}),
+    );
+    change.tenant_id = None;
+    change.reason = reason;
+    record(&txn, caller, meta, change).await?;
+    txn.commit().await?;
+    Ok(current)
+}
