@@ -1,18 +1,19 @@
-//! tenant-registry's server: a GraphQL API over the registry and its cross-product audit log.
+//! tenant-registry's server: GraphQL, Retraced's publisher protocol and the CLI over the
+//! registry (the `registry` crate, which holds every operation and rule). docs/architecture.md
+//! has the layers and the path of a request; from the top:
 //!
 //! - [`cli`]: what the `api` binary's commands do (serve, issue a key), called by `main.rs`.
 //! - [`config`]: every setting, flag and environment variable, in one place.
-//! - [`startup`]: builds the server from a config; binds (port 0 in tests) and runs it.
+//! - [`startup`]: builds the server from settings and a pool; binds (port 0 in tests), runs.
 //! - [`dev`]: the dev mode's own cluster, demo data and operator key.
-//! - [`http`]: routes: GraphQL endpoint, playground, health.
-//! - [`graphql`]: the schema, independent of HTTP.
-//! - [`auth`]: API keys and the reach of a caller.
-//! - [`deletions`]: deleting a tenant with many audit events, in stages.
-//! - [`audit`]: filtering, search language, keyset paging of the audit log.
-//! - [`outbound`]: the one client for URLs users supply, refusing addresses inside the network.
+//! - [`http`]: every route (GraphQL, Retraced's endpoints, playground, health, metrics), the
+//!   prologue they share, and how errors become HTTP answers. The only module that knows poem.
+//! - [`graphql`]: the schema: resolvers as adapters over the registry, the audit page writer.
+//! - [`retraced`]: Retraced's protocol shapes: event validation, hashes, the search schema.
+//! - [`audit`]: reading the audit log: filters, the search language, keyset paging.
 //! - [`reads`]: the read path's own connections (no pool round trip after each statement).
-//! - [`retraced`]: Retraced's publisher protocol, so products keep their Retraced clients.
-//! - [`error`]: the error codes callers see.
+//! - [`state`], [`metrics`], [`validated`]: what every request shares, the server's counters,
+//!   and the cache of validation verdicts.
 
 pub mod audit;
 pub mod cli;

@@ -1,5 +1,5 @@
 //! SeaORM entities for the tenant-registry schema: one module per table (the reference schema's
-//! six, and `tenant_deletions` of the eleventh migration), one for the Postgres enums.
+//! six, and `tenant_deletions` of migration `m20261122_205500_tenant_deletions`), one for the Postgres enums.
 //!
 //! They describe the schema as it is now (the `migration` crate describes how it got there);
 //! the integration test `entities::entities_agree_with_the_migrated_tables` fails when the two drift apart.

@@ -1,6 +1,6 @@
 //! `tenant_deletions`: a tenant whose deletion was asked for and is under way (its events are
-//! being cleared of it in batches; the row goes with the tenant). Added by the eleventh
-//! migration, not part of the reference schema.
+//! being cleared of it in batches; the row goes with the tenant). Added by migration
+//! `m20261122_205500_tenant_deletions`, not part of the reference schema.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};

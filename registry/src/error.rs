@@ -23,8 +23,6 @@ pub enum Code {
     Conflict,
     /// Too many failed key verifications.
     RateLimited,
-    /// The request body is larger than the server accepts.
-    PayloadTooLarge,
     /// The database cannot be reached right now.
     Unavailable,
     /// A statement or the whole request ran longer than the server allows.
@@ -43,8 +41,6 @@ impl Code {
             Code::NotFound => "NOT_FOUND",
             Code::Conflict => "CONFLICT",
             Code::RateLimited => "RATE_LIMITED",
-            // Clients have always seen an oversized body as bad input: the code stays.
-            Code::PayloadTooLarge => "BAD_USER_INPUT",
             Code::Unavailable => "UNAVAILABLE",
             Code::Timeout => "TIMEOUT",
             Code::Internal => "INTERNAL",
@@ -60,7 +56,6 @@ impl Code {
             Code::Forbidden => 403,
             Code::NotFound => 404,
             Code::Conflict => 409,
-            Code::PayloadTooLarge => 413,
             Code::RateLimited => 429,
             Code::Unavailable | Code::Timeout => 503,
             Code::Internal => 500,

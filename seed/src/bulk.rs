@@ -201,7 +201,7 @@ async fn load_empty_table(
     for (drop, _) in &deferred {
         tx.execute(AssertSqlSafe(drop.clone())).await?;
     }
-    // The metadata terms (the seventh migration) likewise: added in one sorted pass after the
+    // The metadata terms (`audit_metadata_term`) likewise: added in one sorted pass after the
     // load rather than by the insert trigger, batch by batch into an index growing all over.
     let terms: bool = still_empty
         && sea_orm::sqlx::query_scalar(

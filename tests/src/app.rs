@@ -31,14 +31,18 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Starts the server on 127.0.0.1 and a free port, playground on, no pre-filled key, and
-    /// production's outbound rules (no private address; a test allows its own listeners).
-    pub async fn spawn() -> TestApp {
-        TestApp::spawn_with(|_| {}).await
+    /// The settings tests start from: every default (127.0.0.1 and a free port, production's
+    /// outbound rules: no private address, a test allows its own listeners), playground on,
+    /// no pre-filled key.
+    pub fn settings() -> Settings {
+        let mut settings = Settings::default();
+        settings.http.playground = true;
+        settings
     }
 
-    /// Like [`TestApp::spawn`], with the settings adjusted by `adjust` first.
-    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    /// Starts the server with `settings` (built from [`TestApp::settings`]) on a fresh,
+    /// migrated database.
+    pub async fn spawn(settings: Settings) -> TestApp {
         // The server's log goes to the test's captured output: shown when a test fails.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -48,9 +52,6 @@ impl TestApp {
             .with_test_writer()
             .try_init();
         let db = TestDb::migrated().await;
-        let mut settings = Settings::default();
-        settings.http.playground = true;
-        adjust(&mut settings);
         let pool = crate::server::connect(db.url())
             .await
             .expect("pool for the server");

@@ -32,7 +32,7 @@ pub fn condition(exact: SimpleExpr, values: &[String]) -> SimpleExpr {
 /// number's or boolean's JSON text (PostgreSQL writes numbers without exponents, as
 /// [`json_number`] accepts them). `None` when a value begins with `[` or `{`: it could be the
 /// text of an array or an object, and the lookup writes no containment for those (the term is
-/// then matched by the equality alone, as before).
+/// then matched by the equality alone).
 fn lookup(values: &[String]) -> Option<SimpleExpr> {
     if values.iter().any(|v| v.starts_with(['[', '{'])) {
         return None;

@@ -2,8 +2,8 @@
 //!
 //! A tenant's events containing a metadata value, newest first: the GIN index finds them all
 //! in no order, so a page of a value the tenant has thousands of events of fetched and sorted
-//! every one (S8, 50 ms under load on the large benchmark tenant). The seventh migration keeps
-//! each tenant's metadata as terms (a top-level key and a scalar value) in time order; the
+//! every one (S8, 50 ms under load on the large benchmark tenant). The table `audit_metadata_term`
+//! (migration `m20261122_173000_audit_metadata_terms`) keeps each tenant's metadata as terms (a top-level key and a scalar value) in time order; the
 //! filter asks, for up to [`MAX_TERMS`] of its terms, that one exists at the event's instant,
 //! and the planner reads the rarest term's rows newest first and stops at a page.
 //!
@@ -14,7 +14,7 @@
 //!
 //! Only where every event searched has a tenant (a tenant key, or `filter.tenantIds`): events
 //! without one have no terms. A filter with no term (`{}`, or only nested objects) is matched
-//! by `@>` through the GIN index, as before.
+//! by `@>` through the GIN index alone.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr};

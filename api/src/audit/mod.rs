@@ -1,14 +1,12 @@
-//! The cross-product audit log: filtering, the search language, keyset paging, recording, and
-//! the registry's own trail of its changes.
+//! Reading the cross-product audit log: filters, the search language, keyset paging, and
+//! pages read column by column. Writing it is the registry's (`registry::audit`).
 
 pub mod cursor;
 pub mod external_id;
 pub mod filter;
 pub mod free_text;
-
 pub mod merge;
 pub mod metadata_terms;
-
 pub mod row;
 pub mod search;
 mod search_lex;

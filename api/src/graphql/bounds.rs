@@ -108,7 +108,7 @@ struct Bounds {
 fn refusal(message: String, pos: async_graphql::Pos) -> ServerError {
     let mut error = ServerError::new(message, Some(pos));
     let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", "BAD_USER_INPUT");
+    extensions.set("code", registry::Code::BadUserInput.as_str());
     error.extensions = Some(extensions);
     error
 }

@@ -19,8 +19,8 @@ use super::{HttpSettings, RequestId, errors, guard};
 use crate::graphql::RegistrySchema;
 use crate::metrics::Metrics;
 use crate::state::AppState;
-use registry::ApiError;
 use registry::auth::Principal;
+use registry::{ApiError, Code};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -254,7 +254,7 @@ async fn execute(
             tracing::warn!(timeout = ?settings.request_timeout, "request timed out");
             reply.error_code(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "TIMEOUT",
+                Code::Timeout,
                 &format!(
                     "the request took longer than {} s and was stopped",
                     settings.request_timeout.as_secs()
@@ -304,7 +304,8 @@ impl<'a> Reply<'a> {
         response
     }
 
-    fn error_code(&self, status: StatusCode, code: &str, message: &str) -> Response {
+    fn error_code(&self, status: StatusCode, code: Code, message: &str) -> Response {
+        let code = code.as_str();
         self.metrics.graphql_response([code]);
         let body = json!({ "errors": [{ "message": message, "extensions": { "code": code, "requestId": self.request_id } }] });
         self.json(status, &body)
@@ -357,7 +358,7 @@ impl<'a> Reply<'a> {
 pub(crate) fn code_of(error: &ServerError) -> &str {
     match error.extensions.as_ref().and_then(|x| x.get("code")) {
         Some(Value::String(code)) => code,
-        _ => "BAD_USER_INPUT",
+        _ => Code::BadUserInput.as_str(),
     }
 }
 
@@ -374,6 +375,6 @@ fn stamp(error: &mut ServerError, request_id: &str) {
 pub(crate) fn default_code(error: &mut ServerError) {
     let extensions = error.extensions.get_or_insert_with(Default::default);
     if extensions.get("code").is_none() {
-        extensions.set("code", "BAD_USER_INPUT");
+        extensions.set("code", Code::BadUserInput.as_str());
     }
 }

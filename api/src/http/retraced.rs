@@ -289,10 +289,13 @@ pub async fn search(
     let mut status = StatusCode::OK;
     for error in &mut response.errors {
         super::graphql::default_code(error);
-        let this = match super::graphql::code_of(error) {
-            "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
-            "UNAVAILABLE" | "TIMEOUT" => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
+        let code = super::graphql::code_of(error);
+        let this = match [Code::Internal, Code::Unavailable, Code::Timeout]
+            .into_iter()
+            .find(|c| c.as_str() == code)
+        {
+            Some(grave) => super::errors::status(grave),
+            None => StatusCode::BAD_REQUEST,
         };
         status = status.max(this);
     }

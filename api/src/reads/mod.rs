@@ -11,7 +11,7 @@
 //! request was dropped midway, closes its connection instead.
 //!
 //! Connections are opened on demand with the pool's own options (statement timeout and planner
-//! settings included), up to a limit; when all are busy the statement runs on the pool as before.
+//! settings included), up to a limit; when all are busy the statement runs on the pool.
 //! A connection idle for longer than [`PING_IF_IDLE_FOR`] is tested before use, and one idle for
 //! longer than [`IDLE_TIMEOUT`] is closed, as the pool does with its own.
 //!

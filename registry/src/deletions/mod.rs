@@ -8,12 +8,12 @@
 //! the largest tenant's 1.34 M events would take about nine minutes in one statement, far past
 //! the statement timeout: such a tenant could not be deleted at all.
 //!
-//! `deleteTenant` therefore counts the tenant's events up to
-//! [`DeletionSettings::inline_events`]. Up to that, it deletes the tenant at once, as before.
-//! Beyond it, it accepts the deletion instead, in one transaction: a `tenant_deletions` row (the
-//! eleventh migration), every key of the tenant revoked, its entitlements and identity providers
-//! removed (so products and SSO stop answering for it at once), and a `tenant.deletion_started`
-//! event.
+//! `deleteTenant` ([`crate::tenants::delete`]) therefore counts the tenant's events up to
+//! [`DeletionSettings::inline_events`]. Up to that, it deletes the tenant at once, in the
+//! request's transaction. Beyond it, it accepts the deletion instead, in one transaction: a
+//! `tenant_deletions` row, every key of the tenant revoked, its entitlements and identity
+//! providers removed (so products and SSO stop answering for it at once), and a
+//! `tenant.deletion_started` event.
 //! The worker ([`Deletions::run`]) then clears the tenant's events in batches of
 //! [`DeletionSettings::batch_events`], one transaction each, then the tenant's metadata terms
 //! (which deleting the tenant would otherwise delete in one statement: 3.9 M for the largest
@@ -63,8 +63,7 @@ const REPORT_EVERY: Duration = Duration::from_secs(5);
 const DETACH: &str = "UPDATE audit_log SET tenant_id = NULL, project_id = NULL WHERE id IN \
                       (SELECT id FROM audit_log WHERE tenant_id = $1 LIMIT $2)";
 
-/// Deletes up to `$2` of tenant `$1`'s metadata terms (the seventh migration's
-/// `audit_metadata_term`). Deleting the tenant deletes them too (a trigger), but the largest
+/// Deletes up to `$2` of tenant `$1`'s metadata terms (`audit_metadata_term`). Deleting the tenant deletes them too (a trigger), but the largest
 /// benchmark tenant has 3.9 M, about 5 s in one statement; 50,000 take about 60 ms.
 const FORGET_TERMS: &str = "DELETE FROM audit_metadata_term WHERE ctid = ANY(ARRAY( \
                             SELECT ctid FROM audit_metadata_term WHERE tenant_id = $1 LIMIT $2))";

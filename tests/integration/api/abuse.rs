@@ -38,12 +38,14 @@ fn same_prefix_wrong_key(key: &str) -> String {
 
 #[tokio::test]
 async fn failed_verifications_are_limited_per_address_and_per_prefix() {
-    let app = TestApp::spawn_with(|s| {
-        s.auth = AuthSettings {
+    let app = TestApp::spawn({
+        let mut settings = TestApp::settings();
+        settings.auth = AuthSettings {
             argon2_concurrency: 2,
             failures_per_address: 5,
             failures_per_prefix: 3,
-        }
+        };
+        settings
     })
     .await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
@@ -146,7 +148,7 @@ async fn failed_verifications_are_limited_per_address_and_per_prefix() {
 async fn a_bad_key_flood_does_not_starve_a_valid_caller() {
     // Default limits; the flooder sends wrong keys with a real prefix (each would cost an
     // argon2 check) and random ones, from 8 connections, while a valid caller queries.
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app
         .issue_key(acme.id, "good", &[Scope::AuditRead], None)

@@ -223,7 +223,12 @@ async fn retraced_search_has_the_limits_of_graphql() {
 
 #[tokio::test]
 async fn retraced_search_stops_at_the_request_timeout() {
-    let app = TestApp::spawn_with(|s| s.http.request_timeout = Duration::from_secs(1)).await;
+    let app = TestApp::spawn({
+        let mut settings = TestApp::settings();
+        settings.http.request_timeout = Duration::from_secs(1);
+        settings
+    })
+    .await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app.issue_key(acme.id, "k", &[Scope::AuditRead], None).await;
     app.gql_ok(&key, "{ viewer { keyId } }", json!({})).await;

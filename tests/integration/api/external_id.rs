@@ -40,7 +40,7 @@ const METADATA: [&str; 24] = [
 
 #[tokio::test]
 async fn external_id_terms_find_exactly_what_the_field_equality_finds() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap().id;
     let key = app
         .issue_key(acme, "reader", &[Scope::AuditRead], None)

@@ -78,7 +78,7 @@ async fn seed(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn every_field_of_a_page_is_what_the_generic_resolvers_give() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let key = seed(&app).await;
     let node = every_field(&app, &key, "AuditEvent").await;
     assert!(
@@ -125,7 +125,7 @@ async fn every_field_of_a_page_is_what_the_generic_resolvers_give() {
 
 #[tokio::test]
 async fn aliases_fragments_and_repeated_fields_shape_the_page_as_graphql_says() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let key = seed(&app).await;
     let query = "query {
       auditEvents(first: 2) {

@@ -23,7 +23,7 @@ async fn serve(pool: sea_orm::DatabaseConnection) -> String {
 
 #[tokio::test]
 async fn a_database_error_leaks_nothing_but_a_code_and_a_request_id() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app.issue_key(acme.id, "k", &[Scope::AuditRead], None).await;
     app.gql_ok(&key, "{ viewer { name } }", json!({})).await; // the key is cached from here on
@@ -133,7 +133,7 @@ async fn an_unreachable_database_is_unready_and_refused_fast() {
 #[tokio::test]
 async fn no_statement_outlives_the_statement_timeout() {
     use sea_orm::{ConnectionTrait, Statement};
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let pool = api::startup::connect(app.db.url(), 1, Duration::from_secs(1))
         .await
         .unwrap();
@@ -160,7 +160,7 @@ async fn no_statement_outlives_the_statement_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_acknowledged_while_backends_are_killed_are_all_there_once() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app
         .issue_key(acme.id, "w", &[Scope::AuditWrite, Scope::AuditRead], None)
@@ -284,7 +284,7 @@ async fn writes_acknowledged_while_backends_are_killed_are_all_there_once() {
 #[tokio::test]
 async fn a_statement_stopped_by_the_timeout_is_a_timeout_error_and_stores_nothing() {
     use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, TransactionTrait};
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app
         .issue_key(

@@ -57,7 +57,7 @@ async fn a_tenant_over_the_bound_is_searched_through_the_index_and_its_size_reme
 
 #[tokio::test]
 async fn both_ways_of_matching_a_word_find_the_events_the_server_finds() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap().id;
     let key = app
         .issue_key(acme, "reader", &[Scope::AuditRead], None)
@@ -225,7 +225,7 @@ async fn both_ways_of_matching_a_word_find_the_events_the_server_finds() {
 
 #[tokio::test]
 async fn the_server_matches_a_small_tenant_row_by_row_and_a_large_one_by_the_index() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let small = insert_tenant(&app.db.db, "small").await.unwrap().id;
     let large = insert_tenant(&app.db.db, "large").await.unwrap().id;
     events(&app.db, small, 5).await;

@@ -35,7 +35,7 @@ fn clean(body: &Value) -> Result<(), String> {
 }
 
 async fn app_and_key() -> (TestApp, String, uuid::Uuid) {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app.issue_key(acme.id, "all", &Scope::ALL, None).await;
     (app, key, acme.id)

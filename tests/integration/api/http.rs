@@ -7,7 +7,7 @@ use tests::fixtures::insert_tenant;
 
 #[tokio::test]
 async fn smoke_playground_health_readiness_and_an_authenticated_query() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
     let key = app
         .issue_key(acme.id, "smoke", &[Scope::AuditRead], None)
@@ -79,7 +79,7 @@ async fn smoke_playground_health_readiness_and_an_authenticated_query() {
 
 #[tokio::test]
 async fn get_never_runs_a_mutation_and_batches_are_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
     let key = app
         .issue_key(acme.id, "w", &[Scope::AuditWrite, Scope::AuditRead], None)
@@ -135,7 +135,7 @@ async fn get_never_runs_a_mutation_and_batches_are_refused() {
 
 #[tokio::test]
 async fn errors_carry_a_code_and_the_request_id() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
     let key = app.issue_key(acme.id, "r", &[Scope::AuditRead], None).await;
     let response = app
@@ -161,7 +161,7 @@ async fn errors_carry_a_code_and_the_request_id() {
 
 #[tokio::test]
 async fn request_errors_have_no_data_entry_and_misspelt_parameters_are_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
     let key = app.issue_key(acme.id, "r", &[Scope::AuditRead], None).await;
     let post = |body: Value, accept: &'static str| {
@@ -238,7 +238,7 @@ async fn request_errors_have_no_data_entry_and_misspelt_parameters_are_refused()
 
 #[tokio::test]
 async fn the_playground_and_its_assets_come_from_this_server() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let page = app.http().get(app.url("/")).send().await.expect("GET /");
     assert_eq!(page.status(), 200);
     assert!(

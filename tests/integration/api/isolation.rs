@@ -16,7 +16,7 @@ const EVERYTHING: &str =
 
 #[tokio::test]
 async fn a_tenant_key_sees_nothing_of_another_tenant() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
     let globex = insert_tenant(&app.db.db, "globex").await.expect("tenant");
     let mut acme_ids = Vec::new();
@@ -126,7 +126,7 @@ async fn a_tenant_key_sees_nothing_of_another_tenant() {
 
 #[tokio::test]
 async fn a_product_key_sees_only_its_product() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
     let crm = Ev {
         product: Some("crm"),
@@ -199,7 +199,7 @@ async fn a_product_key_sees_only_its_product() {
 
 #[tokio::test]
 async fn recording_needs_audit_write_and_stays_in_the_keys_tenant() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
     let globex = insert_tenant(&app.db.db, "globex").await.expect("tenant");
     let reader = app
@@ -297,7 +297,7 @@ async fn recording_needs_audit_write_and_stays_in_the_keys_tenant() {
 
 #[tokio::test]
 async fn a_revoked_key_is_rejected_at_once() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
     let key = app
         .issue_key(acme.id, "soon-revoked", &[Scope::AuditRead], None)
@@ -346,7 +346,7 @@ async fn a_revoked_key_is_rejected_at_once() {
 
 #[tokio::test]
 async fn bad_or_missing_keys_are_unauthenticated_and_missing_scopes_forbidden() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
     let key = app
         .issue_key(acme.id, "tenants-only", &[Scope::TenantsRead], None)

@@ -63,7 +63,7 @@ fn input(extra: Value) -> Value {
 
 #[tokio::test]
 async fn record_audit_event_takes_each_field_up_to_its_maximum() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app
         .issue_key(acme.id, "writer", &[Scope::AuditWrite], None)
@@ -133,7 +133,7 @@ async fn publish(app: &TestApp, key: &str, product: &str, event: &Value) -> (u16
 
 #[tokio::test]
 async fn retraced_publish_bounds_every_text_field_and_the_product_in_the_path() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app
         .issue_key(acme.id, "writer", &[Scope::AuditWrite], None)
@@ -209,7 +209,7 @@ async fn retraced_publish_bounds_every_text_field_and_the_product_in_the_path() 
 async fn json_nested_past_the_readable_depth_is_refused_and_nothing_is_stored() {
     // An inline object 60 deep around a variable 120 deep: stored, it made every page showing
     // it fail (reading stops at 128 levels).
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app
         .issue_key(
@@ -258,7 +258,7 @@ async fn json_nested_past_the_readable_depth_is_refused_and_nothing_is_stored() 
 
 #[tokio::test]
 async fn a_value_too_long_for_an_index_is_bad_input_not_internal() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let key = app.platform_key(&Scope::ALL).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     // Random letters: a repetitive text would be compressed small enough to be indexed.

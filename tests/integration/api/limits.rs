@@ -9,7 +9,12 @@ use tests::fixtures::insert_tenant;
 
 /// A server with `limits`, a tenant `acme`, and a key of it that reads tenants and events.
 pub(super) async fn app_with(limits: Limits) -> (TestApp, String) {
-    let app = TestApp::spawn_with(|s| s.limits = limits).await;
+    let app = TestApp::spawn({
+        let mut settings = TestApp::settings();
+        settings.limits = limits;
+        settings
+    })
+    .await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app
         .issue_key(acme.id, "k", &[Scope::AuditRead, Scope::TenantsRead], None)

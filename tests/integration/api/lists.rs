@@ -53,7 +53,7 @@ async fn walk(app: &TestApp, key: &str, filter: &Value, order: &str) -> (Vec<i64
 
 #[tokio::test]
 async fn list_filters_page_through_exactly_what_plain_sql_finds() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let (mut tenants, mut projects) = (Vec::new(), Vec::new());
     for slug in ["acme", "globex", "initech"] {
         let tenant = insert_tenant(&app.db.db, slug).await.expect("tenant").id;

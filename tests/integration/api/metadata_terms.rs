@@ -104,7 +104,7 @@ const QUERY: &str =
 
 #[tokio::test]
 async fn metadata_filters_within_a_tenant_find_exactly_what_containment_finds() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap().id;
     let globex = insert_tenant(&app.db.db, "globex").await.unwrap().id;
     for (i, metadata) in METADATA.iter().enumerate() {
@@ -184,7 +184,7 @@ async fn metadata_filters_within_a_tenant_find_exactly_what_containment_finds() 
 async fn the_term_of_a_value_is_the_term_stored_for_it() {
     // `audit_metadata_term` (the server's lookup) and `audit_metadata_terms` (the triggers')
     // write the hash out each; they must agree on every kind of value.
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let rows = app
         .db
         .db
@@ -208,7 +208,7 @@ async fn the_term_of_a_value_is_the_term_stored_for_it() {
 
 #[tokio::test]
 async fn the_triggers_keep_the_terms_of_inserted_updated_and_deleted_tenants_events() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap().id;
     let globex = insert_tenant(&app.db.db, "globex").await.unwrap().id;
     let key = app
@@ -257,7 +257,7 @@ async fn the_triggers_keep_the_terms_of_inserted_updated_and_deleted_tenants_eve
 async fn pages_of_a_metadata_filter_follow_their_cursors_through_shared_instants() {
     // The terms are looked up on the page's side of its cursor, the cursor's instant included:
     // events sharing it continue on the next page.
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap().id;
     let key = app
         .issue_key(acme, "reader", &[Scope::AuditRead], None)
@@ -312,7 +312,7 @@ async fn concurrent_inserts_of_the_same_terms_do_not_deadlock() {
     // statement's terms in the primary key's order, so one waits for the other's commit at
     // most once; in the events' order each would soon wait on a term the other wrote first,
     // a deadlock.
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap().id;
     let rounds = 10;
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));

@@ -14,7 +14,7 @@ fn sample(text: &str, name: &str) -> Option<u64> {
 
 #[tokio::test]
 async fn metrics_count_responses_errors_by_code_and_key_checks_and_name_nobody() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme-metrics")
         .await
         .expect("tenant");

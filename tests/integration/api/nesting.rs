@@ -63,7 +63,7 @@ fn check(what: &str, document: &str, status: u16, body: &Value) {
 
 #[tokio::test]
 async fn deeply_nested_documents_are_refused_and_the_server_stays_up() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app
         .issue_key(acme.id, "reader", &[Scope::AuditRead], None)

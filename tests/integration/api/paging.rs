@@ -15,7 +15,7 @@ const PAGE: &str = "query($a: String, $o: AuditOrder!) {
 
 #[tokio::test]
 async fn pages_of_seven_walk_the_whole_log_once_in_both_orders() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.expect("tenant");
     let other = insert_tenant(&app.db.db, "globex").await.expect("tenant");
     let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();

@@ -50,7 +50,7 @@ async fn random_filters_return_what_plain_sql_returns() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| rand::rng().random());
     let mut rng = StdRng::seed_from_u64(seed);
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let mut tenants = Vec::new();
     for slug in ["acme", "globex", "initech"] {
         tenants.push(insert_tenant(&app.db.db, slug).await.expect("tenant").id);

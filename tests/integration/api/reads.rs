@@ -30,7 +30,7 @@ fn text(row: &QueryResult, index: usize) -> String {
 
 #[tokio::test]
 async fn pages_and_entitlements_share_one_read_connection() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     for n in 0..3 {
         insert_audit(&app.db.db, Some(acme.id), None, &format!("crm.e{n}"))

@@ -26,7 +26,7 @@ fn slugs(data: &serde_json::Value) -> Vec<String> {
 
 #[tokio::test]
 async fn tenants_filter_by_status_kind_and_search_and_page_by_slug() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     insert_tenant_in(
         &app.db.db,
         "demo-acme",
@@ -117,7 +117,7 @@ async fn tenants_filter_by_status_kind_and_search_and_page_by_slug() {
 
 #[tokio::test]
 async fn a_tenant_shows_its_children_but_never_a_key_hash() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let globex = insert_tenant(&app.db.db, "globex").await.unwrap();
     for tenant in [&acme, &globex] {
@@ -183,7 +183,7 @@ async fn a_tenant_shows_its_children_but_never_a_key_hash() {
 
 #[tokio::test]
 async fn last_used_at_is_recorded_without_a_write_per_request() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app
         .issue_key(acme.id, "busy", &[Scope::AuditRead], None)

@@ -12,7 +12,7 @@ const PAGE: &str = "query Page($n: Int!, $f: AuditEventFilter) {
 
 #[tokio::test]
 async fn an_identical_request_reuses_the_verdict_and_answers_the_same() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     for action in ["crm.a", "crm.b", "billing.c"] {
         insert_audit(&app.db.db, Some(acme.id), None, action)
@@ -47,7 +47,7 @@ async fn an_identical_request_reuses_the_verdict_and_answers_the_same() {
 
 #[tokio::test]
 async fn a_request_that_failed_is_validated_and_refused_every_time() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
     let key = app.issue_key(acme.id, "k", &[Scope::AuditRead], None).await;
     let table = app.state.validated.clone();

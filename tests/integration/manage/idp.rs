@@ -41,7 +41,15 @@ async fn ops_allowing(bases: &[&str]) -> Ops {
         .iter()
         .map(|base| base.trim_start_matches("http://").parse().unwrap())
         .collect();
-    Ops::with_app(TestApp::spawn_with(|s| s.outbound.allow = allow).await).await
+    Ops::with_app(
+        TestApp::spawn({
+            let mut settings = TestApp::settings();
+            settings.outbound.allow = allow;
+            settings
+        })
+        .await,
+    )
+    .await
 }
 
 #[tokio::test]

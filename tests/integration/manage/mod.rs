@@ -28,7 +28,7 @@ pub struct Ops {
 
 impl Ops {
     pub async fn new() -> Ops {
-        Ops::with_app(TestApp::spawn().await).await
+        Ops::with_app(TestApp::spawn(TestApp::settings()).await).await
     }
 
     /// Like [`Ops::new`], on `app`.

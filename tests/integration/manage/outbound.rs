@@ -279,7 +279,15 @@ async fn an_allowed_destination_redirecting_to_a_refused_one_is_refused_at_the_r
     let target = format!("http://127.0.0.1:{second}/.well-known/openid-configuration");
     let (first, first_hits) = listener("127.0.0.1:0", Behaviour::Redirect(target)).await;
     let allow = vec![format!("127.0.0.1:{first}").parse().unwrap()];
-    let ops = Ops::with_app(TestApp::spawn_with(|s| s.outbound.allow = allow).await).await;
+    let ops = Ops::with_app(
+        TestApp::spawn({
+            let mut settings = TestApp::settings();
+            settings.outbound.allow = allow;
+            settings
+        })
+        .await,
+    )
+    .await;
     let verified = verify(
         &ops,
         &format!("http://127.0.0.1:{first}/.well-known/openid-configuration"),
@@ -412,7 +420,15 @@ async fn a_wrong_issuer_from_an_allowed_destination_is_quoted_cut_short() {
     )
     .await;
     let allow = vec![format!("127.0.0.1:{port}").parse().unwrap()];
-    let ops = Ops::with_app(TestApp::spawn_with(|s| s.outbound.allow = allow).await).await;
+    let ops = Ops::with_app(
+        TestApp::spawn({
+            let mut settings = TestApp::settings();
+            settings.outbound.allow = allow;
+            settings
+        })
+        .await,
+    )
+    .await;
     let verified = verify(
         &ops,
         &format!("http://127.0.0.1:{port}/.well-known/openid-configuration"),

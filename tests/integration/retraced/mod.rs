@@ -11,7 +11,7 @@ use tests::app::TestApp;
 use tests::fixtures::insert_tenant;
 
 async fn setup() -> (TestApp, uuid::Uuid, String) {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let acme = insert_tenant(&app.db.db, "acme").await.unwrap().id;
     let key = app
         .issue_key(

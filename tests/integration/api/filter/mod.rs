@@ -47,7 +47,7 @@ impl World {
 }
 
 async fn world() -> World {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(TestApp::settings()).await;
     let a = insert_tenant(&app.db.db, "acme").await.expect("tenant");
     let b = insert_tenant(&app.db.db, "globex").await.expect("tenant");
     let p1 = insert_project(&app.db.db, a.id, "web")

@@ -84,7 +84,15 @@ async fn until_deleted(db: &DatabaseConnection, id: Uuid) {
 
 #[tokio::test]
 async fn a_tenant_with_more_events_than_the_bound_is_deleted_in_stages() {
-    let ops = Ops::with_app(TestApp::spawn_with(|s| s.deletions = SMALL).await).await;
+    let ops = Ops::with_app(
+        TestApp::spawn({
+            let mut settings = TestApp::settings();
+            settings.deletions = SMALL;
+            settings
+        })
+        .await,
+    )
+    .await;
     let db = &ops.app.db.db;
     // At the bound: deleted at once, as before.
     let small = insert_tenant(db, "small").await.unwrap().id;
