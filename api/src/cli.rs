@@ -59,6 +59,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         playground_key: playground_key.clone(),
         request_timeout: config.request_timeout(),
         max_body_bytes: MAX_BODY_BYTES,
+        trust_request_id: config.trust_request_id,
     };
     let app = Application::build(db, config.settings(settings))
         .await

@@ -91,6 +91,10 @@ pub struct ServeConfig {
     /// On in dev mode; never on with DATABASE_URL unless given.
     #[arg(long, env = "API_OUTBOUND_ALLOW_PRIVATE")]
     pub outbound_allow_private: bool,
+    /// Keep a well-formed `x-request-id` sent by the client, for a server behind a proxy that
+    /// sets it; otherwise every request gets an id of the server's own.
+    #[arg(long, env = "API_TRUST_REQUEST_ID")]
+    pub trust_request_id: bool,
 }
 
 /// The default `RUST_LOG` filter.

@@ -139,12 +139,6 @@ pub fn render(metrics: &Metrics, figures: &Figures) -> String {
         ],
     );
     family(
-        "argon2_runs_total",
-        "counter",
-        "Argon2 verifications of API keys.",
-        &[(String::new(), auth.argon2_runs)],
-    );
-    family(
         "key_checks_refused_total",
         "counter",
         "Key checks refused by the failure limits (429).",

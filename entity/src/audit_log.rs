@@ -36,6 +36,11 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub user_agent: Option<String>,
     pub created_at: DateTimeWithTimeZone,
+    /// The API key that wrote a product's event; none for the registry's own events.
+    pub recorded_by: Option<Uuid>,
+    /// That key's name when it wrote the event.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub recorded_by_name: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -99,6 +99,15 @@ fn every_subcommand_works_against_database_url() {
     assert_eq!(psql(&url, term_triggers), "3");
     let deletions = "SELECT count(*) FROM pg_tables WHERE tablename = 'tenant_deletions'";
     assert_eq!(psql(&url, deletions), "1");
+    let recorded_by = "SELECT count(*) FROM information_schema.columns \
+                       WHERE table_name = 'audit_log' AND column_name LIKE 'recorded_by%'";
+    assert_eq!(psql(&url, recorded_by), "2");
+    ok(&["down"], &url);
+    assert_eq!(
+        (psql(&url, recorded_by), psql(&url, deletions)),
+        ("0".to_owned(), "1".to_owned()),
+        "down rolls back the last migration only"
+    );
     ok(&["down"], &url);
     assert_eq!(
         (psql(&url, deletions), psql(&url, trigger_settings)),

@@ -154,7 +154,8 @@ fn valid_product(product: &str) -> Result<String, ApiError> {
     }
 }
 
-/// Grants or changes a tenant's entitlement to a product. Scope `tenants:write`.
+/// Grants or changes a tenant's entitlement to a product. Scopes `tenants:write` and
+/// `platform`: what a tenant may use is the operators' decision.
 pub async fn set(
     db: &impl Db,
     (caller, meta): (&Principal, &RequestMeta),
@@ -163,7 +164,7 @@ pub async fn set(
     changes: EntitlementChanges,
 ) -> Result<Entitlement, ApiError> {
     caller.require(Scope::TenantsWrite)?;
-    caller.require_tenant(tenant_id)?;
+    caller.require_operator("granting or changing an entitlement")?;
     let product = valid_product(product)?;
     if changes.config.as_ref().is_some_and(|c| !c.is_object()) {
         return Err(ApiError::bad_input(
@@ -174,7 +175,7 @@ pub async fn set(
     if let Some(config) = &changes.config {
         lengths::check_json_depth("config", config)?;
     }
-    let txn = db.begin().await?;
+    let txn = caller.begin(db).await?;
     deletions::refuse_if_deleting(&txn, tenant_id).await?;
     let tenant = Tenants::find_by_id(tenant_id)
         .one(&txn)
@@ -234,8 +235,8 @@ pub async fn set(
     })
 }
 
-/// Removes a tenant's entitlement to a product; returns what was removed. Scope
-/// `tenants:write`.
+/// Removes a tenant's entitlement to a product; returns what was removed. Scopes
+/// `tenants:write` and `platform`.
 pub async fn remove(
     db: &impl Db,
     (caller, meta): (&Principal, &RequestMeta),
@@ -243,8 +244,8 @@ pub async fn remove(
     product: &str,
 ) -> Result<Entitlement, ApiError> {
     caller.require(Scope::TenantsWrite)?;
-    caller.require_tenant(tenant_id)?;
-    let txn = db.begin().await?;
+    caller.require_operator("removing an entitlement")?;
+    let txn = caller.begin(db).await?;
     let found = TenantProducts::find_by_id((tenant_id, product.to_owned()))
         .find_also_related(Tenants)
         .one(&txn)
@@ -273,7 +274,8 @@ pub async fn remove(
 
 /// A tenant's entitlement to a product, if `caller` may see it: keys with `tenants:read` may
 /// ask about any product of a tenant they reach; a product key about its own product. The
-/// tenant is named by exactly one of its id and its slug. `db`
+/// tenant is named by exactly one of its id and its slug. A tenant the key does not reach is
+/// answered with `None`, as one without the entitlement (or without existence) is. `db`
 /// runs [`entitlement_statement`] (the read path plans it generically: see
 /// docs/performance.md).
 pub async fn lookup(
@@ -296,15 +298,20 @@ pub async fn lookup(
             ));
         }
     };
+    // A tenant out of reach is not looked up: the answer is null whether it exists or not.
+    let reachable = caller.is_platform()
+        || match &tenant {
+            TenantRef::Id(id) => *id == caller.tenant_id,
+            TenantRef::Slug(slug) => *slug == caller.tenant_slug,
+        };
+    if !reachable {
+        return Ok(None);
+    }
     let found = db
         .query_one_raw(entitlement_statement(tenant, product))
         .await
         .and_then(|row| row.as_ref().map(entitlement_of).transpose())?;
-    match found {
-        Some((entitlement, tenant_id)) => {
-            caller.require_tenant(tenant_id)?;
-            Ok(Some(entitlement))
-        }
-        None => Ok(None),
-    }
+    Ok(found
+        .filter(|(_, tenant_id)| caller.reaches(*tenant_id))
+        .map(|(entitlement, _)| entitlement))
 }

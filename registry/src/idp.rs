@@ -102,10 +102,10 @@ pub async fn configure(
     metadata: Value,
 ) -> Result<tenant_idp_config::Model, ApiError> {
     caller.require(Scope::TenantsWrite)?;
-    caller.require_tenant(tenant_id)?;
+    caller.require_reach(tenant_id)?;
     lengths::check_json_depth("metadata", &metadata)?;
     validate(outbound, kind, &metadata)?;
-    let txn = db.begin().await?;
+    let txn = caller.begin(db).await?;
     deletions::refuse_if_deleting(&txn, tenant_id).await?;
     let current = TenantIdpConfig::find()
         .filter(tenant_idp_config::Column::TenantId.eq(tenant_id))
@@ -161,11 +161,11 @@ pub async fn verify(
     let config = TenantIdpConfig::find_by_id(id)
         .one(db)
         .await?
+        .filter(|config| caller.reaches(config.tenant_id))
         .ok_or_else(|| ApiError::NotFound(format!("no identity provider {id}")))?;
-    caller.require_tenant(config.tenant_id)?;
     // Fetched outside the transaction: a slow identity provider must not hold row locks.
     check_with_provider(outbound, &config).await?;
-    let txn = db.begin().await?;
+    let txn = caller.begin(db).await?;
     let current = TenantIdpConfig::find_by_id(id)
         .lock_exclusive()
         .one(&txn)

@@ -82,7 +82,7 @@ pub fn parse_scopes<S: AsRef<str>>(names: &[S]) -> Result<Vec<Scope>, UnknownSco
 pub async fn issue(db: &impl Db, issuer: Issuer<'_>, new: NewKey) -> Result<IssuedKey, ApiError> {
     if let Issuer::Key(caller, _) = issuer {
         caller.require(Scope::KeysWrite)?;
-        caller.require_tenant(new.tenant_id)?;
+        caller.require_reach(new.tenant_id)?;
     }
     let scopes = scopes_named(&new.scopes)?;
     if scopes.is_empty() {
@@ -110,7 +110,10 @@ pub async fn issue(db: &impl Db, issuer: Issuer<'_>, new: NewKey) -> Result<Issu
             )));
         }
     }
-    let txn = db.begin().await?;
+    let txn = match issuer {
+        Issuer::Key(caller, _) => caller.begin(db).await?,
+        Issuer::Operator(_) => db.begin().await?,
+    };
     deletions::refuse_if_deleting(&txn, new.tenant_id).await?;
     let created_by = match issuer {
         Issuer::Key(caller, _) => format!("api key {}", caller.key_id),
@@ -173,6 +176,11 @@ async fn insert_key(
 
 /// Revokes the key `id` as `caller`: refused from the next request on (`auth`, this process's
 /// verifier, forgets it once the revocation commits). Recorded as `api_key.revoked`.
+///
+/// A key revokes only keys it covers ([`Principal::covers`]: their scopes are among its own,
+/// and a product key's only keys of its product), so that no key undoes one that outranks it.
+/// A key out of reach, and a platform key for a caller that is not one, is `NOT_FOUND`, as an
+/// unknown id is.
 pub async fn revoke(
     db: &impl Db,
     (caller, meta): (&Principal, &RequestMeta),
@@ -180,13 +188,23 @@ pub async fn revoke(
     id: Uuid,
 ) -> Result<api_keys::Model, ApiError> {
     caller.require(Scope::KeysWrite)?;
-    let txn = db.begin().await?;
+    let txn = caller.begin(db).await?;
     let current = ApiKeys::find_by_id(id)
         .lock_exclusive()
         .one(&txn)
         .await?
+        .filter(|key| caller.reaches(key.tenant_id) && (caller.is_platform() || !is_platform(key)))
         .ok_or_else(|| ApiError::NotFound(format!("no API key {id}")))?;
-    caller.require_tenant(current.tenant_id)?;
+    if !caller.covers(
+        current.scopes.iter().map(String::as_str),
+        current.product.as_deref(),
+    ) {
+        return Err(ApiError::Forbidden(
+            "a key can revoke only keys whose scopes it holds itself (and, bound to a product, \
+             only keys of that product)"
+                .to_owned(),
+        ));
+    }
     if current.revoked_at.is_some() {
         return Err(ApiError::bad_input("id", "the key is already revoked"));
     }
@@ -209,4 +227,10 @@ pub async fn revoke(
     txn.commit().await?;
     auth.forget_key(id);
     Ok(revoked)
+}
+
+/// Whether `key` is an operators' key (holds `platform`). Such keys belong to their home tenant
+/// in the table, but only platform keys see or touch them.
+pub fn is_platform(key: &api_keys::Model) -> bool {
+    key.scopes.iter().any(|s| s == Scope::Platform.as_str())
 }

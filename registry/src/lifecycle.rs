@@ -62,13 +62,14 @@ pub fn check_transition(tenant: &tenants::Model, to: TenantStatus) -> Result<(),
     ))
 }
 
-/// The tenant `id`, locked against concurrent changes until `txn` ends, if `caller` reaches it.
+/// The tenant `id`, locked against concurrent changes until `txn` ends, if `caller` reaches it
+/// (`NOT_FOUND` otherwise, as for an unknown id).
 pub async fn lock_tenant(
     txn: &DatabaseTransaction,
     id: Uuid,
     caller: &Principal,
 ) -> Result<tenants::Model, ApiError> {
-    caller.require_tenant(id)?;
+    caller.require_reach(id)?;
     Tenants::find_by_id(id)
         .lock_exclusive()
         .one(txn)

@@ -22,8 +22,8 @@ async fn lock_project(
         .lock_exclusive()
         .one(txn)
         .await?
+        .filter(|project| caller.reaches(project.tenant_id))
         .ok_or_else(|| ApiError::NotFound(format!("no project {id}")))?;
-    caller.require_tenant(project.tenant_id)?;
     Ok(project)
 }
 
@@ -45,9 +45,9 @@ pub async fn create(
     name: &str,
 ) -> Result<tenant_projects::Model, ApiError> {
     caller.require(Scope::TenantsWrite)?;
-    caller.require_tenant(tenant_id)?;
+    caller.require_reach(tenant_id)?;
     let name = non_blank_name(name)?;
-    let txn = db.begin().await?;
+    let txn = caller.begin(db).await?;
     let row = tenant_projects::ActiveModel {
         tenant_id: Set(tenant_id),
         slug: Set(slug.trim().to_owned()),
@@ -77,7 +77,7 @@ pub async fn rename(
 ) -> Result<tenant_projects::Model, ApiError> {
     caller.require(Scope::TenantsWrite)?;
     let name = non_blank_name(name)?;
-    let txn = db.begin().await?;
+    let txn = caller.begin(db).await?;
     let current = lock_project(&txn, id, caller).await?;
     let mut row: tenant_projects::ActiveModel = current.clone().into();
     row.name = Set(name);
@@ -109,7 +109,7 @@ pub async fn set_status(
     to: TenantProjectStatus,
 ) -> Result<tenant_projects::Model, ApiError> {
     caller.require(Scope::TenantsWrite)?;
-    let txn = db.begin().await?;
+    let txn = caller.begin(db).await?;
     let current = lock_project(&txn, id, caller).await?;
     let (action, now) = match to {
         TenantProjectStatus::Archived => ("project.archived", "archived"),

@@ -90,6 +90,20 @@ pub struct TenantChanges {
     pub sales_owner: Patch<String>,
 }
 
+impl TenantChanges {
+    /// Whether the changes touch the commercial state (plan, contract dates, trial end,
+    /// billing ids, sales owner): the operators' decision, not the tenant's.
+    pub fn is_commercial(&self) -> bool {
+        self.plan.is_some()
+            || self.erp_customer_id != Patch::Keep
+            || self.stripe_cust_id != Patch::Keep
+            || self.trial_ends_at != Patch::Keep
+            || self.contract_start != Patch::Keep
+            || self.contract_end != Patch::Keep
+            || self.sales_owner != Patch::Keep
+    }
+}
+
 fn non_blank(field: &str, value: &str) -> Result<String, ApiError> {
     let value = value.trim();
     if value.is_empty() {
@@ -140,7 +154,7 @@ pub async fn create(
         sales_owner: Set(input.sales_owner),
         ..Default::default()
     };
-    let txn = db.begin().await?;
+    let txn = caller.begin(db).await?;
     let row = row.insert(&txn).await?;
     record(
         &txn,
@@ -153,7 +167,8 @@ pub async fn create(
     Ok(row)
 }
 
-/// Changes a tenant's name, plan, external ids, dates or sales owner. Scope `tenants:write`.
+/// Changes a tenant's name, plan, external ids, dates or sales owner. Scope `tenants:write`;
+/// every field but the name also `platform` ([`TenantChanges::is_commercial`]).
 pub async fn update(
     db: &impl Db,
     caller: &Principal,
@@ -162,7 +177,12 @@ pub async fn update(
     changes: TenantChanges,
 ) -> Result<tenants::Model, ApiError> {
     caller.require(Scope::TenantsWrite)?;
-    let txn = db.begin().await?;
+    if changes.is_commercial() {
+        caller.require_operator(
+            "changing a tenant's plan, contract dates, trial end, billing ids or sales owner",
+        )?;
+    }
+    let txn = caller.begin(db).await?;
     let current = lock_tenant(&txn, id, caller).await?;
     let mut row: tenants::ActiveModel = current.clone().into();
     if let Some(name) = &changes.name {
@@ -194,7 +214,8 @@ pub async fn update(
     Ok(updated)
 }
 
-/// Moves a tenant along its lifecycle ([`crate::lifecycle`]). Scope `tenants:write`.
+/// Moves a tenant along its lifecycle ([`crate::lifecycle`]). Scopes `tenants:write` and
+/// `platform`.
 pub async fn change_status(
     db: &impl Db,
     caller: &Principal,
@@ -204,7 +225,8 @@ pub async fn change_status(
     reason: Option<String>,
 ) -> Result<tenants::Model, ApiError> {
     caller.require(Scope::TenantsWrite)?;
-    let txn = db.begin().await?;
+    caller.require_operator("moving a tenant along its lifecycle")?;
+    let txn = caller.begin(db).await?;
     let current = lock_tenant(&txn, id, caller).await?;
     check_transition(&current, to)?;
     let mut row: tenants::ActiveModel = current.clone().into();
@@ -242,7 +264,7 @@ pub async fn delete(
     caller.require(Scope::TenantsWrite)?;
     caller.require(Scope::Platform)?;
     let reason = reason.filter(|r| !r.trim().is_empty());
-    let txn = db.begin().await?;
+    let txn = caller.begin(db).await?;
     let current = lock_tenant(&txn, id, caller).await?;
     if deletions::under_way(&txn, id).await?.is_some() {
         deletions.wake();
@@ -288,5 +310,7 @@ pub async fn delete(
     change.reason = reason;
     record(&txn, caller, meta, change).await?;
     txn.commit().await?;
+    // Its keys went with it: none of them passes on this process from now on.
+    auth.forget_tenant(id);
     Ok(current)
 }

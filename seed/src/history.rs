@@ -52,6 +52,7 @@ impl Event {
             user_agent: self.user_agent.map(str::to_owned),
             created_at: Some(self.created_at.fixed_offset()),
             id: None,
+            recorded_by: None,
         }
     }
 }

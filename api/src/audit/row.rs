@@ -1,6 +1,6 @@
 //! One row of an audit page, read column by column when a field asks for it.
 //!
-//! A page is 51 rows of up to 15 columns, and a client usually shows a handful of them. The
+//! A page is 51 rows of up to 17 columns, and a client usually shows a handful of them. The
 //! page's statement selects only the [`Columns`] the response needs (`metadata` alone, turned
 //! into JSON text by PostgreSQL, cost the database more than the rest of a page), and the row
 //! is kept as PostgreSQL sent it: a column is read by its position among the selected ones,
@@ -20,13 +20,13 @@ use super::cursor::Cursor;
 
 /// A set of `audit_log` columns, a bit per column in the entity's declaration order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Columns(u16);
+pub struct Columns(u32);
 
 impl Columns {
     /// Every column.
-    pub const ALL: Columns = Columns((1 << 15) - 1);
+    pub const ALL: Columns = Columns((1 << 17) - 1);
     /// `id` and `created_at`, which every page selects (its order and cursors).
-    pub const KEYS: Columns = Columns(1 << Column::Id as u16 | 1 << Column::CreatedAt as u16);
+    pub const KEYS: Columns = Columns(1 << Column::Id as u32 | 1 << Column::CreatedAt as u32);
 
     /// These columns, and the [`KEYS`](Columns::KEYS).
     pub fn of(columns: impl IntoIterator<Item = Column>) -> Columns {
@@ -35,7 +35,7 @@ impl Columns {
 
     /// This set and `column`.
     pub fn with(self, column: Column) -> Columns {
-        Columns(self.0 | 1 << column as u16)
+        Columns(self.0 | 1 << column as u32)
     }
 
     /// Both sets.
@@ -45,7 +45,7 @@ impl Columns {
 
     /// Whether `column` is in the set.
     pub fn contains(self, column: Column) -> bool {
-        self.0 & 1 << column as u16 != 0
+        self.0 & 1 << column as u32 != 0
     }
 
     /// How many columns the set holds.
@@ -65,7 +65,7 @@ impl Columns {
 
     /// Where `column` is in a row of these columns.
     fn position(self, column: Column) -> Option<usize> {
-        let below = self.0 & ((1 << column as u16) - 1);
+        let below = self.0 & ((1 << column as u32) - 1);
         self.contains(column).then_some(below.count_ones() as usize)
     }
 }
@@ -204,6 +204,14 @@ impl PageRow {
     pub fn user_agent(&self) -> Result<Option<&str>, DbErr> {
         self.get(Column::UserAgent)
     }
+    /// `recorded_by`.
+    pub fn recorded_by(&self) -> Result<Option<Uuid>, DbErr> {
+        self.get(Column::RecordedBy)
+    }
+    /// `recorded_by_name`.
+    pub fn recorded_by_name(&self) -> Result<Option<&str>, DbErr> {
+        self.get(Column::RecordedByName)
+    }
 
     /// Every column, as the entity's model (the page must have selected [`Columns::ALL`]).
     pub fn into_model(self) -> Result<audit_log::Model, DbErr> {
@@ -224,6 +232,8 @@ impl PageRow {
             source_ip: self.source_ip()?,
             user_agent: owned(self.user_agent()?),
             created_at: self.get(Column::CreatedAt)?,
+            recorded_by: self.recorded_by()?,
+            recorded_by_name: owned(self.recorded_by_name()?),
         })
     }
 }

@@ -47,6 +47,16 @@ pub struct Target {
     pub name: Option<String>,
 }
 
+/// The API key that wrote an event a product stated.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(serial)]
+pub struct RecordedBy {
+    /// The key's id.
+    pub key_id: Uuid,
+    /// The key's name when it wrote the event.
+    pub name: Option<String>,
+}
+
 /// One audit event.
 #[derive(Debug, Clone)]
 pub struct AuditEvent(pub audit_log::Model);
@@ -99,6 +109,15 @@ impl AuditEvent {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at.to_utc()
+    }
+    /// The API key that wrote the event, for events a product stated (`recordAuditEvent`,
+    /// Retraced's publish); none for the registry's own events, whose actor is the acting key.
+    /// The actor is the product's to name; this is not.
+    async fn recorded_by(&self) -> Option<RecordedBy> {
+        self.0.recorded_by.map(|key_id| RecordedBy {
+            key_id,
+            name: self.0.recorded_by_name.clone(),
+        })
     }
 }
 

@@ -111,6 +111,13 @@ fn write_pick(out: &mut String, pick: &Pick, row: &PageRow) -> Result<(), ApiErr
         Pick::Node(slots) | Pick::Actor(slots) | Pick::Target(slots) => {
             return write_object(out, slots, row);
         }
+        Pick::RecordedBy(slots) => {
+            if row.recorded_by()?.is_none() {
+                out.push_str("null");
+                return Ok(());
+            }
+            return write_object(out, slots, row);
+        }
         Pick::Typename(name) => push_str(out, name),
         Pick::Cursor => push_str(out, &row.cursor().encode()),
         Pick::Id => push_id(out, row.id()),
@@ -130,6 +137,8 @@ fn write_pick(out: &mut String, pick: &Pick, row: &PageRow) -> Result<(), ApiErr
         Pick::TargetId => push_opt_str(out, row.target_id()?),
         Pick::TargetType => push_opt_str(out, row.target_type()?),
         Pick::TargetName => push_opt_str(out, row.target_name()?),
+        Pick::RecordedByKeyId => write_uuid(out, row.recorded_by()?),
+        Pick::RecordedByName => push_opt_str(out, row.recorded_by_name()?),
     }
     Ok(())
 }

@@ -33,6 +33,9 @@ pub(super) enum Pick {
     TargetId,
     TargetType,
     TargetName,
+    RecordedBy(Vec<Slot>),
+    RecordedByKeyId,
+    RecordedByName,
 }
 
 /// A selected field: its response key and what it writes.
@@ -49,6 +52,7 @@ enum Kind {
     Event,
     Actor,
     Target,
+    RecordedBy,
 }
 
 impl Kind {
@@ -58,6 +62,7 @@ impl Kind {
             Kind::Event => "AuditEvent",
             Kind::Actor => "Actor",
             Kind::Target => "Target",
+            Kind::RecordedBy => "RecordedBy",
         }
     }
 }
@@ -84,7 +89,8 @@ fn add(slots: &mut Vec<Slot>, slot: Slot) {
     match (&mut existing.pick, slot.pick) {
         (Pick::Node(mine), Pick::Node(more))
         | (Pick::Actor(mine), Pick::Actor(more))
-        | (Pick::Target(mine), Pick::Target(more)) => {
+        | (Pick::Target(mine), Pick::Target(more))
+        | (Pick::RecordedBy(mine), Pick::RecordedBy(more)) => {
             for slot in more {
                 add(mine, slot);
             }
@@ -136,6 +142,9 @@ fn pick_of(
         (Kind::Target, "id") => Pick::TargetId,
         (Kind::Target, "type") => Pick::TargetType,
         (Kind::Target, "name") => Pick::TargetName,
+        (Kind::Event, "recordedBy") => Pick::RecordedBy(children(Kind::RecordedBy)?),
+        (Kind::RecordedBy, "keyId") => Pick::RecordedByKeyId,
+        (Kind::RecordedBy, "name") => Pick::RecordedByName,
         _ => {
             // Validation admits only the schema's fields; a field added to the types but not
             // here is a bug, reported as one.
@@ -207,6 +216,10 @@ fn columns_of(slots: &[Slot]) -> Columns {
             Pick::Node(slots) | Pick::Actor(slots) | Pick::Target(slots) => {
                 return columns.union(columns_of(slots));
             }
+            // Whether the object is there at all is the key's id: always read.
+            Pick::RecordedBy(slots) => {
+                return columns.union(columns_of(slots)).with(Column::RecordedBy);
+            }
             Pick::Typename(_) | Pick::Cursor | Pick::Id | Pick::CreatedAt => return columns,
             Pick::TenantId => Column::TenantId,
             Pick::ProjectId => Column::ProjectId,
@@ -221,6 +234,8 @@ fn columns_of(slots: &[Slot]) -> Columns {
             Pick::TargetId => Column::TargetId,
             Pick::TargetType => Column::TargetType,
             Pick::TargetName => Column::TargetName,
+            Pick::RecordedByKeyId => Column::RecordedBy,
+            Pick::RecordedByName => Column::RecordedByName,
         };
         columns.with(column)
     })

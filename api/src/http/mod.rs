@@ -42,6 +42,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Keep a client's `x-request-id` (behind a proxy that sets it).
+    pub trust_request_id: bool,
 }
 
 impl Default for HttpSettings {
@@ -52,6 +54,7 @@ impl Default for HttpSettings {
             playground_key: None,
             request_timeout: Duration::from_secs(30),
             max_body_bytes: MAX_BODY_BYTES,
+            trust_request_id: false,
         }
     }
 }
@@ -72,6 +75,7 @@ pub fn routes(
     settings: HttpSettings,
 ) -> impl Endpoint<Output = poem::Response> {
     let metrics = state.metrics.clone();
+    let trust_request_id = settings.trust_request_id;
     Route::new()
         .at("/", get(playground::page))
         .at("/playground/:file", get(playground::asset))
@@ -86,5 +90,7 @@ pub fn routes(
         .data(state)
         .data(settings)
         .data(Arc::new(DocumentCache::new(256)))
-        .around(move |next, req| request_id::with_request_id(next, req, metrics.clone()))
+        .around(move |next, req| {
+            request_id::with_request_id(next, req, metrics.clone(), trust_request_id)
+        })
 }

@@ -14,15 +14,19 @@ use crate::metrics::Metrics;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Middleware: assigns the id (a well-formed incoming `x-request-id` is kept), logs the request.
+/// Middleware: assigns the id, logs the request. A well-formed incoming `x-request-id` is kept
+/// only when `trust` says a proxy in front sets it: a client's own would let it write what it
+/// likes into the log's correlation.
 pub async fn with_request_id<E: Endpoint>(
     next: E,
     mut req: Request,
     metrics: Arc<Metrics>,
+    trust: bool,
 ) -> Result<Response> {
     let id = req
         .headers()
         .get("x-request-id")
+        .filter(|_| trust)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             (1..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')

@@ -146,13 +146,17 @@ impl SearchRoot {
             .await
             .map_err(ApiError::from)?;
         let more = page.has_next_page;
+        let slugs = tenant_slugs(&state.reader(), &page.rows).await?;
         Ok(SearchQueryResult {
             edges: page
                 .rows
                 .into_iter()
-                .map(|row| SearchEventEdge {
-                    cursor: store::cursor_of(&row).encode(),
-                    node: Event(row),
+                .map(|row| {
+                    let slug = row.tenant_id.and_then(|t| slugs.get(&t).cloned());
+                    SearchEventEdge {
+                        cursor: store::cursor_of(&row).encode(),
+                        node: Event::new(row, slug),
+                    }
                 })
                 .collect(),
             page_info: PageInfo {
@@ -162,6 +166,30 @@ impl SearchRoot {
             condition,
         })
     }
+}
+
+/// The slugs of the tenants of `rows` (one statement for the page).
+async fn tenant_slugs(
+    db: &impl sea_orm::ConnectionTrait,
+    rows: &[audit_log::Model],
+) -> Result<std::collections::HashMap<uuid::Uuid, String>, ApiError> {
+    use entity::tenants;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let mut ids: Vec<uuid::Uuid> = rows.iter().filter_map(|r| r.tenant_id).collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let found: Vec<(uuid::Uuid, String)> = tenants::Entity::find()
+        .select_only()
+        .column(tenants::Column::Id)
+        .column(tenants::Column::Slug)
+        .filter(tenants::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(found.into_iter().collect())
 }
 
 /// Rows after (`true`) or before (`false`) a cursor in `(created_at, id)` order.

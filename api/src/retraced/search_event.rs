@@ -65,7 +65,14 @@ pub struct Display {
 
 /// A Retraced event.
 #[derive(Debug, Clone)]
-pub struct Event(pub(super) audit_log::Model);
+pub struct Event(audit_log::Model, Option<String>);
+
+impl Event {
+    /// The event of `row`, whose tenant has `slug` (none once the tenant is deleted).
+    pub(super) fn new(row: audit_log::Model, slug: Option<String>) -> Event {
+        Event(row, slug)
+    }
+}
 
 fn fields_of(value: Option<&Value>) -> Option<Vec<Field>> {
     value.and_then(Value::as_object).map(|map| {
@@ -111,18 +118,24 @@ impl Event {
     async fn description(&self) -> Option<String> {
         self.meta_text("description")
     }
+    /// The event's tenant. The group a publisher named is shown as it named it (its id or
+    /// slug, and the name it gave) when it names the event's tenant; otherwise the tenant's id.
+    /// An event's metadata never decides whose it is.
     async fn group(&self) -> Group {
-        let sent = self.meta("group");
-        Group {
-            id: sent
-                .and_then(|g| g.get("id"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .or_else(|| self.0.tenant_id.map(|t| t.to_string())),
-            name: sent
-                .and_then(|g| g.get("name"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+        let tenant = self.0.tenant_id.map(|t| t.to_string());
+        let sent = self.meta("group").filter(|g| {
+            let id = g.get("id").and_then(Value::as_str);
+            id.is_some() && (id == tenant.as_deref() || id == self.1.as_deref())
+        });
+        match sent {
+            Some(sent) => Group {
+                id: sent.get("id").and_then(Value::as_str).map(str::to_owned),
+                name: sent.get("name").and_then(Value::as_str).map(str::to_owned),
+            },
+            None => Group {
+                id: tenant,
+                name: None,
+            },
         }
     }
     async fn actor(&self) -> Actor {

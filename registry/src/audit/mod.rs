@@ -80,23 +80,51 @@ pub struct Rules {
     pub prefix: &'static str,
     /// The action's form.
     pub action: ActionForm,
+    /// Whether the event is the registry's own: only those may have no product or an action
+    /// in the registry's namespaces ([`REGISTRY_ACTIONS`]).
+    pub registry: bool,
+    /// Whether the client wrote the metadata object itself: then `group` and `hash`, which
+    /// Retraced's events carry as the registry derived them, are not its to set.
+    pub client_metadata: bool,
 }
 
+/// The action namespaces of the registry's own events. A product's event in one of these
+/// would read as the registry's record of a change it never made.
+pub const REGISTRY_ACTIONS: [&str; 7] = [
+    "tenant.",
+    "project.",
+    "entitlement.",
+    "idp.",
+    "api_key.",
+    "demo.",
+    "audit.",
+];
+
+/// Metadata keys a client may not set through `recordAuditEvent`: Retraced's search shows
+/// them as the event's group and hash.
+pub const RESERVED_METADATA: [&str; 2] = ["group", "hash"];
+
 impl Rules {
-    /// The registry's own events and `recordAuditEvent`'s (`input.action`, ...).
+    /// `recordAuditEvent`'s events (`input.action`, ...).
     pub const GRAPHQL: Rules = Rules {
         prefix: "input.",
         action: ActionForm::Dotted,
+        registry: false,
+        client_metadata: true,
     };
     /// Events published with Retraced's protocol (its wire names: `action`, `actor.id`, ...).
     pub const RETRACED: Rules = Rules {
         prefix: "",
         action: ActionForm::Free,
+        registry: false,
+        client_metadata: false,
     };
     /// The registry's own events and generated ones (`seed`), named as the columns are.
     pub const REGISTRY: Rules = Rules {
         prefix: "",
         action: ActionForm::Dotted,
+        registry: true,
+        client_metadata: false,
     };
 }
 
@@ -127,6 +155,8 @@ pub struct Event {
     /// When it happened; `None`: the time of the insert (the database's `now()`). Only
     /// generated data (`seed`) states a time.
     pub created_at: Option<DateTime<FixedOffset>>,
+    /// The key that wrote a product's event (its id and name); `None` for the registry's own.
+    pub recorded_by: Option<(Uuid, String)>,
 }
 
 impl Default for Event {
@@ -144,6 +174,7 @@ impl Default for Event {
             source_ip: None,
             user_agent: None,
             created_at: None,
+            recorded_by: None,
         }
     }
 }
@@ -183,11 +214,51 @@ impl Event {
         Err(ApiError::bad_input(&field, message))
     }
 
-    /// Checks the event's shape: the action, the actor's kind, the metadata (a JSON object at
-    /// most [`lengths::JSON_DEPTH`] deep).
+    /// Checks the event's shape: the action, who may write it (only the registry writes
+    /// events without a product or in its own namespaces), the actor's kind, the metadata (a
+    /// JSON object at most [`lengths::JSON_DEPTH`] deep, without reserved keys from a client).
     pub fn check_shape(&self, rules: Rules) -> Result<(), ApiError> {
         let name = |field: &str| format!("{}{field}", rules.prefix);
         self.check_action(rules)?;
+        if !rules.registry {
+            if self.recorded_by.is_none() {
+                return Err(ApiError::internal(
+                    "a product's event reached the writer without the key that wrote it",
+                ));
+            }
+            if self.product.as_deref().is_none_or(|p| p.trim().is_empty()) {
+                let field = name("product");
+                return Err(ApiError::bad_input(
+                    &field,
+                    format!(
+                        "{field} is required: events without a product are the registry's \
+                         own record of its changes"
+                    ),
+                ));
+            }
+            let action = self.action.trim();
+            if let Some(space) = REGISTRY_ACTIONS.iter().find(|p| action.starts_with(*p)) {
+                let field = name("action");
+                return Err(ApiError::bad_input(
+                    &field,
+                    format!(
+                        "{field}: actions under {space} are the registry's own record of its \
+                         changes; name the product's action (e.g. crm.contact.created)"
+                    ),
+                ));
+            }
+        }
+        if rules.client_metadata
+            && let Some(key) = RESERVED_METADATA
+                .iter()
+                .find(|k| self.metadata.get(**k).is_some())
+        {
+            let field = name("metadata");
+            return Err(ApiError::bad_input(
+                &field,
+                format!("{field}.{key} is reserved: Retraced's search derives it"),
+            ));
+        }
         if let Some(kind) = self
             .actor
             .kind
@@ -302,6 +373,8 @@ impl Row {
             metadata: Set(e.metadata),
             source_ip: Set(e.source_ip),
             user_agent: Set(e.user_agent),
+            recorded_by: Set(e.recorded_by.as_ref().map(|(id, _)| *id)),
+            recorded_by_name: Set(e.recorded_by.map(|(_, name)| name)),
             ..Default::default()
         };
         if let Some(id) = e.id {

@@ -56,7 +56,7 @@ pub async fn record_event(
     event.check_action(rules)?;
     let tenant_id = match input.tenant_id {
         Some(id) => {
-            caller.require_tenant(id)?;
+            caller.require_reach(id)?;
             id
         }
         None => caller.tenant_id,
@@ -103,6 +103,7 @@ pub async fn record_event(
             .metadata
             .unwrap_or_else(|| Value::Object(serde_json::Map::new())),
         user_agent,
+        recorded_by: Some((caller.key_id, caller.key_name.clone())),
         ..event
     };
     // Checked in the order clients have always met them: the shape, the address, the rest.
@@ -147,6 +148,7 @@ pub async fn publish<T, R>(
         let (mut event, answer) = build(id, tenant, item);
         event.id = Some(id);
         event.tenant_id = Some(tenant);
+        event.recorded_by = Some((caller.key_id, caller.key_name.clone()));
         events.push(event);
         answers.push(answer);
     }
@@ -164,21 +166,29 @@ async fn tenant_named(
     let Some(group) = group.filter(|g| !g.is_empty()) else {
         return Ok(caller.tenant_id);
     };
+    if !caller.is_platform() {
+        // A key of one tenant publishes only for it: any other name gets the same answer,
+        // whether a tenant has it or not, and nothing is looked up.
+        let own = group == caller.tenant_slug || group.parse::<Uuid>() == Ok(caller.tenant_id);
+        return if own {
+            Ok(caller.tenant_id)
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this API key cannot publish for group {group:?}"
+            )))
+        };
+    }
     let condition = match group.parse::<Uuid>() {
         Ok(id) => tenants::Column::Id.eq(id),
         Err(_) => tenants::Column::Slug.eq(group),
     };
     let tenant = Tenants::find().filter(condition).one(db).await?;
-    let Some(tenant) = tenant else {
-        return Err(ApiError::BadUserInput {
+    // Platform keys reach every tenant: for them, an unknown name is only that.
+    match tenant {
+        Some(tenant) => Ok(tenant.id),
+        None => Err(ApiError::BadUserInput {
             field: None,
             message: format!("Unknown group {group:?}: no such tenant"),
-        });
-    };
-    if !caller.reaches(tenant.id) {
-        return Err(ApiError::Forbidden(format!(
-            "this API key cannot publish for group {group:?}"
-        )));
+        }),
     }
-    Ok(tenant.id)
 }

@@ -10,8 +10,10 @@
 //! Beyond the cache, the SHA-256 of every key verified is remembered with the key's id and hash
 //! (bounded): once the database confirms that key is still unrevoked with the same hash, it is
 //! the same key, and argon2 is not run again. Failed verifications are limited per client
-//! address and per key prefix ([`AuthSettings`]); over the limit a request is refused with
-//! `RATE_LIMITED` before any database or argon2 work, while keys already known to be good pass.
+//! address (an IPv6 client per /64) and per key prefix ([`AuthSettings`]); over the limit a
+//! request is refused with `RATE_LIMITED` before any database or argon2 work, while keys
+//! already known to be good pass. An unknown prefix costs an argon2 check like a wrong secret,
+//! so that neither the time of an answer nor the budgets tell which prefixes exist.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -163,43 +165,47 @@ impl Authenticator {
         let known = self.known.lock().ok().and_then(|k| k.get(&digest).cloned());
         let prefix = plaintext.prefix().map(str::to_owned);
         if known.is_none() {
-            // Over a failure limit: refused before any database or argon2 work. The prefix's
-            // limit binds only callers that have failed themselves: an address without recent
-            // failures may still try a key whose prefix others are guessing at, so that a flood
-            // at a key's prefix does not lock its owner out.
-            let suspect = client.is_none_or(|ip| self.by_address.has_failed(&ip));
+            // Over a failure limit: refused before any database or argon2 work. A prefix's
+            // exhausted budget binds every address (guesses spread over many addresses are
+            // still guesses at one key); a key this process has verified before still passes,
+            // so its owner keeps working while others guess at its prefix.
             let limited = client
-                .map(|ip| self.by_address.check(&ip))
+                .map(|ip| self.by_address.check(&budget_of(ip)))
                 .unwrap_or(Ok(()))
-                .and(match (&prefix, suspect) {
-                    (Some(p), true) => self.by_prefix.check(p),
-                    _ => Ok(()),
+                .and(match &prefix {
+                    Some(p) => self.by_prefix.check(p),
+                    None => Ok(()),
                 });
             if let Err(retry_after) = limited {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 return Err(ApiError::RateLimited { retry_after });
             }
         }
-        let failed = |prefix_matched: bool| {
+        // Every failure counts against the prefix tried, whether a key has it or not: the
+        // budgets must not tell which prefixes exist.
+        let failed = || {
             if let Some(ip) = client {
-                self.by_address.fail(&ip);
+                self.by_address.fail(&budget_of(ip));
             }
-            if let (true, Some(p)) = (prefix_matched, &prefix) {
+            if let Some(p) = &prefix {
                 self.by_prefix.fail(p);
             }
             ApiError::Unauthenticated(UNAUTHENTICATED.to_owned())
         };
         let Some(prefix_str) = prefix.as_deref() else {
-            return Err(failed(false));
+            return Err(failed());
         };
-        // An unknown prefix costs one indexed lookup and no argon2 work.
         let candidates = ApiKeys::find()
             .filter(api_keys::Column::Prefix.eq(prefix_str))
             .filter(api_keys::Column::RevokedAt.is_null())
             .find_also_related(Tenants)
             .all(&self.db)
             .await?;
-        let prefix_matched = !candidates.is_empty();
+        if candidates.is_empty() {
+            // An unknown prefix costs what a wrong secret costs: one argon2 check, against a
+            // hash no key has. Answering sooner would tell which prefixes exist.
+            self.verify_against_nothing(&plaintext).await?;
+        }
         for (key, tenant) in candidates {
             let Some(tenant) = tenant else { continue };
             let same_key = known
@@ -231,13 +237,21 @@ impl Authenticator {
             self.remember(digest, principal.clone());
             return Ok(principal);
         }
-        Err(failed(prefix_matched))
+        Err(failed())
     }
 
     /// Forgets a key at once (after a revoke through this process).
     pub fn forget_key(&self, key_id: Uuid) {
         if let Ok(mut cache) = self.cache.lock() {
             cache.retain(|_, c| c.principal.key_id != key_id);
+        }
+    }
+
+    /// Forgets every key of `tenant_id` at once (after the tenant is deleted through this
+    /// process).
+    pub fn forget_tenant(&self, tenant_id: Uuid) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|_, c| c.principal.tenant_id != tenant_id);
         }
     }
 
@@ -317,6 +331,24 @@ impl Authenticator {
             .map_err(ApiError::internal)
     }
 
+    /// An argon2 check of `plaintext` against a hash of a random key made once per process:
+    /// the time of a wrong secret, for a prefix no key has.
+    async fn verify_against_nothing(&self, plaintext: &Plaintext) -> Result<bool, ApiError> {
+        static NOTHING: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let _slot = self
+            .argon2_slots
+            .acquire()
+            .await
+            .map_err(ApiError::internal)?;
+        self.argon2_runs.fetch_add(1, Ordering::Relaxed);
+        let plaintext = plaintext.clone();
+        tokio::task::spawn_blocking(move || {
+            plaintext.verify(NOTHING.get_or_init(|| Plaintext::generate().hash()))
+        })
+        .await
+        .map_err(ApiError::internal)
+    }
+
     /// Records use of a key, in the background: a failure here must not fail the request.
     fn touch(&self, key_id: Uuid) {
         let db = self.db.clone();
@@ -330,5 +362,21 @@ impl Authenticator {
                 tracing::warn!(error = %e, %key_id, "could not record last_used_at");
             }
         });
+    }
+}
+
+/// The failure budget an address draws on: its own for IPv4, its /64 for IPv6 (one host
+/// commonly holds a whole /64, and would otherwise have 2^64 budgets).
+pub fn budget_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(std::net::Ipv6Addr::from(segments))
+            }
+        },
+        v4 => v4,
     }
 }

@@ -5,6 +5,6 @@ mod plaintext;
 mod principal;
 mod throttle;
 
-pub use authenticator::{AuthSettings, AuthStats, Authenticator};
+pub use authenticator::{AuthSettings, AuthStats, Authenticator, budget_of};
 pub use plaintext::{KEY_MARKER, PREFIX_LEN, Plaintext};
 pub use principal::Principal;

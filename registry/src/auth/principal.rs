@@ -4,8 +4,10 @@
 use std::collections::BTreeSet;
 
 use entity::scope::Scope;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use uuid::Uuid;
 
+use crate::Db;
 use crate::error::ApiError;
 
 /// A verified, unrevoked API key.
@@ -56,5 +58,75 @@ impl Principal {
                 "this API key cannot reach another tenant's data".to_owned(),
             ))
         }
+    }
+
+    /// `NOT_FOUND` unless the key may reach `tenant_id`: a tenant out of reach is answered as
+    /// one that does not exist, so that no answer tells whether it does.
+    pub fn require_reach(&self, tenant_id: Uuid) -> Result<(), ApiError> {
+        if self.reaches(tenant_id) {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(format!("no tenant {tenant_id}")))
+        }
+    }
+
+    /// `FORBIDDEN` unless the key holds `platform`: `what` is the operators' decision.
+    pub fn require_operator(&self, what: &str) -> Result<(), ApiError> {
+        if self.is_platform() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "{what} is the platform operators' decision: it needs a key with the scope \
+                 platform"
+            )))
+        }
+    }
+
+    /// Whether this key's authority covers a key with `scopes` bound to `product`: it holds
+    /// every one of those scopes, and, when it is bound to a product itself, the other key is
+    /// bound to the same product. A key never acts on a key that outranks it.
+    pub fn covers<'a>(
+        &self,
+        scopes: impl IntoIterator<Item = &'a str>,
+        product: Option<&str>,
+    ) -> bool {
+        let held = scopes.into_iter().all(|name| {
+            name.parse::<Scope>()
+                .is_ok_and(|scope| self.scopes.contains(&scope))
+        });
+        let bound = match &self.product {
+            Some(own) => product == Some(own.as_str()),
+            None => true,
+        };
+        held && bound
+    }
+
+    /// `UNAUTHENTICATED` unless the key's row is still unrevoked, read in `txn` and held
+    /// (`FOR KEY SHARE`) until it ends: a key revoked by another process, whose verdict this
+    /// process still has cached, changes nothing. One lookup by primary key.
+    pub async fn require_live(&self, txn: &DatabaseTransaction) -> Result<(), ApiError> {
+        let live = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL FOR KEY SHARE",
+                [self.key_id.into()],
+            ))
+            .await?
+            .is_some();
+        if live {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthenticated(
+                "this API key has been revoked".to_owned(),
+            ))
+        }
+    }
+
+    /// A transaction on `db` for a change made by this key, once [`Principal::require_live`]
+    /// holds in it.
+    pub async fn begin(&self, db: &impl Db) -> Result<DatabaseTransaction, ApiError> {
+        let txn = db.begin().await?;
+        self.require_live(&txn).await?;
+        Ok(txn)
     }
 }

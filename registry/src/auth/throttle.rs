@@ -62,21 +62,6 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         }
     }
 
-    /// Whether `key` has failures not yet forgiven (its bucket is not full).
-    pub(crate) fn has_failed(&self, key: &K) -> bool {
-        if self.per_minute == 0 {
-            return false;
-        }
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return false;
-        };
-        let Some(bucket) = buckets.get_mut(key) else {
-            return false;
-        };
-        self.refill(bucket, Instant::now());
-        bucket.tokens < f64::from(self.per_minute)
-    }
-
     /// Counts one failure against `key`.
     pub(crate) fn fail(&self, key: &K) {
         if self.per_minute == 0 {

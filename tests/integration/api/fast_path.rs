@@ -45,23 +45,25 @@ async fn seed(app: &TestApp) -> String {
         format!(
             "('{t}', 'crm', 'crm.contact.created', 'u-1', 'Zoë \"Q\" O''Neil', 'user', 'c-9', 'contact', 'ACME ✓', \
              '{{\"n\": 1.5, \"big\": 12345678901, \"nested\": {{\"list\": [1, \"two\", null, true]}}, \"emoji\": \"🦀\"}}', \
-             '203.0.113.7', 'curl/8 \\\\ \"x\"', '2026-03-01 10:00:00.123456+00')",
+             '203.0.113.7', 'curl/8 \\\\ \"x\"', '2026-03-01 10:00:00.123456+00', \
+             '6f1c8a7e-2d5b-4e1f-9a3c-0b7d6e5f4a31', 'crm-publisher')",
             t = tenant.id
         ),
         format!(
             "('{t}', 'billing', 'billing.invoice.paid', NULL, NULL, NULL, NULL, NULL, NULL, '{{}}', \
-             '10.0.0.0/8', NULL, '2026-03-01 09:00:00+00')",
+             '10.0.0.0/8', NULL, '2026-03-01 09:00:00+00', '00000000-0000-0000-0000-000000000001', NULL)",
             t = tenant.id
         ),
         format!(
             "('{t}', NULL, 'tenant.updated', 'system', NULL, 'system', NULL, 'tenant', NULL, '{{\"a\": []}}', \
-             '2001:db8::1', 'portal', '2026-03-01 08:00:00+00')",
+             '2001:db8::1', 'portal', '2026-03-01 08:00:00+00', NULL, NULL)",
             t = tenant.id
         ),
     ];
     let sql = format!(
         "INSERT INTO audit_log (tenant_id, product, action, actor_id, actor_name, actor_type, target_id, \
-         target_type, target_name, metadata, source_ip, user_agent, created_at) VALUES {}",
+         target_type, target_name, metadata, source_ip, user_agent, created_at, recorded_by, \
+         recorded_by_name) VALUES {}",
         rows.join(", ")
     );
     app.db
@@ -121,6 +123,15 @@ async fn every_field_of_a_page_is_what_the_generic_resolvers_give() {
     assert_eq!(edges[1]["node"]["sourceIp"], "10.0.0.0/8");
     assert_eq!(edges[1]["node"]["actor"]["id"], Value::Null);
     assert_eq!(edges[2]["node"]["product"], Value::Null);
+    assert_eq!(
+        first["recordedBy"],
+        json!({"__typename": "RecordedBy", "keyId": "6f1c8a7e-2d5b-4e1f-9a3c-0b7d6e5f4a31", "name": "crm-publisher"})
+    );
+    assert_eq!(
+        edges[1]["node"]["recordedBy"],
+        json!({"__typename": "RecordedBy", "keyId": "00000000-0000-0000-0000-000000000001", "name": null})
+    );
+    assert_eq!(edges[2]["node"]["recordedBy"], Value::Null);
 }
 
 #[tokio::test]
@@ -293,9 +304,14 @@ fn page_columns_follow_the_fields_asked_for() {
     assert_eq!(
         page_columns(&page(
             "id tenantId projectId product action metadata sourceIp userAgent createdAt \
-             actor { id name type } target { id type name }"
+             actor { id name type } target { id type name } recordedBy { keyId name }"
         )),
         Ok(Columns::ALL)
+    );
+    assert_eq!(
+        page_columns(&page("recordedBy { __typename }")),
+        Ok(Columns::of([Column::RecordedBy])),
+        "whether recordedBy is null is its key's id: read even when only the type is asked"
     );
     assert_eq!(
         page_columns("{ auditEvents { totalCount } }"),

@@ -204,7 +204,7 @@ async fn writes_acknowledged_while_backends_are_killed_are_all_there_once() {
                     .post(&url)
                     .bearer_auth(&key)
                     .json(&json!({
-                        "query": "mutation($m: JSON) { recordAuditEvent(input: {action: \"durability.write\", metadata: $m}) { id } }",
+                        "query": "mutation($m: JSON) { recordAuditEvent(input: {action: \"durability.write\", product: \"crm\", metadata: $m}) { id } }",
                         "variables": {"m": {"seq": seq}},
                     }))
                     .send()
@@ -275,7 +275,7 @@ async fn writes_acknowledged_while_backends_are_killed_are_all_there_once() {
     // And the service recovered by itself.
     app.gql_ok(
         &key,
-        "mutation { recordAuditEvent(input: {action: \"durability.after\"}) { id } }",
+        "mutation { recordAuditEvent(input: {action: \"durability.after\", product: \"crm\"}) { id } }",
         json!({}),
     )
     .await;

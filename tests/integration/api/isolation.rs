@@ -231,12 +231,13 @@ async fn recording_needs_audit_write_and_stays_in_the_keys_tenant() {
         .gql(
             &writer,
             record,
-            json!({"i": {"action": "a.b", "tenantId": globex.id}}),
+            json!({"i": {"action": "a.b", "product": "crm", "tenantId": globex.id}}),
         )
         .await;
-    assert_eq!(error_code(&r), "FORBIDDEN");
+    // Another tenant is answered as an unknown one.
+    assert_eq!(error_code(&r), "NOT_FOUND");
     let r = app
-        .gql_ok(&writer, record, json!({"i": {"action": "billing.invoice.paid", "actor": {"id": "u1", "type": "user"}, "target": {"id": "i1", "type": "invoice", "name": "INV-1"}, "metadata": {"amount": 5}, "sourceIp": "2001:db8::7"}}))
+        .gql_ok(&writer, record, json!({"i": {"action": "billing.invoice.paid", "product": "billing", "actor": {"id": "u1", "type": "user"}, "target": {"id": "i1", "type": "invoice", "name": "INV-1"}, "metadata": {"amount": 5}, "sourceIp": "2001:db8::7"}}))
         .await;
     let event = &r["recordAuditEvent"];
     assert_eq!(
@@ -264,7 +265,7 @@ async fn recording_needs_audit_write_and_stays_in_the_keys_tenant() {
         .gql_ok(
             &ops,
             record,
-            json!({"i": {"action": "tenant.checked", "tenantId": acme.id}}),
+            json!({"i": {"action": "crm.checked", "product": "crm", "tenantId": acme.id}}),
         )
         .await;
     assert_eq!(
@@ -273,14 +274,17 @@ async fn recording_needs_audit_write_and_stays_in_the_keys_tenant() {
         "a platform key may name any tenant"
     );
     for (input, field) in [
-        (json!({"action": ""}), "input.action"),
+        (json!({"action": "", "product": "crm"}), "input.action"),
         (
-            json!({"action": "a.b", "sourceIp": "999.1.1.1"}),
+            json!({"action": "a.b", "product": "crm", "sourceIp": "999.1.1.1"}),
             "input.sourceIp",
         ),
-        (json!({"action": "a.b", "metadata": [1]}), "input.metadata"),
         (
-            json!({"action": "a.b", "actor": {"type": "robot"}}),
+            json!({"action": "a.b", "product": "crm", "metadata": [1]}),
+            "input.metadata",
+        ),
+        (
+            json!({"action": "a.b", "product": "crm", "actor": {"type": "robot"}}),
             "input.actor.type",
         ),
     ] {

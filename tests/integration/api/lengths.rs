@@ -54,7 +54,7 @@ fn fields(extra: usize) -> Vec<(&'static str, Value)> {
 }
 
 fn input(extra: Value) -> Value {
-    let mut input = json!({ "action": "test.event" });
+    let mut input = json!({ "action": "test.event", "product": "test" });
     for (k, v) in extra.as_object().unwrap() {
         input[k] = v.clone();
     }
@@ -222,7 +222,7 @@ async fn json_nested_past_the_readable_depth_is_refused_and_nothing_is_stored() 
     let inline = format!("{}$v{}", "{a:".repeat(60), "}".repeat(60));
     let deep = (0..120).fold(json!(1), |inner, _| json!({ "a": inner }));
     let query = format!(
-        "mutation($v: JSON) {{ recordAuditEvent(input: {{action: \"crm.poison\", metadata: {inline}}}) {{ id }} }}"
+        "mutation($v: JSON) {{ recordAuditEvent(input: {{action: \"crm.poison\", product: \"crm\", metadata: {inline}}}) {{ id }} }}"
     );
     let refused = app.gql(&key, &query, json!({ "v": deep })).await;
     assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
@@ -243,7 +243,7 @@ async fn json_nested_past_the_readable_depth_is_refused_and_nothing_is_stored() 
     let stored = app
         .gql(
             &key,
-            "mutation($m: JSON) { recordAuditEvent(input: {action: \"crm.deep\", metadata: $m}) { id } }",
+            "mutation($m: JSON) { recordAuditEvent(input: {action: \"crm.deep\", product: \"crm\", metadata: $m}) { id } }",
             json!({ "m": ok }),
         )
         .await;

@@ -125,7 +125,7 @@ async fn keys_grant_only_what_the_caller_holds_and_never_platform() {
                 )
                 .await
         ),
-        "FORBIDDEN"
+        "NOT_FOUND"
     );
     let reader = ops.key_for(ops.acme, "reader", &[Scope::AuditRead]).await;
     assert_eq!(

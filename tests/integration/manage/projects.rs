@@ -92,7 +92,7 @@ async fn project_refusals_write_nothing() {
                 .gql(&acme_admin, create, json!({"t": globex.id, "s": "x1"}))
                 .await
         ),
-        "FORBIDDEN"
+        "NOT_FOUND"
     );
     let reader = ops.key_for(ops.acme, "reader", &[Scope::TenantsRead]).await;
     assert_eq!(

@@ -145,7 +145,7 @@ async fn update_tenant_records_only_the_changed_fields() {
                 )
                 .await
         ),
-        "FORBIDDEN"
+        "NOT_FOUND"
     );
     let reader = ops.key_for(ops.acme, "reader", &[Scope::TenantsRead]).await;
     assert_eq!(

@@ -18,13 +18,15 @@ use crate::reads::PlanCache;
 /// three quarters of an entitlement's cost in the database (docs/performance.md).
 pub const ENTITLEMENT_PLAN_CACHE: PlanCache = PlanCache::Generic;
 
-/// Entitlement mutations. Scope `tenants:write`.
+/// Entitlement mutations. Scopes `tenants:write` and `platform`: what a tenant may use is the
+/// operators' decision.
 #[derive(Debug, Default)]
 pub struct EntitlementMutation;
 
 #[Object]
 impl EntitlementMutation {
-    /// Grants or changes a tenant's entitlement to a product. Absent fields keep their value
+    /// Grants or changes a tenant's entitlement to a product (scopes `tenants:write` and
+    /// `platform`). Absent fields keep their value
     /// (a new entitlement: enabled, `{}` config, no expiry); `expiresAt: null` clears it.
     #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn set_entitlement(
@@ -47,7 +49,8 @@ impl EntitlementMutation {
         Ok(Entitlement(set.await?))
     }
 
-    /// Removes a tenant's entitlement to a product; returns what was removed.
+    /// Removes a tenant's entitlement to a product; returns what was removed. Scopes
+    /// `tenants:write` and `platform`.
     #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn remove_entitlement(
         &self,

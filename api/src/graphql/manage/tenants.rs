@@ -86,7 +86,8 @@ impl TenantMutation {
         ))
     }
 
-    /// Changes a tenant's name, plan, external ids, dates or sales owner. Scope `tenants:write`.
+    /// Changes a tenant's name, plan, external ids, dates or sales owner. Scope `tenants:write`;
+    /// anything but the name also `platform` (the commercial state is the operators').
     #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn update_tenant(
         &self,
@@ -112,7 +113,7 @@ impl TenantMutation {
 
     /// Moves a tenant along its lifecycle: TRIAL → ACTIVE | FROZEN | ARCHIVED; ACTIVE → FROZEN |
     /// ARCHIVED; FROZEN → ACTIVE | ARCHIVED; ARCHIVED → nothing; demo tenants stay DEMO.
-    /// Scope `tenants:write`.
+    /// Scopes `tenants:write` and `platform`.
     #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn change_tenant_status(
         &self,

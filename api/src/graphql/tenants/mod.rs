@@ -108,11 +108,14 @@ impl Tenant {
             .map(IdpConfig)
             .collect())
     }
-    /// The tenant's API keys (records only: never the key or its hash).
+    /// The tenant's API keys (records only: never the key or its hash). Operators' keys
+    /// (`platform`) are listed to platform keys only.
     async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
+        let operator = principal(ctx)?.is_platform();
         Ok(children::<ApiKeysLoader>(ctx, self.0.id)
             .await?
             .into_iter()
+            .filter(|key| operator || !registry::keys::is_platform(key))
             .map(ApiKey)
             .collect())
     }
