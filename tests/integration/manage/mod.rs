@@ -1,5 +1,6 @@
 //! Managing the registry through GraphQL: every mutation, its audit row, its refusals.
 
+mod authority;
 mod deletions;
 mod entitlements;
 mod forbidden;
