@@ -28,15 +28,15 @@ async fn key_id(app: &TestApp, key: &str) -> Uuid {
 }
 
 /// One operation of the table: its mutation and variables (`$t` is the tenant, `$p` a
-/// project of it, `$k` an audit:read key of it), and whether the tenant's own administrator
-/// may run it.
+/// project of it, `$a` an archived one, `$i` its SAML identity provider, `$k` an audit:read
+/// key of it), and whether the tenant's own administrator may run it.
 struct Cell {
     name: &'static str,
     mutation: &'static str,
     admin_may: bool,
 }
 
-const TABLE: [Cell; 18] = [
+const TABLE: [Cell; 20] = [
     Cell {
         name: "createTenant",
         mutation: "mutation { createTenant(input: {slug: \"fresh-one\", name: \"F\"}) { id } }",
@@ -108,6 +108,16 @@ const TABLE: [Cell; 18] = [
         admin_may: true,
     },
     Cell {
+        name: "restoreProject",
+        mutation: "mutation($a: UUID!) { restoreProject(id: $a) { id } }",
+        admin_may: true,
+    },
+    Cell {
+        name: "verifyIdpConfig",
+        mutation: "mutation($i: UUID!) { verifyIdpConfig(id: $i) { verified } }",
+        admin_may: true,
+    },
+    Cell {
         name: "setIdpConfig",
         mutation: "mutation($t: UUID!) { setIdpConfig(tenantId: $t, type: SAML, metadata: {entity_id: \"urn:x\", certificate: \"-----BEGIN CERTIFICATE-----x-----END CERTIFICATE-----\"}) { id } }",
         admin_may: true,
@@ -129,6 +139,26 @@ const TABLE: [Cell; 18] = [
     },
 ];
 
+/// An archived project and a certificate-only SAML identity provider of `tenant` (verified
+/// without fetching anything): their ids.
+async fn rows_of(db: &sea_orm::DatabaseConnection, tenant: Uuid) -> (Uuid, Uuid) {
+    let archived = insert_project(db, tenant, "old").await.unwrap().id;
+    db.execute_unprepared(&format!(
+        "UPDATE tenant_projects SET status = 'archived' WHERE id = '{archived}'"
+    ))
+    .await
+    .unwrap();
+    let idp = Uuid::new_v4();
+    db.execute_unprepared(&format!(
+        "INSERT INTO tenant_idp_config (id, tenant_id, type, metadata) VALUES ('{idp}', \
+         '{tenant}', 'saml', '{{\"entity_id\": \"urn:x\", \"certificate\": \
+         \"-----BEGIN CERTIFICATE-----x-----END CERTIFICATE-----\"}}')"
+    ))
+    .await
+    .unwrap();
+    (archived, idp)
+}
+
 #[tokio::test]
 async fn every_cell_of_the_table_of_who_may_do_what() {
     let ops = Ops::new().await;
@@ -144,7 +174,8 @@ async fn every_cell_of_the_table_of_who_may_do_what() {
         let victim = ops
             .key_for(tenant, &format!("victim-{i}"), &[Scope::AuditRead])
             .await;
-        let variables = json!({"t": tenant, "p": project, "k": key_id(&ops.app, &victim).await});
+        let (archived, idp) = rows_of(db, tenant).await;
+        let variables = json!({"t": tenant, "p": project, "a": archived, "i": idp, "k": key_id(&ops.app, &victim).await});
         let before = ops.audit_count().await;
         let by_admin = ops.app.gql(&admin, cell.mutation, variables.clone()).await;
         if cell.admin_may {
@@ -181,7 +212,8 @@ async fn every_cell_of_the_table_of_who_may_do_what() {
         let victim = ops
             .key_for(tenant, &format!("op-victim-{i}"), &[Scope::AuditRead])
             .await;
-        let variables = json!({"t": tenant, "p": project, "k": key_id(&ops.app, &victim).await});
+        let (archived, idp) = rows_of(db, tenant).await;
+        let variables = json!({"t": tenant, "p": project, "a": archived, "i": idp, "k": key_id(&ops.app, &victim).await});
         let mutation = cell.mutation.replace("fresh-one", &format!("fresh-{i}"));
         let by_operator = ops.gql(&mutation, variables).await;
         assert!(
