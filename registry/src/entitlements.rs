@@ -139,7 +139,9 @@ pub fn entitlement_of(row: &QueryResult) -> Result<(Entitlement, Uuid), DbErr> {
     ))
 }
 
-fn valid_product(product: &str) -> Result<String, ApiError> {
+/// A product name as entitlements and product keys use it: 1 to 40 characters of a-z, 0-9
+/// and '-' (surrounding blanks removed).
+pub(crate) fn valid_product(product: &str) -> Result<String, ApiError> {
     let p = product.trim();
     let ok = (1..=40).contains(&p.len())
         && p.chars()

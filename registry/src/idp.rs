@@ -158,6 +158,8 @@ pub async fn verify(
     id: Uuid,
 ) -> Result<tenant_idp_config::Model, ApiError> {
     caller.require(Scope::TenantsWrite)?;
+    // A revoked key (or a frozen tenant's) does not get the server to fetch anything.
+    caller.begin(db).await?.commit().await?;
     let config = TenantIdpConfig::find_by_id(id)
         .one(db)
         .await?

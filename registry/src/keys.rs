@@ -85,6 +85,14 @@ pub async fn issue(db: &impl Db, issuer: Issuer<'_>, new: NewKey) -> Result<Issu
         caller.require_reach(new.tenant_id)?;
     }
     let scopes = scopes_named(&new.scopes)?;
+    let new = NewKey {
+        product: new
+            .product
+            .as_deref()
+            .map(crate::entitlements::valid_product)
+            .transpose()?,
+        ..new
+    };
     if scopes.is_empty() {
         return Err(ApiError::bad_input(
             "scopes",

@@ -100,6 +100,22 @@ pub const REGISTRY_ACTIONS: [&str; 7] = [
     "audit.",
 ];
 
+/// An action as it reads: ASCII case folded, fullwidth forms as the ASCII they show, invisible
+/// formatting characters and surrounding blanks left out. `TENANT.created`, `ｔenant.created`
+/// and `tenant\u{200b}.created` all read as the registry's.
+fn folded(action: &str) -> String {
+    action
+        .trim()
+        .chars()
+        .filter_map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0),
+            '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' => None,
+            c => Some(c),
+        })
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
 /// Metadata keys a client may not set through `recordAuditEvent`: Retraced's search shows
 /// them as the event's group and hash.
 pub const RESERVED_METADATA: [&str; 2] = ["group", "hash"];
@@ -236,8 +252,11 @@ impl Event {
                     ),
                 ));
             }
-            let action = self.action.trim();
-            if let Some(space) = REGISTRY_ACTIONS.iter().find(|p| action.starts_with(*p)) {
+            let action = folded(&self.action);
+            if let Some(space) = REGISTRY_ACTIONS
+                .iter()
+                .find(|p| action.starts_with(*p) || action == p.trim_end_matches('.'))
+            {
                 let field = name("action");
                 return Err(ApiError::bad_input(
                     &field,
@@ -249,9 +268,11 @@ impl Event {
             }
         }
         if rules.client_metadata
-            && let Some(key) = RESERVED_METADATA
-                .iter()
-                .find(|k| self.metadata.get(**k).is_some())
+            && let Some(key) = RESERVED_METADATA.iter().find(|k| {
+                self.metadata
+                    .as_object()
+                    .is_some_and(|m| m.keys().any(|key| folded(key) == **k))
+            })
         {
             let field = name("metadata");
             return Err(ApiError::bad_input(

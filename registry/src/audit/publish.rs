@@ -40,7 +40,8 @@ pub struct Recorded {
     pub user_agent: Option<String>,
 }
 
-/// Records one event as `caller`, committed when this returns. Scope `audit:write`.
+/// Records one event as `caller`, committed when this returns. Scope `audit:write`; the key
+/// must still be unrevoked (its cached verdict is not enough).
 pub async fn record_event(
     db: &impl ConnectionTrait,
     caller: &Principal,
@@ -48,6 +49,7 @@ pub async fn record_event(
     input: Recorded,
 ) -> Result<audit_log::Model, ApiError> {
     caller.require(Scope::AuditWrite)?;
+    caller.require_live_now(db).await?;
     let rules = Rules::GRAPHQL;
     let event = Event {
         action: input.action,
@@ -128,6 +130,7 @@ pub async fn publish<T, R>(
     mut build: impl FnMut(i64, Uuid, T) -> (Event, R),
 ) -> Result<Vec<R>, ApiError> {
     let txn = db.begin().await?;
+    caller.require_live_now(&txn).await?;
     let mut tenants = Vec::with_capacity(items.len());
     let mut resolved: HashMap<Option<String>, Uuid> = HashMap::new();
     for (group, _) in &items {

@@ -164,33 +164,58 @@ impl Authenticator {
         let plaintext = Plaintext::new(token);
         let known = self.known.lock().ok().and_then(|k| k.get(&digest).cloned());
         let prefix = plaintext.prefix().map(str::to_owned);
-        if known.is_none() {
-            // Over a failure limit: refused before any database or argon2 work. A prefix's
-            // exhausted budget binds every address (guesses spread over many addresses are
-            // still guesses at one key); a key this process has verified before still passes,
-            // so its owner keeps working while others guess at its prefix.
-            let limited = client
-                .map(|ip| self.by_address.check(&budget_of(ip)))
-                .unwrap_or(Ok(()))
-                .and(match &prefix {
-                    Some(p) => self.by_prefix.check(p),
-                    None => Ok(()),
-                });
-            if let Err(retry_after) = limited {
+        // A failure is taken from the client's and the prefix's budgets before any database
+        // or argon2 work, and given back if the key is good: guesses in flight together cannot
+        // all pass a check made before any of them failed. A prefix's exhausted budget binds
+        // every address (guesses spread over many addresses are still guesses at one key); a
+        // key this process has verified before skips the budgets, so its owner keeps working
+        // while others guess at its prefix.
+        let address = client.map(budget_of);
+        let reserved = known.is_none();
+        if reserved {
+            if let Some(a) = &address
+                && let Err(retry_after) = self.by_address.take(a)
+            {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(ApiError::RateLimited { retry_after });
+            }
+            if let Some(p) = &prefix
+                && let Err(retry_after) = self.by_prefix.take(p)
+            {
+                if let Some(a) = &address {
+                    self.by_address.refund(a);
+                }
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 return Err(ApiError::RateLimited { retry_after });
             }
         }
         // Every failure counts against the prefix tried, whether a key has it or not: the
-        // budgets must not tell which prefixes exist.
+        // budgets must not tell which prefixes exist. A key known from before that fails now
+        // (revoked) is forgotten and counted like any other, so it cannot be tried for free.
         let failed = || {
-            if let Some(ip) = client {
-                self.by_address.fail(&budget_of(ip));
-            }
-            if let Some(p) = &prefix {
-                self.by_prefix.fail(p);
+            if !reserved {
+                if let Ok(mut known) = self.known.lock() {
+                    known.remove(&digest);
+                }
+                if let Some(a) = &address {
+                    let _ = self.by_address.take(a);
+                }
+                if let Some(p) = &prefix {
+                    let _ = self.by_prefix.take(p);
+                }
             }
             ApiError::Unauthenticated(UNAUTHENTICATED.to_owned())
+        };
+        // Given back when the key is good, or when the database could not say.
+        let release = || {
+            if reserved {
+                if let Some(a) = &address {
+                    self.by_address.refund(a);
+                }
+                if let Some(p) = &prefix {
+                    self.by_prefix.refund(p);
+                }
+            }
         };
         let Some(prefix_str) = prefix.as_deref() else {
             return Err(failed());
@@ -200,7 +225,8 @@ impl Authenticator {
             .filter(api_keys::Column::RevokedAt.is_null())
             .find_also_related(Tenants)
             .all(&self.db)
-            .await?;
+            .await
+            .inspect_err(|_| release())?;
         if candidates.is_empty() {
             // An unknown prefix costs what a wrong secret costs: one argon2 check, against a
             // hash no key has. Answering sooner would tell which prefixes exist.
@@ -235,6 +261,7 @@ impl Authenticator {
                 self.touch(key.id);
             }
             self.remember(digest, principal.clone());
+            release();
             return Ok(principal);
         }
         Err(failed())

@@ -105,10 +105,29 @@ impl Principal {
     /// (`FOR KEY SHARE`) until it ends: a key revoked by another process, whose verdict this
     /// process still has cached, changes nothing. One lookup by primary key.
     pub async fn require_live(&self, txn: &DatabaseTransaction) -> Result<(), ApiError> {
-        let live = txn
+        self.check_live(
+            txn,
+            "SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL FOR KEY SHARE",
+        )
+        .await
+    }
+
+    /// [`Principal::require_live`] without holding the row: for publishing events, where many
+    /// transactions of one key run at once and a lock on its row would make each of them a
+    /// multixact (an event published while a revoke commits is an event of a live key).
+    pub async fn require_live_now(&self, db: &impl ConnectionTrait) -> Result<(), ApiError> {
+        self.check_live(
+            db,
+            "SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .await
+    }
+
+    async fn check_live(&self, db: &impl ConnectionTrait, sql: &str) -> Result<(), ApiError> {
+        let live = db
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL FOR KEY SHARE",
+                sql,
                 [self.key_id.into()],
             ))
             .await?

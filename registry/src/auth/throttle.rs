@@ -41,34 +41,15 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         bucket.updated = now;
     }
 
-    /// `Err(wait)` when `key` has used up its failures: how long until it may try again.
-    pub(crate) fn check(&self, key: &K) -> Result<(), Duration> {
+    /// Takes one failure from `key`'s budget before the attempt is made: `Err(wait)` when none
+    /// is left. Taking first (and giving back on success, [`Throttle::refund`]) means attempts
+    /// in flight together cannot all pass a check made before any of them failed.
+    pub(crate) fn take(&self, key: &K) -> Result<(), Duration> {
         if self.per_minute == 0 {
             return Ok(());
         }
         let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(());
-        };
-        let Some(bucket) = buckets.get_mut(key) else {
-            return Ok(());
-        };
-        self.refill(bucket, Instant::now());
-        if bucket.tokens >= 1.0 {
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - bucket.tokens) / self.rate_per_sec(),
-            ))
-        }
-    }
-
-    /// Counts one failure against `key`.
-    pub(crate) fn fail(&self, key: &K) {
-        if self.per_minute == 0 {
-            return;
-        }
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return;
         };
         let now = Instant::now();
         if buckets.len() >= MAX_TRACKED && !buckets.contains_key(key) {
@@ -83,6 +64,27 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
             updated: now,
         });
         self.refill(bucket, now);
-        bucket.tokens = (bucket.tokens - 1.0).max(0.0);
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - bucket.tokens) / self.rate_per_sec(),
+            ))
+        }
+    }
+
+    /// Gives back a failure taken for an attempt that succeeded.
+    pub(crate) fn refund(&self, key: &K) {
+        if self.per_minute == 0 {
+            return;
+        }
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return;
+        };
+        if let Some(bucket) = buckets.get_mut(key) {
+            self.refill(bucket, Instant::now());
+            bucket.tokens = (bucket.tokens + 1.0).min(f64::from(self.per_minute));
+        }
     }
 }

@@ -250,6 +250,19 @@ async fn a_key_never_outranks_its_holder() {
     let revoke = "mutation($k: UUID!) { revokeApiKey(id: $k) { id revokedAt } }";
     let r = app.gql(&crm, revoke, json!({"k": strong_id})).await;
     assert_eq!(error_code(&r), "FORBIDDEN", "{r}");
+    // A product binding is a product name, as entitlements have them.
+    let issue = "mutation($t: UUID!, $p: String) { issueApiKey(tenantId: $t, name: \"x\", scopes: [\"audit:read\"], product: $p) { key } }";
+    for product in ["CRM ", "crm/../billing", ""] {
+        let r = ops.gql(issue, json!({"t": umbrella, "p": product})).await;
+        assert_eq!(
+            (
+                error_code(&r),
+                r["errors"][0]["extensions"]["field"].clone()
+            ),
+            ("BAD_USER_INPUT".to_owned(), json!("product")),
+            "{product:?}: {r}"
+        );
+    }
     // The product key may revoke a key of its product with scopes it holds.
     let crm_reader = app
         .issue_key(umbrella, "crm-reader", &[Scope::AuditRead], Some("crm"))
@@ -342,7 +355,57 @@ async fn a_revoked_key_changes_nothing_even_where_its_verdict_is_cached() {
     }
     let keys_after: i64 = app.db.value(keys, vec![]).await;
     assert_eq!(keys_after, keys_before, "no successor");
+    // Nor does it publish: recordAuditEvent and both Retraced endpoints.
+    let r = app
+        .gql(
+            &admin,
+            "mutation { recordAuditEvent(input: {product: \"crm\", action: \"crm.revoked.wrote\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&r), "UNAUTHENTICATED", "{r}");
+    for (path, body) in [
+        (
+            "/publisher/v1/project/crm/event",
+            json!({"action": "crm.x", "crud": "c", "actor": {"id": "u"}}),
+        ),
+        (
+            "/publisher/v1/project/crm/event/bulk",
+            json!({"events": [{"action": "crm.x", "crud": "c", "actor": {"id": "u"}}]}),
+        ),
+    ] {
+        let response = app
+            .http()
+            .post(app.url(path))
+            .header("Authorization", format!("token={admin}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+    }
     assert_eq!(ops.audit_count().await, audit_before);
+    // And it gets the server to fetch nothing: verifying an identity provider checks the key
+    // before reaching out.
+    let idp = Uuid::new_v4();
+    app.db
+        .db
+        .execute_unprepared(&format!(
+            "INSERT INTO tenant_idp_config (id, tenant_id, type, metadata) VALUES ('{idp}', '{}', \
+             'oidc', '{{\"discovery_url\": \"https://idp.invalid/.well-known/openid-configuration\", \
+             \"client_id\": \"x\"}}')",
+            ops.acme
+        ))
+        .await
+        .unwrap();
+    let r = app
+        .gql(
+            &admin,
+            "mutation($i: UUID!) { verifyIdpConfig(id: $i) { id } }",
+            json!({"i": idp}),
+        )
+        .await;
+    assert_eq!(error_code(&r), "UNAUTHENTICATED", "{r}");
 }
 
 #[tokio::test]
@@ -399,7 +462,30 @@ async fn events_name_who_published_them_and_cannot_pass_for_the_registrys() {
             "{action}: {r}"
         );
     }
-    for reserved in ["group", "hash"] {
+    // Look-alikes read as the registry's too: case, fullwidth letters, invisible characters,
+    // a bare namespace.
+    for action in [
+        "TENANT.deleted",
+        "Api_Key.revoked",
+        "\u{ff54}enant.created",
+        "tenant\u{200b}.created",
+        "tenant\u{ff0e}created",
+        "tenant",
+    ] {
+        let r = app
+            .gql(
+                &writer,
+                record,
+                json!({"i": {"action": action, "product": "crm"}}),
+            )
+            .await;
+        assert_eq!(
+            r["errors"][0]["extensions"]["field"],
+            json!("input.action"),
+            "{action:?}: {r}"
+        );
+    }
+    for reserved in ["group", "hash", "Group", "HASH"] {
         let r = app
             .gql(
                 &writer,
@@ -668,4 +754,95 @@ async fn deleting_a_tenant_forgets_its_keys_at_once() {
     let r = app.gql(&key, viewer, json!({})).await;
     assert_eq!(error_code(&r), "UNAUTHENTICATED", "{r}");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_in_flight_together_share_one_budget() {
+    let app = TestApp::spawn({
+        let mut settings = TestApp::settings();
+        settings.auth.failures_per_address = 0;
+        settings.auth.failures_per_prefix = 3;
+        settings
+    })
+    .await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
+    let key = app.issue_key(acme.id, "k", &[Scope::AuditRead], None).await;
+    let runs_before = app.state.auth.stats().argon2_runs;
+    // Twenty wrong keys at one prefix, all at once, from twenty addresses.
+    let mut guesses = Vec::new();
+    for n in 0..20 {
+        let (url, guess) = (
+            app.url("/graphql"),
+            format!(
+                "{}{}",
+                &key[..8],
+                &registry::auth::Plaintext::generate().expose()[8..]
+            ),
+        );
+        guesses.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .local_address(
+                    format!("127.0.1.{}", n + 1)
+                        .parse::<std::net::IpAddr>()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap();
+            client
+                .post(url)
+                .bearer_auth(guess)
+                .json(&json!({"query": "{ viewer { keyId } }"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.unwrap());
+    }
+    let tried = statuses.iter().filter(|s| **s == 401).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((tried, limited), (3, 17), "{statuses:?}");
+    assert_eq!(app.state.auth.stats().argon2_runs - runs_before, 3);
+}
+
+#[tokio::test]
+async fn a_revoked_key_known_to_the_process_is_limited_like_any_guess() {
+    let app = TestApp::spawn({
+        let mut settings = TestApp::settings();
+        settings.auth.failures_per_address = 3;
+        settings.auth.failures_per_prefix = 0;
+        settings
+    })
+    .await;
+    let acme = insert_tenant(&app.db.db, "acme").await.unwrap();
+    let key = app
+        .issue_key(acme.id, "leaked", &[Scope::AuditRead], None)
+        .await;
+    let viewer = "{ viewer { keyId } }";
+    let id = key_id(&app, &key).await;
+    app.db
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE api_keys SET revoked_at = now() WHERE id = '{id}'"
+        ))
+        .await
+        .unwrap();
+    app.state.auth.expire_cache();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = app
+            .http()
+            .post(app.url("/graphql"))
+            .bearer_auth(&key)
+            .json(&json!({"query": viewer}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429, 429]);
 }
