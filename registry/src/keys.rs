@@ -219,19 +219,19 @@ pub async fn revoke(
     let mut row: api_keys::ActiveModel = current.clone().into();
     row.revoked_at = Set(Some(Utc::now().fixed_offset()));
     let revoked = row.update(&txn).await?;
-    record(
-        &txn,
-        caller,
-        meta,
-        Change::of(
-            "api_key.revoked",
-            "u",
-            &revoked,
-            json!({"revoked_at": null}),
-            json!({"revoked_at": revoked.revoked_at}),
-        ),
-    )
-    .await?;
+    let mut change = Change::of(
+        "api_key.revoked",
+        "u",
+        &revoked,
+        json!({"revoked_at": null}),
+        json!({"revoked_at": revoked.revoked_at}),
+    );
+    if is_platform(&revoked) {
+        // An operators' key is not the tenant's to see, in its list or in its log: the row
+        // carries no tenant, and platform keys find it by target.
+        change.tenant_id = None;
+    }
+    record(&txn, caller, meta, change).await?;
     txn.commit().await?;
     auth.forget_key(id);
     Ok(revoked)

@@ -312,6 +312,50 @@ async fn a_key_never_outranks_its_holder() {
         names.contains(&"operator"),
         "platform keys see them: {names:?}"
     );
+    // An operator revoking an operators' key homed here leaves nothing in the tenant's log.
+    let reader = app
+        .issue_key(umbrella, "reader", &[Scope::AuditRead], None)
+        .await;
+    let op_reader = app
+        .issue_key(
+            umbrella,
+            "op-reader",
+            &[Scope::Platform, Scope::AuditRead],
+            None,
+        )
+        .await;
+    let op_reader_id = key_id(app, &op_reader).await;
+    ops.gql_ok(revoke, json!({"k": op_reader_id})).await;
+    let seen = app
+        .gql_ok(
+            &reader,
+            "{ auditEvents(filter: {actions: [\"api_key.revoked\"]}) { edges { node { target { name } } } } }",
+            json!({}),
+        )
+        .await;
+    let names: Vec<&Value> = seen["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"]["target"]["name"])
+        .collect();
+    assert_eq!(
+        names,
+        [&json!("crm-reader")],
+        "only the tenant's own key: {seen}"
+    );
+    let operators = ops
+        .gql_ok(
+            "{ auditEvents(filter: {actions: [\"api_key.revoked\"], targetIds: [$id]}) { edges { node { target { name } } } } }"
+                .replace("$id", &format!("\"{op_reader_id}\""))
+                .as_str(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        operators["auditEvents"]["edges"][0]["node"]["target"]["name"],
+        "op-reader"
+    );
     // Nothing was revoked by the refusals.
     assert_eq!(
         app.gql(&strong, "{ viewer { keyId } }", json!({}))
