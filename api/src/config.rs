@@ -91,6 +91,9 @@ pub struct ServeConfig {
     /// On in dev mode; never on with DATABASE_URL unless given.
     #[arg(long, env = "API_OUTBOUND_ALLOW_PRIVATE")]
     pub outbound_allow_private: bool,
+    /// A new trial's length in days, when `createTenant` gives no `trialEndsAt`.
+    #[arg(long, env = "API_TRIAL_DAYS", default_value_t = 14)]
+    pub trial_days: u32,
     /// Keep a well-formed `x-request-id` sent by the client, for a server behind a proxy that
     /// sets it; otherwise every request gets an id of the server's own.
     #[arg(long, env = "API_TRUST_REQUEST_ID")]
@@ -169,6 +172,9 @@ impl ServeConfig {
             limits: self.limits(),
             deletions: self.deletions(),
             outbound: self.outbound(),
+            lifecycle: registry::lifecycle::LifecycleSettings {
+                trial_days: self.trial_days,
+            },
         }
     }
 

@@ -15,6 +15,7 @@ use crate::state::AppState;
 use crate::validated::{self, ValidatedRequests};
 use registry::auth::{AuthSettings, Authenticator};
 use registry::deletions::{DeletionSettings, Deletions};
+use registry::lifecycle::LifecycleSettings;
 use registry::outbound::{Outbound, OutboundSettings};
 
 /// A bound, not yet running, server.
@@ -39,6 +40,8 @@ pub struct Settings {
     pub deletions: DeletionSettings,
     /// Exceptions to the outbound client's rules.
     pub outbound: OutboundSettings,
+    /// The lifecycle's lengths.
+    pub lifecycle: LifecycleSettings,
 }
 
 impl Default for Settings {
@@ -51,6 +54,7 @@ impl Default for Settings {
             limits: Limits::default(),
             deletions: DeletionSettings::default(),
             outbound: OutboundSettings::default(),
+            lifecycle: LifecycleSettings::default(),
         }
     }
 }
@@ -66,6 +70,7 @@ impl Application {
             limits,
             deletions,
             outbound,
+            lifecycle,
         } = settings;
         let state = AppState {
             deletions: Arc::new(Deletions::new(db.clone(), deletions)),
@@ -75,6 +80,7 @@ impl Application {
             metrics: Arc::default(),
             tenant_sizes: Arc::default(),
             outbound: Arc::new(Outbound::new(outbound)),
+            lifecycle,
             db,
         };
         let schemas = (

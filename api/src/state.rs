@@ -14,6 +14,7 @@ use crate::validated::ValidatedRequests;
 use registry::ApiError;
 use registry::auth::Authenticator;
 use registry::deletions::Deletions;
+use registry::lifecycle::LifecycleSettings;
 use registry::outbound::Outbound;
 
 /// Shared application state.
@@ -35,6 +36,8 @@ pub struct AppState {
     pub deletions: Arc<Deletions>,
     /// The client for URLs that users supply (identity providers).
     pub outbound: Arc<Outbound>,
+    /// The lifecycle's lengths (a new trial's).
+    pub lifecycle: LifecycleSettings,
 }
 
 impl AppState {

@@ -33,6 +33,8 @@ pub struct Model {
     pub created_at: DateTimeWithTimeZone,
     /// Maintained by the `tenants_touch_updated_at` trigger.
     pub updated_at: DateTimeWithTimeZone,
+    /// When the tenant entered its status (the frozen grace counts from it).
+    pub status_since: DateTimeWithTimeZone,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -19,6 +19,7 @@ mod m20261122_200000_audit_project_index;
 mod m20261122_203000_audit_metadata_terms_without_jit;
 mod m20261122_205500_tenant_deletions;
 mod m20261207_043000_audit_recorded_by;
+mod m20261207_050000_tenant_status_since;
 
 /// Every migration of the registry, oldest first.
 #[derive(Debug)]
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_203000_audit_metadata_terms_without_jit::Migration),
             Box::new(m20261122_205500_tenant_deletions::Migration),
             Box::new(m20261207_043000_audit_recorded_by::Migration),
+            Box::new(m20261207_050000_tenant_status_since::Migration),
         ]
     }
 }

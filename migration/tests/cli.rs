@@ -102,6 +102,15 @@ fn every_subcommand_works_against_database_url() {
     let recorded_by = "SELECT count(*) FROM information_schema.columns \
                        WHERE table_name = 'audit_log' AND column_name LIKE 'recorded_by%'";
     assert_eq!(psql(&url, recorded_by), "2");
+    let status_since = "SELECT count(*) FROM information_schema.columns \
+                        WHERE table_name = 'tenants' AND column_name = 'status_since'";
+    assert_eq!(psql(&url, status_since), "1");
+    ok(&["down"], &url);
+    assert_eq!(
+        (psql(&url, status_since), psql(&url, recorded_by)),
+        ("0".to_owned(), "2".to_owned()),
+        "down rolls back the last migration only"
+    );
     ok(&["down"], &url);
     assert_eq!(
         (psql(&url, recorded_by), psql(&url, deletions)),

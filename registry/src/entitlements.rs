@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use entity::prelude::{TenantProducts, Tenants};
 use entity::scope::Scope;
 use entity::sea_orm_active_enums::TenantStatus;
@@ -23,23 +23,71 @@ use crate::deletions;
 use crate::error::ApiError;
 use crate::tenants::Patch;
 
-/// A tenant's entitlement to a product, with its tenant's status.
+/// A tenant's entitlement to a product, with what of its tenant decides whether it is active.
 #[derive(Debug, Clone)]
 pub struct Entitlement {
     /// The row.
     pub row: tenant_products::Model,
     /// Its tenant's status (an entitlement is active only for a live tenant).
     pub tenant_status: TenantStatus,
+    /// Its tenant's trial end (a trial past it is over at once, whether or not the scheduler
+    /// has frozen the tenant yet).
+    pub tenant_trial_ends_at: Option<DateTime<FixedOffset>>,
+}
+
+/// Why an entitlement is not active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inactive {
+    /// The tenant is archived.
+    TenantArchived,
+    /// The tenant is frozen.
+    TenantFrozen,
+    /// The tenant is a trial whose end has passed.
+    TrialEnded,
+    /// The entitlement is switched off.
+    Disabled,
+    /// The entitlement's own end has passed.
+    Expired,
 }
 
 impl Entitlement {
-    /// Whether the product may be used at `now`: enabled, not expired, and the tenant in
-    /// DEMO, TRIAL or ACTIVE.
+    /// The entitlement of `row` for a tenant as `tenant` is now.
+    pub fn of(row: tenant_products::Model, tenant: &tenants::Model) -> Entitlement {
+        Entitlement {
+            row,
+            tenant_status: tenant.status,
+            tenant_trial_ends_at: tenant.trial_ends_at,
+        }
+    }
+
+    /// Why the product may not be used at `now`, or `None` when it may: the tenant's state
+    /// first (archived, frozen, a trial past its end), then the entitlement's own (disabled,
+    /// expired).
+    pub fn inactive(&self, now: DateTime<Utc>) -> Option<Inactive> {
+        match self.tenant_status {
+            TenantStatus::Archived => return Some(Inactive::TenantArchived),
+            TenantStatus::Frozen => return Some(Inactive::TenantFrozen),
+            TenantStatus::Trial
+                if self
+                    .tenant_trial_ends_at
+                    .is_some_and(|end| end.to_utc() <= now) =>
+            {
+                return Some(Inactive::TrialEnded);
+            }
+            _ => {}
+        }
+        if !self.row.enabled {
+            return Some(Inactive::Disabled);
+        }
+        if self.row.expires_at.is_some_and(|t| t.to_utc() <= now) {
+            return Some(Inactive::Expired);
+        }
+        None
+    }
+
+    /// Whether the product may be used at `now`.
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
-        use TenantStatus::{Active, Demo, Trial};
-        self.row.enabled
-            && self.row.expires_at.is_none_or(|t| t.to_utc() > now)
-            && matches!(self.tenant_status, Demo | Trial | Active)
+        self.inactive(now).is_none()
     }
 }
 
@@ -111,15 +159,16 @@ pub fn entitlement_statement(tenant: TenantRef, product: String) -> Statement {
 
 /// The entitlement, and its tenant's id, in a row of [`entitlement_statement`], read by
 /// position: the entitlement's columns come first, then the tenant's, each in declaration order
-/// (as the builder lists them). Of the tenant, only the id and status are read; reading the
+/// (as the builder lists them). Of the tenant, only the id, status and trial end are read; reading the
 /// whole row by its `A_`/`B_` names cost a tenth of an `entitlement` request's CPU.
 pub fn entitlement_of(row: &QueryResult) -> Result<(Entitlement, Uuid), DbErr> {
     // A column's place in its entity is its declaration order, as the builder lists them.
     let tenant_at =
         |column: tenants::Column| tenant_products::Column::iter().len() + column as usize;
-    let (tenant_id, status) = (
+    let (tenant_id, status, trial_ends_at) = (
         tenant_at(tenants::Column::Id),
         tenant_at(tenants::Column::Status),
+        tenant_at(tenants::Column::TrialEndsAt),
     );
     let entitlement = tenant_products::Model {
         tenant_id: row.try_get_by_index(0)?,
@@ -134,6 +183,7 @@ pub fn entitlement_of(row: &QueryResult) -> Result<(Entitlement, Uuid), DbErr> {
         Entitlement {
             row: entitlement,
             tenant_status: row.try_get_by_index(status)?,
+            tenant_trial_ends_at: row.try_get_by_index(trial_ends_at)?,
         },
         row.try_get_by_index(tenant_id)?,
     ))
@@ -231,10 +281,7 @@ pub async fn set(
     )
     .await?;
     txn.commit().await?;
-    Ok(Entitlement {
-        row: saved,
-        tenant_status: tenant.status,
-    })
+    Ok(Entitlement::of(saved, &tenant))
 }
 
 /// Removes a tenant's entitlement to a product; returns what was removed. Scopes
@@ -268,10 +315,7 @@ pub async fn remove(
     )
     .await?;
     txn.commit().await?;
-    Ok(Entitlement {
-        row,
-        tenant_status: tenant.status,
-    })
+    Ok(Entitlement::of(row, &tenant))
 }
 
 /// A tenant's entitlement to a product, if `caller` may see it: keys with `tenants:read` may

@@ -19,6 +19,10 @@ pub enum Code {
     Forbidden,
     /// The thing named does not exist (or is not visible to this key).
     NotFound,
+    /// The key's tenant is frozen: it may read and publish audit events, nothing else.
+    TenantFrozen,
+    /// The tenant is archived: nothing is allowed.
+    TenantArchived,
     /// A unique name is taken.
     Conflict,
     /// Too many failed key verifications.
@@ -39,6 +43,8 @@ impl Code {
             Code::Unauthenticated => "UNAUTHENTICATED",
             Code::Forbidden => "FORBIDDEN",
             Code::NotFound => "NOT_FOUND",
+            Code::TenantFrozen => "TENANT_FROZEN",
+            Code::TenantArchived => "TENANT_ARCHIVED",
             Code::Conflict => "CONFLICT",
             Code::RateLimited => "RATE_LIMITED",
             Code::Unavailable => "UNAVAILABLE",
@@ -53,7 +59,7 @@ impl Code {
         match self {
             Code::BadUserInput => 400,
             Code::Unauthenticated => 401,
-            Code::Forbidden => 403,
+            Code::Forbidden | Code::TenantFrozen | Code::TenantArchived => 403,
             Code::NotFound => 404,
             Code::Conflict => 409,
             Code::RateLimited => 429,
@@ -90,6 +96,12 @@ pub enum ApiError {
     /// The thing named does not exist (or is not visible to this key). Code `NOT_FOUND`.
     #[error("{0}")]
     NotFound(String),
+    /// The tenant is frozen and the request would change it. Code `TENANT_FROZEN`.
+    #[error("{0}")]
+    TenantFrozen(String),
+    /// The tenant is archived. Code `TENANT_ARCHIVED`.
+    #[error("{0}")]
+    TenantArchived(String),
     /// A unique name is taken. Code `CONFLICT`; `field` names the input.
     #[error("{message}")]
     Conflict {
@@ -150,6 +162,8 @@ impl ApiError {
             ApiError::Unauthenticated(_) => Code::Unauthenticated,
             ApiError::Forbidden(_) => Code::Forbidden,
             ApiError::NotFound(_) => Code::NotFound,
+            ApiError::TenantFrozen(_) => Code::TenantFrozen,
+            ApiError::TenantArchived(_) => Code::TenantArchived,
             ApiError::Conflict { .. } => Code::Conflict,
             ApiError::RateLimited { .. } => Code::RateLimited,
             ApiError::Unavailable => Code::Unavailable,

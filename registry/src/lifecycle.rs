@@ -1,14 +1,32 @@
-//! A tenant's lifecycle: the states it may move between, and holding a tenant still while it
-//! changes.
+//! A tenant's lifecycle: the states it may move between, and what each state allows the
+//! tenant's own keys.
+//!
+//! | state | the tenant's own keys |
+//! | --- | --- |
+//! | demo, trial, active | everything their scopes allow |
+//! | frozen | read, and publish audit events; every other change is `TENANT_FROZEN` |
+//! | archived | nothing (`TENANT_ARCHIVED`; its keys are revoked on archiving) |
+//!
+//! Platform keys keep their reach over frozen and archived tenants: operators reactivate,
+//! read and export them.
 
-use entity::prelude::Tenants;
 use entity::sea_orm_active_enums::{TenantKind, TenantStatus};
 use entity::tenants;
-use sea_orm::{DatabaseTransaction, EntityTrait, QuerySelect};
-use uuid::Uuid;
 
-use crate::auth::Principal;
 use crate::error::ApiError;
+
+/// How long the automatic parts of the lifecycle take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifecycleSettings {
+    /// A new trial's length, when it is created without an end.
+    pub trial_days: u32,
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> LifecycleSettings {
+        LifecycleSettings { trial_days: 14 }
+    }
+}
 
 /// Where a tenant may go from each state. Demo tenants stay demo; archived is the end.
 pub fn allowed_transitions(from: TenantStatus) -> &'static [TenantStatus] {
@@ -62,17 +80,56 @@ pub fn check_transition(tenant: &tenants::Model, to: TenantStatus) -> Result<(),
     ))
 }
 
-/// The tenant `id`, locked against concurrent changes until `txn` ends, if `caller` reaches it
-/// (`NOT_FOUND` otherwise, as for an unknown id).
-pub async fn lock_tenant(
-    txn: &DatabaseTransaction,
-    id: Uuid,
-    caller: &Principal,
-) -> Result<tenants::Model, ApiError> {
-    caller.require_reach(id)?;
-    Tenants::find_by_id(id)
-        .lock_exclusive()
-        .one(txn)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no tenant {id}")))
+/// The state's name for a message.
+fn state_of(status: TenantStatus) -> &'static str {
+    match status {
+        TenantStatus::Demo => "demo",
+        TenantStatus::Trial => "trial",
+        TenantStatus::Active => "active",
+        TenantStatus::Frozen => "frozen",
+        TenantStatus::Archived => "archived",
+    }
+}
+
+/// `TENANT_FROZEN` or `TENANT_ARCHIVED` when a tenant in `status` may not change anything
+/// through its own keys (every write but publishing audit events).
+pub fn check_change(slug: &str, status: TenantStatus) -> Result<(), ApiError> {
+    match status {
+        TenantStatus::Frozen => Err(ApiError::TenantFrozen(format!(
+            "tenant {slug} is frozen: its keys may read (tenants:read, audit:read) and publish \
+             audit events; every other change waits until an operator reactivates it"
+        ))),
+        TenantStatus::Archived => Err(archived(slug)),
+        _ => Ok(()),
+    }
+}
+
+/// `TENANT_ARCHIVED` when a tenant in `status` takes no more audit events (a frozen one does:
+/// the log keeps recording what happens while the tenant is read-only).
+pub fn check_publish(slug: &str, status: TenantStatus) -> Result<(), ApiError> {
+    match status {
+        TenantStatus::Archived => Err(archived(slug)),
+        _ => Ok(()),
+    }
+}
+
+fn archived(slug: &str) -> ApiError {
+    ApiError::TenantArchived(format!(
+        "tenant {slug} is {}: nothing is accepted for it any more; its audit log stays with \
+         the platform operators",
+        state_of(TenantStatus::Archived)
+    ))
+}
+
+/// The status a column holds as text (`frozen`, ...).
+pub fn parse_status(text: &str) -> Option<TenantStatus> {
+    [
+        TenantStatus::Demo,
+        TenantStatus::Trial,
+        TenantStatus::Active,
+        TenantStatus::Frozen,
+        TenantStatus::Archived,
+    ]
+    .into_iter()
+    .find(|s| state_of(*s) == text)
 }

@@ -5,7 +5,10 @@ use entity::prelude::Tenants;
 use entity::scope::Scope;
 use entity::sea_orm_active_enums::{TenantKind, TenantStatus};
 use entity::tenants;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbBackend,
+    EntityTrait, QuerySelect, Statement,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -14,7 +17,7 @@ use crate::audit::{Change, RequestMeta, diff, record, snapshot};
 use crate::auth::{Authenticator, Principal};
 use crate::deletions::{self, Deletions};
 use crate::error::ApiError;
-use crate::lifecycle::{check_transition, lock_tenant};
+use crate::lifecycle::{LifecycleSettings, check_transition};
 
 /// A change to an optional field: keep it, clear it, or set it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -115,11 +118,12 @@ fn non_blank(field: &str, value: &str) -> Result<String, ApiError> {
     Ok(value.to_owned())
 }
 
-/// Creates a tenant. Scopes `tenants:write` and `platform`.
+/// Creates a tenant. Scopes `tenants:write` and `platform`. A trial without an end gets one
+/// `lifecycle.trial_days` from now.
 pub async fn create(
     db: &impl Db,
-    caller: &Principal,
-    meta: &RequestMeta,
+    (caller, meta): (&Principal, &RequestMeta),
+    lifecycle: &LifecycleSettings,
     input: NewTenant,
 ) -> Result<tenants::Model, ApiError> {
     caller.require(Scope::TenantsWrite)?;
@@ -136,6 +140,14 @@ pub async fn create(
             "demo tenants (kind DEMO) have status DEMO, and only they do",
         ));
     }
+    // A trial needs an end: without one it would stay a trial with active entitlements for
+    // ever.
+    let trial_ends_at = match (status, input.trial_ends_at) {
+        (TenantStatus::Trial, None) => {
+            Some(Utc::now() + chrono::Duration::days(i64::from(lifecycle.trial_days)))
+        }
+        (_, given) => given,
+    };
     let row = tenants::ActiveModel {
         slug: Set(input.slug.trim().to_owned()),
         name: Set(non_blank("input.name", &input.name)?),
@@ -148,7 +160,7 @@ pub async fn create(
             .unwrap_or_else(|| "starter".into())),
         erp_customer_id: Set(input.erp_customer_id),
         stripe_cust_id: Set(input.stripe_cust_id),
-        trial_ends_at: Set(input.trial_ends_at.map(|t| t.fixed_offset())),
+        trial_ends_at: Set(trial_ends_at.map(|t| t.fixed_offset())),
         contract_start: Set(input.contract_start),
         contract_end: Set(input.contract_end),
         sales_owner: Set(input.sales_owner),
@@ -218,8 +230,8 @@ pub async fn update(
 /// `platform`.
 pub async fn change_status(
     db: &impl Db,
-    caller: &Principal,
-    meta: &RequestMeta,
+    (caller, meta): (&Principal, &RequestMeta),
+    auth: &Authenticator,
     id: Uuid,
     to: TenantStatus,
     reason: Option<String>,
@@ -229,20 +241,74 @@ pub async fn change_status(
     let txn = caller.begin(db).await?;
     let current = lock_tenant(&txn, id, caller).await?;
     check_transition(&current, to)?;
-    let mut row: tenants::ActiveModel = current.clone().into();
-    row.status = Set(to);
-    let updated = row.update(&txn).await?;
+    let (updated, removed) = enter(&txn, &current, to).await?;
+    let mut after = json!({ "status": updated.status });
+    if let (Some(removed), Some(object)) = (removed, after.as_object_mut()) {
+        object.extend(removed.as_object().cloned().unwrap_or_default());
+    }
     let mut change = Change::of(
         "tenant.status_changed",
         "u",
         &updated,
         json!({ "status": current.status }),
-        json!({ "status": updated.status }),
+        after,
     );
     change.reason = reason.filter(|r| !r.trim().is_empty());
     record(&txn, caller, meta, change).await?;
     txn.commit().await?;
+    if to == TenantStatus::Archived {
+        auth.forget_tenant(id);
+    }
     Ok(updated)
+}
+
+/// Moves `tenant` (locked in `txn`) into `to`, now. Entering archived removes, in the same
+/// transaction, what an archived tenant no longer keeps: every key revoked, entitlements and
+/// identity providers removed, projects archived (kept, so their events keep their
+/// `project_id`); what was removed is returned, as counts, for the audit row. Entering any
+/// other state changes no data.
+pub async fn enter(
+    txn: &DatabaseTransaction,
+    tenant: &tenants::Model,
+    to: TenantStatus,
+) -> Result<(tenants::Model, Option<serde_json::Value>), ApiError> {
+    let mut row: tenants::ActiveModel = tenant.clone().into();
+    row.status = Set(to);
+    row.status_since = Set(Utc::now().fixed_offset());
+    let updated = row.update(txn).await?;
+    if to != TenantStatus::Archived {
+        return Ok((updated, None));
+    }
+    let count = |sql: &str| {
+        let sql = sql.to_owned();
+        async move {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [tenant.id.into()],
+            ))
+            .await
+            .map(|r| r.rows_affected())
+        }
+    };
+    let keys_revoked =
+        count("UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND revoked_at IS NULL")
+            .await?;
+    let entitlements_removed = count("DELETE FROM tenant_products WHERE tenant_id = $1").await?;
+    let idp_configs_removed = count("DELETE FROM tenant_idp_config WHERE tenant_id = $1").await?;
+    let projects_archived = count(
+        "UPDATE tenant_projects SET status = 'archived' WHERE tenant_id = $1 AND status = 'active'",
+    )
+    .await?;
+    Ok((
+        updated,
+        Some(json!({
+            "keys_revoked": keys_revoked,
+            "entitlements_removed": entitlements_removed,
+            "idp_configs_removed": idp_configs_removed,
+            "projects_archived": projects_archived,
+        })),
+    ))
 }
 
 /// Deletes a tenant with its projects, entitlements, identity providers and keys; its audit
@@ -313,4 +379,19 @@ pub async fn delete(
     // Its keys went with it: none of them passes on this process from now on.
     auth.forget_tenant(id);
     Ok(current)
+}
+
+/// The tenant `id`, locked against concurrent changes until `txn` ends, if `caller` reaches it
+/// (`NOT_FOUND` otherwise, as for an unknown id).
+async fn lock_tenant(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    caller: &Principal,
+) -> Result<tenants::Model, ApiError> {
+    caller.require_reach(id)?;
+    Tenants::find_by_id(id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no tenant {id}")))
 }

@@ -8,7 +8,9 @@ use entity::prelude::{TenantProjects, Tenants};
 use entity::scope::Scope;
 use entity::tenants;
 use ipnetwork::IpNetwork;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -63,6 +65,7 @@ pub async fn record_event(
         }
         None => caller.tenant_id,
     };
+    check_states(db, &[tenant_id]).await?;
     let product = match (&caller.product, input.product) {
         (Some(own), Some(asked)) if *own != asked => {
             return Err(ApiError::Forbidden(format!(
@@ -144,6 +147,10 @@ pub async fn publish<T, R>(
         };
         tenants.push(tenant);
     }
+    let mut distinct: Vec<Uuid> = resolved.values().copied().collect();
+    distinct.sort();
+    distinct.dedup();
+    check_states(&txn, &distinct).await?;
     let ids = reserve_ids(&txn, items.len()).await?;
     let mut answers = Vec::with_capacity(items.len());
     let mut events = Vec::with_capacity(items.len());
@@ -194,4 +201,25 @@ async fn tenant_named(
             message: format!("Unknown group {group:?}: no such tenant"),
         }),
     }
+}
+
+/// `TENANT_ARCHIVED` if one of `tenants` takes no more events ([`crate::lifecycle`]);
+/// `NOT_FOUND` for one that does not exist. One statement.
+async fn check_states(db: &impl ConnectionTrait, tenants: &[Uuid]) -> Result<(), ApiError> {
+    let found: Vec<(Uuid, String, entity::sea_orm_active_enums::TenantStatus)> = Tenants::find()
+        .select_only()
+        .column(tenants::Column::Id)
+        .column(tenants::Column::Slug)
+        .column(tenants::Column::Status)
+        .filter(tenants::Column::Id.is_in(tenants.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if found.len() < tenants.len() {
+        return Err(ApiError::NotFound("no such tenant".to_owned()));
+    }
+    for (_, slug, status) in &found {
+        crate::lifecycle::check_publish(slug, *status)?;
+    }
+    Ok(())
 }

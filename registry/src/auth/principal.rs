@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use entity::scope::Scope;
+use entity::sea_orm_active_enums::TenantStatus;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use uuid::Uuid;
 
@@ -103,11 +104,13 @@ impl Principal {
 
     /// `UNAUTHENTICATED` unless the key's row is still unrevoked, read in `txn` and held
     /// (`FOR KEY SHARE`) until it ends: a key revoked by another process, whose verdict this
-    /// process still has cached, changes nothing. One lookup by primary key.
-    pub async fn require_live(&self, txn: &DatabaseTransaction) -> Result<(), ApiError> {
+    /// process still has cached, changes nothing. Its tenant's status now, for
+    /// [`Principal::begin`]. One lookup by primary key.
+    pub async fn require_live(&self, txn: &DatabaseTransaction) -> Result<TenantStatus, ApiError> {
         self.check_live(
             txn,
-            "SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL FOR KEY SHARE",
+            "SELECT t.status::text FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+             WHERE k.id = $1 AND k.revoked_at IS NULL FOR KEY SHARE OF k",
         )
         .await
     }
@@ -115,37 +118,46 @@ impl Principal {
     /// [`Principal::require_live`] without holding the row: for publishing events, where many
     /// transactions of one key run at once and a lock on its row would make each of them a
     /// multixact (an event published while a revoke commits is an event of a live key).
-    pub async fn require_live_now(&self, db: &impl ConnectionTrait) -> Result<(), ApiError> {
+    pub async fn require_live_now(
+        &self,
+        db: &impl ConnectionTrait,
+    ) -> Result<TenantStatus, ApiError> {
         self.check_live(
             db,
-            "SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
+            "SELECT t.status::text FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+             WHERE k.id = $1 AND k.revoked_at IS NULL",
         )
         .await
     }
 
-    async fn check_live(&self, db: &impl ConnectionTrait, sql: &str) -> Result<(), ApiError> {
-        let live = db
+    async fn check_live(
+        &self,
+        db: &impl ConnectionTrait,
+        sql: &str,
+    ) -> Result<TenantStatus, ApiError> {
+        let row = db
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 sql,
                 [self.key_id.into()],
             ))
-            .await?
-            .is_some();
-        if live {
-            Ok(())
-        } else {
-            Err(ApiError::Unauthenticated(
-                "this API key has been revoked".to_owned(),
-            ))
-        }
+            .await?;
+        let status = row
+            .map(|row| row.try_get_by_index::<String>(0))
+            .transpose()?
+            .and_then(|text| crate::lifecycle::parse_status(&text));
+        status.ok_or_else(|| ApiError::Unauthenticated("this API key has been revoked".to_owned()))
     }
 
     /// A transaction on `db` for a change made by this key, once [`Principal::require_live`]
-    /// holds in it.
+    /// holds in it and, unless the key is an operators', its tenant's state allows a change
+    /// ([`crate::lifecycle::check_change`]: not frozen, not archived).
     pub async fn begin(&self, db: &impl Db) -> Result<DatabaseTransaction, ApiError> {
         let txn = db.begin().await?;
-        self.require_live(&txn).await?;
+        let status = self.require_live(&txn).await?;
+        if !self.is_platform() {
+            crate::lifecycle::check_change(&self.tenant_slug, status)?;
+        }
         Ok(txn)
     }
 }

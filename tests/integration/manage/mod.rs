@@ -6,6 +6,7 @@ mod entitlements;
 mod forbidden;
 mod idp;
 mod keys;
+mod lifecycle;
 mod outbound;
 mod projects;
 mod tenants;

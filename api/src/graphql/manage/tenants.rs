@@ -80,10 +80,10 @@ impl TenantMutation {
             contract_end: input.contract_end.map(|d| d.0),
             sales_owner: input.sales_owner,
         };
-        let (caller, meta) = (principal(ctx)?, request_meta(ctx));
-        Ok(Tenant(
-            registry::tenants::create(db(ctx)?, caller, &meta, input).await?,
-        ))
+        let (caller, meta, state) = (principal(ctx)?, request_meta(ctx), state(ctx)?);
+        let created =
+            registry::tenants::create(&state.db, (caller, &meta), &state.lifecycle, input);
+        Ok(Tenant(created.await?))
     }
 
     /// Changes a tenant's name, plan, external ids, dates or sales owner. Scope `tenants:write`;
@@ -122,11 +122,16 @@ impl TenantMutation {
         status: TenantStatus,
         reason: Option<String>,
     ) -> Result<Tenant> {
-        let (caller, meta) = (principal(ctx)?, request_meta(ctx));
-        let to = status.into();
-        Ok(Tenant(
-            registry::tenants::change_status(db(ctx)?, caller, &meta, id, to, reason).await?,
-        ))
+        let (caller, meta, state) = (principal(ctx)?, request_meta(ctx), state(ctx)?);
+        let changed = registry::tenants::change_status(
+            &state.db,
+            (caller, &meta),
+            &state.auth,
+            id,
+            status.into(),
+            reason,
+        );
+        Ok(Tenant(changed.await?))
     }
 
     /// Deletes a tenant with its projects, entitlements, identity providers and keys; its

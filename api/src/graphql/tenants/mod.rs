@@ -47,6 +47,10 @@ impl Tenant {
     async fn status(&self) -> TenantStatus {
         self.0.status.into()
     }
+    /// When the tenant entered its status (a frozen tenant's grace counts from it).
+    async fn status_since(&self) -> DateTime<Utc> {
+        self.0.status_since.to_utc()
+    }
     async fn kind(&self) -> TenantKind {
         self.0.kind.into()
     }
@@ -92,12 +96,7 @@ impl Tenant {
         Ok(children::<ProductsLoader>(ctx, self.0.id)
             .await?
             .into_iter()
-            .map(|row| {
-                Entitlement(registry::entitlements::Entitlement {
-                    row,
-                    tenant_status: self.0.status,
-                })
-            })
+            .map(|row| Entitlement(registry::entitlements::Entitlement::of(row, &self.0)))
             .collect())
     }
     /// The tenant's identity providers (at most one per kind).

@@ -120,16 +120,48 @@ impl Project {
     }
 }
 
+/// Why an entitlement is not active.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InactiveReason {
+    /// The entitlement is switched off.
+    Disabled,
+    /// The entitlement's `expiresAt` has passed.
+    Expired,
+    /// The tenant is a trial whose `trialEndsAt` has passed.
+    TrialEnded,
+    /// The tenant is frozen.
+    TenantFrozen,
+    /// The tenant is archived.
+    TenantArchived,
+}
+
+impl From<registry::entitlements::Inactive> for InactiveReason {
+    fn from(reason: registry::entitlements::Inactive) -> InactiveReason {
+        use registry::entitlements::Inactive;
+        match reason {
+            Inactive::Disabled => InactiveReason::Disabled,
+            Inactive::Expired => InactiveReason::Expired,
+            Inactive::TrialEnded => InactiveReason::TrialEnded,
+            Inactive::TenantFrozen => InactiveReason::TenantFrozen,
+            Inactive::TenantArchived => InactiveReason::TenantArchived,
+        }
+    }
+}
+
 /// A tenant's entitlement to a product.
 #[derive(Debug, Clone)]
 pub struct Entitlement(pub registry::entitlements::Entitlement);
 
 #[Object]
 impl Entitlement {
-    /// Whether the product may be used now: enabled, not expired, and the tenant in DEMO,
-    /// TRIAL or ACTIVE.
+    /// Whether the product may be used now: the tenant in DEMO, TRIAL (before its end) or
+    /// ACTIVE, and the entitlement enabled and unexpired.
     async fn active(&self) -> bool {
         self.0.is_active(Utc::now())
+    }
+    /// Why it is not active; null when it is.
+    async fn reason(&self) -> Option<InactiveReason> {
+        self.0.inactive(Utc::now()).map(Into::into)
     }
     async fn tenant_id(&self) -> Uuid {
         self.0.row.tenant_id

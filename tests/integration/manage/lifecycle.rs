@@ -1,0 +1,365 @@
+//! A tenant's lifecycle state bites (registry::lifecycle): what each state allows the tenant's
+//! own keys, what products are told by `entitlement`, what entering archived removes, and a
+//! trial's end.
+
+use entity::scope::Scope;
+use entity::sea_orm_active_enums::{TenantKind, TenantStatus};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use tests::app::{TestApp, error_code};
+use tests::fixtures::{insert_product, insert_project, insert_tenant, insert_tenant_in};
+use uuid::Uuid;
+
+use super::Ops;
+
+fn admin_scopes() -> Vec<Scope> {
+    Scope::ALL
+        .into_iter()
+        .filter(|s| *s != Scope::Platform)
+        .collect()
+}
+
+async fn publish(app: &TestApp, key: &str, group: Option<&str>) -> (u16, Value) {
+    let mut event = json!({"action": "crm.login", "crud": "r", "actor": {"id": "u1"}});
+    if let Some(group) = group {
+        event["group"] = json!({"id": group});
+    }
+    let response = app
+        .http()
+        .post(app.url("/publisher/v1/project/crm/event"))
+        .header("Authorization", format!("token={key}"))
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn search_status(app: &TestApp, key: &str) -> u16 {
+    app.http()
+        .post(app.url("/publisher/v1/project/crm/graphql"))
+        .header("Authorization", format!("token={key}"))
+        .json(&json!({"query": "{ search(query: \"\") { totalCount } }"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn each_state_allows_its_own_keys_what_the_table_says() {
+    let ops = Ops::new().await;
+    let app = &ops.app;
+    let future = chrono::Utc::now() + chrono::Duration::days(3);
+    for (slug, status, kind, writes) in [
+        ("demo-co", TenantStatus::Demo, TenantKind::Demo, true),
+        ("trial-co", TenantStatus::Trial, TenantKind::Customer, true),
+        (
+            "active-co",
+            TenantStatus::Active,
+            TenantKind::Customer,
+            true,
+        ),
+        (
+            "frozen-co",
+            TenantStatus::Frozen,
+            TenantKind::Customer,
+            false,
+        ),
+    ] {
+        let tenant = insert_tenant_in(&app.db.db, slug, status, kind)
+            .await
+            .unwrap()
+            .id;
+        app.db
+            .db
+            .execute_unprepared(&format!(
+                "UPDATE tenants SET trial_ends_at = '{}' WHERE id = '{tenant}'",
+                future.to_rfc3339()
+            ))
+            .await
+            .unwrap();
+        insert_product(&app.db.db, tenant, "crm").await.unwrap();
+        let admin = ops.key_for(tenant, "admin", &admin_scopes()).await;
+        let crm = app
+            .issue_key(
+                tenant,
+                "crm",
+                &[Scope::AuditWrite, Scope::AuditRead],
+                Some("crm"),
+            )
+            .await;
+        // Reads.
+        let read = app
+            .gql(
+                &admin,
+                "query($t: UUID!) { tenant(id: $t) { name } auditEvents(first: 1) { edges { cursor } } }",
+                json!({"t": tenant}),
+            )
+            .await;
+        assert!(read.get("errors").is_none(), "{slug} reads: {read}");
+        // A change.
+        let write = app
+            .gql(
+                &admin,
+                "mutation($t: UUID!) { createProject(tenantId: $t, slug: \"web\", name: \"W\") { id } }",
+                json!({"t": tenant}),
+            )
+            .await;
+        if writes {
+            assert!(write.get("errors").is_none(), "{slug} writes: {write}");
+        } else {
+            assert_eq!(error_code(&write), "TENANT_FROZEN", "{write}");
+            let message = write["errors"][0]["message"].as_str().unwrap();
+            assert!(
+                message.contains("read") && message.contains("publish"),
+                "{message}"
+            );
+        }
+        // Events are still accepted, through GraphQL and Retraced, and searchable.
+        let recorded = app
+            .gql(
+                &admin,
+                "mutation { recordAuditEvent(input: {product: \"crm\", action: \"crm.login\"}) { id } }",
+                json!({}),
+            )
+            .await;
+        assert!(
+            recorded.get("errors").is_none(),
+            "{slug} records: {recorded}"
+        );
+        assert_eq!(publish(app, &crm, None).await.0, 201, "{slug} publishes");
+        assert_eq!(search_status(app, &crm).await, 200, "{slug} searches");
+        // Products asking.
+        let asked = app
+            .gql_ok(
+                &crm,
+                "query($t: UUID!) { entitlement(tenantId: $t, product: \"crm\") { active reason } }",
+                json!({"t": tenant}),
+            )
+            .await;
+        let expected = if writes {
+            json!({"active": true, "reason": null})
+        } else {
+            json!({"active": false, "reason": "TENANT_FROZEN"})
+        };
+        assert_eq!(asked["entitlement"], expected, "{slug}");
+        // Operators keep their reach over a frozen tenant.
+        let by_operator = ops
+            .gql(
+                "mutation($t: UUID!) { updateTenant(id: $t, input: {name: \"Renamed\"}) { name } }",
+                json!({"t": tenant}),
+            )
+            .await;
+        assert!(by_operator.get("errors").is_none(), "{by_operator}");
+    }
+}
+
+#[tokio::test]
+async fn entering_archived_removes_what_the_schema_says_and_nothing_else_is_accepted() {
+    let ops = Ops::new().await;
+    let app = &ops.app;
+    let db = &app.db.db;
+    let tenant = insert_tenant(db, "leaving").await.unwrap().id;
+    let web = insert_project(db, tenant, "web").await.unwrap().id;
+    let old = insert_project(db, tenant, "old").await.unwrap().id;
+    db.execute_unprepared(&format!(
+        "UPDATE tenant_projects SET status = 'archived' WHERE id = '{old}'"
+    ))
+    .await
+    .unwrap();
+    insert_product(db, tenant, "crm").await.unwrap();
+    insert_product(db, tenant, "billing").await.unwrap();
+    ops.gql_ok(
+        "mutation($t: UUID!) { setIdpConfig(tenantId: $t, type: SAML, metadata: {entity_id: \"urn:x\", certificate: \"-----BEGIN CERTIFICATE-----x-----END CERTIFICATE-----\"}) { id } }",
+        json!({"t": tenant}),
+    )
+    .await;
+    let admin = ops.key_for(tenant, "admin", &admin_scopes()).await;
+    let crm = app
+        .issue_key(tenant, "crm", &[Scope::AuditWrite], Some("crm"))
+        .await;
+    app.gql_ok(
+        &admin,
+        "mutation($p: UUID!) { recordAuditEvent(input: {product: \"crm\", action: \"crm.x\", projectId: $p}) { id } }",
+        json!({"p": web}),
+    )
+    .await;
+
+    // Frozen first: no data changes.
+    let change = "mutation($t: UUID!, $s: TenantStatus!) { changeTenantStatus(id: $t, status: $s) { status statusSince } }";
+    let frozen = ops
+        .gql_ok(change, json!({"t": tenant, "s": "FROZEN"}))
+        .await;
+    let count = |sql: String| async move { app.db.value::<i64>(&sql, vec![]).await };
+    let live_keys = format!(
+        "SELECT count(*) FROM api_keys WHERE tenant_id = '{tenant}' AND revoked_at IS NULL"
+    );
+    let products = format!("SELECT count(*) FROM tenant_products WHERE tenant_id = '{tenant}'");
+    let idps = format!("SELECT count(*) FROM tenant_idp_config WHERE tenant_id = '{tenant}'");
+    let active_projects = format!(
+        "SELECT count(*) FROM tenant_projects WHERE tenant_id = '{tenant}' AND status = 'active'"
+    );
+    assert_eq!(
+        (
+            count(live_keys.clone()).await,
+            count(products.clone()).await,
+            count(idps.clone()).await,
+            count(active_projects.clone()).await
+        ),
+        (2, 2, 1, 1)
+    );
+    let archived = ops
+        .gql_ok(change, json!({"t": tenant, "s": "ARCHIVED"}))
+        .await;
+    assert_eq!(archived["changeTenantStatus"]["status"], "ARCHIVED");
+    assert_ne!(
+        archived["changeTenantStatus"]["statusSince"], frozen["changeTenantStatus"]["statusSince"],
+        "the time it entered its state moves with it"
+    );
+    assert_eq!(
+        (
+            count(live_keys).await,
+            count(products).await,
+            count(idps).await,
+            count(active_projects).await
+        ),
+        (0, 0, 0, 0)
+    );
+    let projects = format!("SELECT count(*) FROM tenant_projects WHERE tenant_id = '{tenant}'");
+    assert_eq!(count(projects).await, 2, "projects are kept, archived");
+    let with_project = format!("SELECT count(*) FROM audit_log WHERE project_id = '{web}'");
+    assert_eq!(count(with_project).await, 1, "events keep their project");
+    let rows = ops.audit("tenant.status_changed").await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[1].metadata["after"],
+        json!({"status": "archived", "keys_revoked": 2, "entitlements_removed": 2,
+               "idp_configs_removed": 1, "projects_archived": 1})
+    );
+    assert_eq!(rows[0].metadata["after"], json!({"status": "frozen"}));
+
+    // Its keys are gone at once; nothing is accepted for it, from operators either; operators
+    // still read its log.
+    let r = app.gql(&admin, "{ viewer { keyId } }", json!({})).await;
+    assert_eq!(error_code(&r), "UNAUTHENTICATED");
+    assert_eq!(publish(app, &crm, None).await.0, 401);
+    let r = ops
+        .gql(
+            "mutation($t: UUID!) { recordAuditEvent(input: {tenantId: $t, product: \"crm\", action: \"crm.late\"}) { id } }",
+            json!({"t": tenant}),
+        )
+        .await;
+    assert_eq!(error_code(&r), "TENANT_ARCHIVED", "{r}");
+    let (status, body) = publish(app, &ops.key, Some("leaving")).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (403, json!("TENANT_ARCHIVED")),
+        "{body}"
+    );
+    let log = ops
+        .gql_ok(
+            "query($t: UUID!) { auditEvents(filter: {tenantIds: [$t]}) { edges { node { action } } } }",
+            json!({"t": tenant}),
+        )
+        .await;
+    assert!(!log["auditEvents"]["edges"].as_array().unwrap().is_empty());
+    // An entitlement an operator leaves on an archived tenant is inactive, and says why.
+    insert_product(db, tenant, "crm").await.unwrap();
+    let asked = ops
+        .gql_ok(
+            "query($t: UUID!) { entitlement(tenantId: $t, product: \"crm\") { active reason } }",
+            json!({"t": tenant}),
+        )
+        .await;
+    assert_eq!(
+        asked["entitlement"],
+        json!({"active": false, "reason": "TENANT_ARCHIVED"})
+    );
+}
+
+#[tokio::test]
+async fn a_trial_has_an_end_and_is_over_when_it_passes() {
+    let ops = Ops::new().await;
+    let created = ops
+        .gql_ok(
+            "mutation { createTenant(input: {slug: \"newco\", name: \"New\"}) { id status trialEndsAt } }",
+            json!({}),
+        )
+        .await;
+    let tenant = &created["createTenant"];
+    assert_eq!(tenant["status"], "TRIAL");
+    let ends: chrono::DateTime<chrono::Utc> =
+        tenant["trialEndsAt"].as_str().unwrap().parse().unwrap();
+    let in_14_days = chrono::Utc::now() + chrono::Duration::days(14);
+    assert!((ends - in_14_days).num_minutes().abs() < 5, "{ends}");
+    let given = ops
+        .gql_ok(
+            "mutation { createTenant(input: {slug: \"givenco\", name: \"G\", trialEndsAt: \"2031-01-01T00:00:00Z\"}) { trialEndsAt } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        given["createTenant"]["trialEndsAt"],
+        "2031-01-01T00:00:00+00:00"
+    );
+    let r = ops
+        .gql(
+            "mutation($t: UUID!) { changeTenantStatus(id: $t, status: TRIAL) { id } }",
+            json!({"t": ops.acme}),
+        )
+        .await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT");
+
+    // Past its end, a trial's entitlements are inactive at once, before anything moves it.
+    let id: Uuid = tenant["id"].as_str().unwrap().parse().unwrap();
+    let db = &ops.app.db.db;
+    insert_product(db, id, "crm").await.unwrap();
+    insert_product(db, id, "off").await.unwrap();
+    insert_product(db, id, "old").await.unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE tenant_products SET enabled = false WHERE tenant_id = '{id}' AND product = 'off'; \
+         UPDATE tenant_products SET expires_at = now() - interval '1 day' WHERE tenant_id = '{id}' AND product = 'old'"
+    ))
+    .await
+    .unwrap();
+    let ask = "query($t: UUID!, $p: String!) { entitlement(tenantId: $t, product: $p) { active reason } }";
+    for (product, reason) in [
+        ("crm", Value::Null),
+        ("off", json!("DISABLED")),
+        ("old", json!("EXPIRED")),
+    ] {
+        let r = ops.gql_ok(ask, json!({"t": id, "p": product})).await;
+        assert_eq!(
+            r["entitlement"],
+            json!({"active": reason.is_null(), "reason": reason}),
+            "{product}"
+        );
+    }
+    db.execute_unprepared(&format!(
+        "UPDATE tenants SET trial_ends_at = now() - interval '1 minute' WHERE id = '{id}'"
+    ))
+    .await
+    .unwrap();
+    let r = ops.gql_ok(ask, json!({"t": id, "p": "crm"})).await;
+    assert_eq!(
+        r["entitlement"],
+        json!({"active": false, "reason": "TRIAL_ENDED"})
+    );
+    let listed = ops
+        .gql_ok(
+            "query($t: UUID!) { tenant(id: $t) { products { product active reason } } }",
+            json!({"t": id}),
+        )
+        .await;
+    assert!(
+        listed["tenant"]["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["reason"] == "TRIAL_ENDED" && p["active"] == false),
+        "{listed}"
+    );
+}
