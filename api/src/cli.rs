@@ -11,10 +11,79 @@ use migration::{Migrator, MigratorTrait};
 use registry::keys::{Issuer, NewKey};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use clap::{Parser, Subcommand};
+
 use crate::config::ServeConfig;
 use crate::http::{HttpSettings, MAX_BODY_BYTES};
 use crate::startup::{Application, connect};
 use registry::ApiError;
+
+/// The tenant-registry server: tenants, entitlements, SSO settings, API keys, and one audit
+/// log shared by every product, over GraphQL.
+#[derive(Debug, Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Serve the API (the default). With DATABASE_URL unset: dev mode.
+    Serve(ServeConfig),
+    /// Issue an API key and print it, alone on one line, once. Uses DATABASE_URL, or the dev
+    /// cluster when unset. The only way to mint a key with the `platform` scope.
+    IssueKey {
+        /// The slug of the tenant the key belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// A name for the key, unique within the tenant.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: tenants:read, tenants:write, keys:write, audit:read,
+        /// audit:write, platform.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Confine the key to one product.
+        #[arg(long)]
+        product: Option<String>,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// The tenant lifecycle's clock, for operators who run it from cron instead of the
+    /// server's own scheduler.
+    #[command(subcommand)]
+    Lifecycle(LifecycleCmd),
+}
+
+/// `api lifecycle ...`.
+#[derive(Debug, Subcommand)]
+pub enum LifecycleCmd {
+    /// Move every tenant that is due (expired trials to FROZEN, frozen past the grace to
+    /// ARCHIVED) once, print what moved, and exit. Uses DATABASE_URL, or the dev cluster.
+    Run,
+}
+
+/// Runs the command `cli` asks for.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Cmd::Schema) => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Some(Cmd::IssueKey {
+            tenant,
+            name,
+            scopes,
+            product,
+        }) => issue(cli.serve, tenant, name, scopes, product).await,
+        Some(Cmd::Lifecycle(LifecycleCmd::Run)) => lifecycle_run(cli.serve).await,
+        Some(Cmd::Serve(config)) => serve(config).await,
+        None => serve(cli.serve).await,
+    }
+}
 
 /// `api serve`: dev mode when `DATABASE_URL` is unset; until SIGTERM or Ctrl-C.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
@@ -96,15 +165,12 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `api issue-key`: issues a key for the tenant `tenant` (by slug) and prints it once.
-pub async fn issue(
-    config: ServeConfig,
-    tenant: String,
-    name: String,
-    scopes: Vec<String>,
-    product: Option<String>,
-) -> anyhow::Result<()> {
-    let (db, _cluster) = if config.dev_mode() {
+/// The database a command-line tool works on: `DATABASE_URL`, or the dev cluster (started
+/// for the command and stopped with it when it was not running).
+async fn tool_db(
+    config: &ServeConfig,
+) -> anyhow::Result<(sea_orm::DatabaseConnection, Option<localpg::Cluster>)> {
+    Ok(if config.dev_mode() {
         let cluster = localpg::Cluster::persistent(
             &localpg::ClusterRoot::workspace_default(),
             crate::dev::CLUSTER,
@@ -124,7 +190,31 @@ pub async fn issue(
             .await?,
             None,
         )
-    };
+    })
+}
+
+/// `api lifecycle run`: one pass of the lifecycle's clock ([`registry::schedule`]).
+pub async fn lifecycle_run(config: ServeConfig) -> anyhow::Result<()> {
+    let (db, _cluster) = tool_db(&config).await?;
+    let moved = registry::schedule::run_once(&db, &config.lifecycle(), None)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message()))?;
+    println!(
+        "{} expired trial(s) frozen, {} tenant(s) past the frozen grace archived",
+        moved.trials_frozen, moved.archived
+    );
+    Ok(())
+}
+
+/// `api issue-key`: issues a key for the tenant `tenant` (by slug) and prints it once.
+pub async fn issue(
+    config: ServeConfig,
+    tenant: String,
+    name: String,
+    scopes: Vec<String>,
+    product: Option<String>,
+) -> anyhow::Result<()> {
+    let (db, _cluster) = tool_db(&config).await?;
     let owner = Tenants::find()
         .filter(tenants::Column::Slug.eq(&tenant))
         .one(&db)

@@ -94,6 +94,13 @@ pub struct ServeConfig {
     /// A new trial's length in days, when `createTenant` gives no `trialEndsAt`.
     #[arg(long, env = "API_TRIAL_DAYS", default_value_t = 14)]
     pub trial_days: u32,
+    /// Days a tenant stays FROZEN before the lifecycle archives it.
+    #[arg(long, env = "API_FROZEN_GRACE_DAYS", default_value_t = 30)]
+    pub frozen_grace_days: u32,
+    /// Seconds between the server's passes moving tenants on (expired trials, the frozen
+    /// grace); also one at start. 0: none (run `api lifecycle run` from cron instead).
+    #[arg(long, env = "API_LIFECYCLE_EVERY_SECS", default_value_t = 60)]
+    pub lifecycle_every_secs: u64,
     /// Keep a well-formed `x-request-id` sent by the client, for a server behind a proxy that
     /// sets it; otherwise every request gets an id of the server's own.
     #[arg(long, env = "API_TRUST_REQUEST_ID")]
@@ -163,6 +170,16 @@ impl ServeConfig {
         }
     }
 
+    /// The lifecycle's lengths.
+    pub fn lifecycle(&self) -> registry::lifecycle::LifecycleSettings {
+        registry::lifecycle::LifecycleSettings {
+            trial_days: self.trial_days,
+            frozen_grace_days: self.frozen_grace_days,
+            every: (self.lifecycle_every_secs > 0)
+                .then(|| Duration::from_secs(self.lifecycle_every_secs)),
+        }
+    }
+
     /// Everything the server is built from, with the HTTP layer's `http`.
     pub fn settings(&self, http: crate::http::HttpSettings) -> crate::startup::Settings {
         crate::startup::Settings {
@@ -172,9 +189,7 @@ impl ServeConfig {
             limits: self.limits(),
             deletions: self.deletions(),
             outbound: self.outbound(),
-            lifecycle: registry::lifecycle::LifecycleSettings {
-                trial_days: self.trial_days,
-            },
+            lifecycle: self.lifecycle(),
         }
     }
 

@@ -21,6 +21,8 @@ pub struct Metrics {
     graphql_ok: AtomicU64,
     graphql_errors: AtomicU64,
     codes: Mutex<BTreeMap<String, u64>>,
+    trials_frozen: AtomicU64,
+    tenants_archived: AtomicU64,
 }
 
 impl Metrics {
@@ -53,6 +55,14 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// Counts what a pass of the lifecycle's clock moved.
+    pub fn lifecycle_moved(&self, moved: registry::schedule::Moved) {
+        self.trials_frozen
+            .fetch_add(moved.trials_frozen, Ordering::Relaxed);
+        self.tenants_archived
+            .fetch_add(moved.archived, Ordering::Relaxed);
     }
 
     /// Responses of `/graphql` so far: all of them, and those that carried errors.
@@ -127,6 +137,21 @@ pub fn render(metrics: &Metrics, figures: &Figures) -> String {
         "counter",
         "Errors in responses of /graphql, by extensions.code.",
         &codes,
+    );
+    family(
+        "lifecycle_moves_total",
+        "counter",
+        "Tenants the lifecycle's clock moved on, by move.",
+        &[
+            (
+                "{move=\"trial_expired\"}".to_owned(),
+                metrics.trials_frozen.load(Ordering::Relaxed),
+            ),
+            (
+                "{move=\"archived\"}".to_owned(),
+                metrics.tenants_archived.load(Ordering::Relaxed),
+            ),
+        ],
     );
     let auth = figures.auth;
     family(

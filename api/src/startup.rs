@@ -104,8 +104,10 @@ impl Application {
     /// Serves until the process is stopped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let worker = tokio::spawn(self.state.deletions.clone().run());
+        let clock = tokio::spawn(lifecycle_clock(self.state.clone()));
         let served = self.bound.serve(None, Duration::ZERO).await;
         worker.abort();
+        clock.abort();
         served
     }
 
@@ -117,9 +119,36 @@ impl Application {
     ) -> std::io::Result<()> {
         // Stopping the worker mid-batch rolls that batch back; the next start finishes it.
         let worker = tokio::spawn(self.state.deletions.clone().run());
+        let clock = tokio::spawn(lifecycle_clock(self.state.clone()));
         let served = self.bound.serve(Some(Box::pin(signal)), grace).await;
         worker.abort();
+        clock.abort();
         served
+    }
+}
+
+/// The lifecycle's clock: a pass at start, then one every `state.lifecycle.every` (none when
+/// it is off). A failed pass is logged and tried again at the next tick; a pass stopped midway
+/// rolls back the tenant it was moving, which the next pass moves.
+async fn lifecycle_clock(state: AppState) {
+    let Some(every) = state.lifecycle.every else {
+        return;
+    };
+    loop {
+        match registry::schedule::run_once(&state.db, &state.lifecycle, Some(&state.auth)).await {
+            Ok(moved) => {
+                if moved != registry::schedule::Moved::default() {
+                    tracing::info!(
+                        trials_frozen = moved.trials_frozen,
+                        archived = moved.archived,
+                        "lifecycle: tenants moved on"
+                    );
+                }
+                state.metrics.lifecycle_moved(moved);
+            }
+            Err(e) => tracing::warn!(error = %e, detail = ?e, "lifecycle pass failed"),
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

@@ -14,6 +14,7 @@
 //! - [`lifecycle`]: a tenant's states and the moves between them; locking a tenant.
 //! - [`tenants`], [`projects`], [`entitlements`], [`idp`]: the registry's records.
 //! - [`deletions`]: deleting a tenant with many audit events, in stages.
+//! - [`schedule`]: tenants that move on by themselves (expired trials, the frozen grace).
 //! - [`audit`]: the audit log's one writer, the registry's own trail, products' events.
 //! - [`outbound`]: the one client for URLs users supply, refusing addresses inside the
 //!   network.
@@ -28,6 +29,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod outbound;
 pub mod projects;
+pub mod schedule;
 pub mod tenants;
 
 pub use error::{ApiError, Code};

@@ -20,11 +20,20 @@ use crate::error::ApiError;
 pub struct LifecycleSettings {
     /// A new trial's length, when it is created without an end.
     pub trial_days: u32,
+    /// How long a tenant stays frozen before it is archived by itself.
+    pub frozen_grace_days: u32,
+    /// How often the server's clock moves tenants on ([`crate::schedule`]); `None`: never
+    /// (`api lifecycle run` from cron instead).
+    pub every: Option<std::time::Duration>,
 }
 
 impl Default for LifecycleSettings {
     fn default() -> LifecycleSettings {
-        LifecycleSettings { trial_days: 14 }
+        LifecycleSettings {
+            trial_days: 14,
+            frozen_grace_days: 30,
+            every: Some(std::time::Duration::from_secs(60)),
+        }
     }
 }
 

@@ -53,6 +53,24 @@ fn production_mode_issue_key_and_schema() {
         ],
     );
     assert!(out.status.success(), "{out:?}");
+    // `api lifecycle run`: one pass for operators who prefer cron (a trial past its end).
+    psql(
+        &url,
+        "INSERT INTO tenants (slug, name, trial_ends_at) \
+         VALUES ('lapsed', 'Lapsed', now() - interval '1 day')",
+    );
+    let pass = |expected: &str| {
+        let run = Command::new(API)
+            .args(["lifecycle", "run"])
+            .env("DATABASE_URL", &url)
+            .output()
+            .expect("api lifecycle run");
+        assert!(run.status.success(), "{run:?}");
+        let said = String::from_utf8_lossy(&run.stdout).into_owned();
+        assert!(said.contains(expected), "{said}");
+    };
+    pass("1 expired trial(s) frozen, 0 tenant(s) past the frozen grace archived");
+    pass("0 expired trial(s) frozen");
     let stdout = String::from_utf8(out.stdout).expect("utf-8");
     assert_eq!(stdout.lines().count(), 1, "the key alone on one line");
     let key = stdout.trim();

@@ -132,6 +132,35 @@ pub async fn record_as(
     meta: &RequestMeta,
     change: Change,
 ) -> Result<(), ApiError> {
+    let actor = Actor {
+        id: Some(key_id.to_string()),
+        name: Some(key_name.to_owned()),
+        kind: Some("service".into()),
+    };
+    record_by(db, actor, meta, change).await
+}
+
+/// Writes the audit row of `change` made by the registry itself (`name` says which part:
+/// `lifecycle`, ...), with actor `system`.
+pub async fn record_system(
+    db: &impl ConnectionTrait,
+    name: &str,
+    change: Change,
+) -> Result<(), ApiError> {
+    let actor = Actor {
+        id: Some("system".to_owned()),
+        name: Some(name.to_owned()),
+        kind: Some("system".into()),
+    };
+    record_by(db, actor, &RequestMeta::default(), change).await
+}
+
+async fn record_by(
+    db: &impl ConnectionTrait,
+    actor: Actor,
+    meta: &RequestMeta,
+    change: Change,
+) -> Result<(), ApiError> {
     let mut metadata =
         json!({ "crud": change.crud, "before": change.before, "after": change.after });
     if let (Some(reason), Some(object)) = (change.reason, metadata.as_object_mut()) {
@@ -140,11 +169,7 @@ pub async fn record_as(
     let (target_type, target_id, target_name) = change.target;
     let event = Event {
         tenant_id: change.tenant_id,
-        actor: Actor {
-            id: Some(key_id.to_string()),
-            name: Some(key_name.to_owned()),
-            kind: Some("service".into()),
-        },
+        actor,
         action: change.action.into(),
         target: Target {
             id: Some(target_id),

@@ -24,7 +24,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use change::{Audited, Change, diff, record, record_as, snapshot};
+pub use change::{Audited, Change, diff, record, record_as, record_system, snapshot};
 pub use publish::{Recorded, publish, record_event};
 
 use crate::error::ApiError;

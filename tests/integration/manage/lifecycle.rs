@@ -363,3 +363,182 @@ async fn a_trial_has_an_end_and_is_over_when_it_passes() {
         "{listed}"
     );
 }
+
+/// The lifecycle's settings for a pass.
+fn every_day() -> registry::lifecycle::LifecycleSettings {
+    registry::lifecycle::LifecycleSettings::default()
+}
+
+#[tokio::test]
+async fn expired_trials_freeze_and_tenants_frozen_past_the_grace_are_archived() {
+    let ops = Ops::new().await;
+    let app = &ops.app;
+    let db = &app.db.db;
+    let mut ids = Vec::new();
+    for (slug, status, times) in [
+        (
+            "lapsed",
+            "trial",
+            "trial_ends_at = now() - interval '1 minute'",
+        ),
+        (
+            "trying",
+            "trial",
+            "trial_ends_at = now() + interval '1 day'",
+        ),
+        (
+            "long-frozen",
+            "frozen",
+            "status_since = now() - interval '31 days'",
+        ),
+        (
+            "just-frozen",
+            "frozen",
+            "status_since = now() - interval '29 days'",
+        ),
+        (
+            "paying",
+            "active",
+            "trial_ends_at = now() - interval '90 days'",
+        ),
+    ] {
+        let id = insert_tenant(db, slug).await.unwrap().id;
+        db.execute_unprepared(&format!(
+            "UPDATE tenants SET status = '{status}', {times} WHERE id = '{id}'"
+        ))
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    let key = ops
+        .key_for(ids[2], "frozen-reader", &[Scope::TenantsRead])
+        .await;
+    let moved = registry::schedule::run_once(db, &every_day(), Some(&app.state.auth))
+        .await
+        .unwrap();
+    assert_eq!((moved.trials_frozen, moved.archived), (1, 1));
+    let status = |id: Uuid| async move {
+        app.db
+            .value::<String>(
+                &format!("SELECT status::text FROM tenants WHERE id = '{id}'"),
+                vec![],
+            )
+            .await
+    };
+    assert_eq!(
+        [
+            status(ids[0]).await,
+            status(ids[1]).await,
+            status(ids[2]).await,
+            status(ids[3]).await,
+            status(ids[4]).await
+        ],
+        ["frozen", "trial", "archived", "frozen", "active"]
+    );
+    let expired = ops.audit("tenant.trial_expired").await;
+    assert_eq!(expired.len(), 1);
+    assert_eq!(
+        (
+            expired[0].actor_id.as_deref(),
+            expired[0].actor_type.as_deref(),
+            expired[0].actor_name.as_deref()
+        ),
+        (Some("system"), Some("system"), Some("lifecycle"))
+    );
+    assert_eq!(expired[0].tenant_id, Some(ids[0]));
+    let archived = ops.audit("tenant.archived").await;
+    assert_eq!(archived.len(), 1);
+    assert_eq!(archived[0].metadata["after"]["keys_revoked"], 1);
+    // Its keys were revoked, and this process forgot them at once.
+    let r = app.gql(&key, "{ viewer { keyId } }", json!({})).await;
+    assert_eq!(error_code(&r), "UNAUTHENTICATED");
+    // The grace counts from the new state: the trial frozen now is not archived by a pass
+    // now; nothing is due twice.
+    let again = registry::schedule::run_once(db, &every_day(), None)
+        .await
+        .unwrap();
+    assert_eq!(again, registry::schedule::Moved::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_passing_at_once_move_each_tenant_once() {
+    let app = TestApp::spawn(TestApp::settings()).await;
+    let db = &app.db.db;
+    for n in 0..20 {
+        let id = insert_tenant(db, &format!("lapsed-{n}")).await.unwrap().id;
+        db.execute_unprepared(&format!(
+            "UPDATE tenants SET trial_ends_at = now() - interval '1 hour' WHERE id = '{id}'"
+        ))
+        .await
+        .unwrap();
+    }
+    // Two pools, as two server processes have.
+    let (first, second) = (
+        tests::server::connect(app.db.url()).await.unwrap(),
+        tests::server::connect(app.db.url()).await.unwrap(),
+    );
+    let settings = every_day();
+    let (a, b) = tokio::join!(
+        registry::schedule::run_once(&first, &settings, None),
+        registry::schedule::run_once(&second, &settings, None)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.trials_frozen + b.trials_frozen, 20, "{a:?} {b:?}");
+    let rows: i64 = app
+        .db
+        .value(
+            "SELECT count(*) FROM audit_log WHERE action = 'tenant.trial_expired'",
+            vec![],
+        )
+        .await;
+    assert_eq!(rows, 20, "one audit row per tenant");
+}
+
+#[tokio::test]
+async fn the_servers_clock_passes_at_start_and_counts_its_moves() {
+    let app = TestApp::spawn({
+        let mut settings = TestApp::settings();
+        settings.lifecycle.every = Some(std::time::Duration::from_millis(100));
+        settings
+    })
+    .await;
+    let id = insert_tenant(&app.db.db, "lapsed").await.unwrap().id;
+    app.db
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE tenants SET trial_ends_at = now() - interval '1 minute' WHERE id = '{id}'"
+        ))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let status: String = app
+            .db
+            .value(
+                &format!("SELECT status::text FROM tenants WHERE id = '{id}'"),
+                vec![],
+            )
+            .await;
+        if status == "frozen" {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "not moved"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let metrics = app
+        .http()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tenant_registry_lifecycle_moves_total{move=\"trial_expired\"} 1"),
+        "{metrics}"
+    );
+}
