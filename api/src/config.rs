@@ -101,10 +101,27 @@ pub struct ServeConfig {
     /// grace); also one at start. 0: none (run `api lifecycle run` from cron instead).
     #[arg(long, env = "API_LIFECYCLE_EVERY_SECS", default_value_t = 60)]
     pub lifecycle_every_secs: u64,
+    /// When the demo tenants are reset each day, HH:MM in UTC, by the lifecycle's clock; `off`:
+    /// never.
+    #[arg(long, env = "API_DEMO_RESET_AT", default_value = "03:00", value_parser = parse_reset_at)]
+    pub demo_reset_at: ResetAt,
     /// Keep a well-formed `x-request-id` sent by the client, for a server behind a proxy that
     /// sets it; otherwise every request gets an id of the server's own.
     #[arg(long, env = "API_TRUST_REQUEST_ID")]
     pub trust_request_id: bool,
+}
+
+/// `--demo-reset-at`: a time of day (UTC), or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResetAt(pub Option<chrono::NaiveTime>);
+
+fn parse_reset_at(text: &str) -> Result<ResetAt, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(ResetAt(None));
+    }
+    chrono::NaiveTime::parse_from_str(text, "%H:%M")
+        .map(|t| ResetAt(Some(t)))
+        .map_err(|_| format!("{text:?} is not HH:MM (UTC) or off"))
 }
 
 /// The default `RUST_LOG` filter.
@@ -177,6 +194,7 @@ impl ServeConfig {
             frozen_grace_days: self.frozen_grace_days,
             every: (self.lifecycle_every_secs > 0)
                 .then(|| Duration::from_secs(self.lifecycle_every_secs)),
+            demo_reset_at: self.demo_reset_at.0,
         }
     }
 

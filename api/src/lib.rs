@@ -6,6 +6,7 @@
 //! - [`config`]: every setting, flag and environment variable, in one place.
 //! - [`startup`]: builds the server from settings and a pool; binds (port 0 in tests), runs.
 //! - [`dev`]: the dev mode's own cluster, demo data and operator key.
+//! - [`demo_reset`]: the nightly reset of the demo tenants, run by the lifecycle's clock.
 //! - [`http`]: every route (GraphQL, Retraced's endpoints, playground, health, metrics), the
 //!   prologue they share, and how errors become HTTP answers. The only module that knows poem.
 //! - [`graphql`]: the schema: resolvers as adapters over the registry, the audit page writer.
@@ -18,6 +19,7 @@
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod demo_reset;
 pub mod dev;
 pub mod graphql;
 pub mod http;

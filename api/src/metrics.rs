@@ -23,6 +23,7 @@ pub struct Metrics {
     codes: Mutex<BTreeMap<String, u64>>,
     trials_frozen: AtomicU64,
     tenants_archived: AtomicU64,
+    demo_resets: AtomicU64,
 }
 
 impl Metrics {
@@ -63,6 +64,11 @@ impl Metrics {
             .fetch_add(moved.trials_frozen, Ordering::Relaxed);
         self.tenants_archived
             .fetch_add(moved.archived, Ordering::Relaxed);
+    }
+
+    /// Counts a nightly demo reset.
+    pub fn demo_reset(&self) {
+        self.demo_resets.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Responses of `/graphql` so far: all of them, and those that carried errors.
@@ -150,6 +156,10 @@ pub fn render(metrics: &Metrics, figures: &Figures) -> String {
             (
                 "{move=\"archived\"}".to_owned(),
                 metrics.tenants_archived.load(Ordering::Relaxed),
+            ),
+            (
+                "{move=\"demo_reset\"}".to_owned(),
+                metrics.demo_resets.load(Ordering::Relaxed),
             ),
         ],
     );

@@ -148,6 +148,16 @@ async fn lifecycle_clock(state: AppState) {
             }
             Err(e) => tracing::warn!(error = %e, detail = ?e, "lifecycle pass failed"),
         }
+        if let Some(at) = state.lifecycle.demo_reset_at {
+            match crate::demo_reset::reset_if_due(&state.db, at, chrono::Utc::now()).await {
+                Ok(true) => {
+                    tracing::info!("demo tenants reset");
+                    state.metrics.demo_reset();
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, detail = ?e, "demo reset failed"),
+            }
+        }
         tokio::time::sleep(every).await;
     }
 }

@@ -25,6 +25,8 @@ pub struct LifecycleSettings {
     /// How often the server's clock moves tenants on ([`crate::schedule`]); `None`: never
     /// (`api lifecycle run` from cron instead).
     pub every: Option<std::time::Duration>,
+    /// When the demo tenants are reset each day (UTC); `None`: never.
+    pub demo_reset_at: Option<chrono::NaiveTime>,
 }
 
 impl Default for LifecycleSettings {
@@ -33,6 +35,7 @@ impl Default for LifecycleSettings {
             trial_days: 14,
             frozen_grace_days: 30,
             every: Some(std::time::Duration::from_secs(60)),
+            demo_reset_at: chrono::NaiveTime::from_hms_opt(3, 0, 0),
         }
     }
 }

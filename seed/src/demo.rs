@@ -67,10 +67,11 @@ pub async fn seed_demo(
 }
 
 /// Deletes the demo tenants (`kind = demo`) with their audit history, and creates them anew, in
-/// one transaction: a failure leaves the old demo tenants in place. Customer tenants and their
+/// one transaction (a savepoint when `db` is a transaction already: the server's nightly reset
+/// holds its lock in one): a failure leaves the old demo tenants in place. Customer tenants and their
 /// data are not touched.
 pub async fn reset_demo(
-    db: &DatabaseConnection,
+    db: &impl registry::Db,
     options: &DemoOptions,
 ) -> Result<DemoReport, SeedError> {
     let mut report = DemoReport::default();

@@ -542,3 +542,75 @@ async fn the_servers_clock_passes_at_start_and_counts_its_moves() {
         "{metrics}"
     );
 }
+
+#[test]
+fn the_reset_time_is_the_latest_at_or_before_now() {
+    use api::demo_reset::latest_slot;
+    use chrono::{NaiveTime, TimeZone, Utc};
+    let at = NaiveTime::from_hms_opt(3, 0, 0).unwrap();
+    let day = |d, h, m| Utc.with_ymd_and_hms(2026, 12, d, h, m, 0).unwrap();
+    assert_eq!(latest_slot(day(7, 5, 0), at), day(7, 3, 0));
+    assert_eq!(latest_slot(day(7, 3, 0), at), day(7, 3, 0));
+    assert_eq!(latest_slot(day(7, 2, 59), at), day(6, 3, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_is_reset_once_a_day_whatever_the_number_of_processes() {
+    use api::demo_reset::reset_if_due;
+    let app = TestApp::spawn(TestApp::settings()).await;
+    let db = &app.db.db;
+    let options = seed::demo::DemoOptions {
+        seed: 3,
+        events_per_tenant: 20,
+        now: chrono::Utc::now(),
+    };
+    seed::demo::seed_demo(db, &options).await.unwrap();
+    let at = chrono::NaiveTime::from_hms_opt(3, 0, 0).unwrap();
+    let now = chrono::Utc::now();
+    let demo_ids =
+        "SELECT string_agg(id::text, ',' ORDER BY slug) FROM tenants WHERE kind = 'demo'";
+    let customers =
+        "SELECT string_agg(id::text, ',' ORDER BY slug) FROM tenants WHERE kind = 'customer'";
+    let (demo_before, customers_before): (String, String) = (
+        app.db.value(demo_ids, vec![]).await,
+        app.db.value(customers, vec![]).await,
+    );
+    // Just seeded: not due until the next reset time has passed.
+    assert!(!reset_if_due(db, at, now).await.unwrap());
+    // The demo tenants were made two days ago: due. Two processes at once reset it once.
+    db.execute_unprepared(
+        "UPDATE tenants SET created_at = now() - interval '2 days' WHERE kind = 'demo'",
+    )
+    .await
+    .unwrap();
+    let (first, second) = (
+        tests::server::connect(app.db.url()).await.unwrap(),
+        tests::server::connect(app.db.url()).await.unwrap(),
+    );
+    let (a, b) = tokio::join!(
+        reset_if_due(&first, at, now),
+        reset_if_due(&second, at, now)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a ^ b, "exactly one reset: {a} {b}");
+    let resets = "SELECT count(*) FROM audit_log WHERE action = 'demo.reset' AND product IS NULL";
+    assert_eq!(app.db.value::<i64>(resets, vec![]).await, 1);
+    let demo_after: String = app.db.value(demo_ids, vec![]).await;
+    assert_ne!(demo_after, demo_before, "the demo tenants are new");
+    assert_eq!(
+        app.db.value::<String>(customers, vec![]).await,
+        customers_before,
+        "customers untouched"
+    );
+    // Done for today.
+    assert!(!reset_if_due(db, at, now).await.unwrap());
+    // A day later (the last reset moved back a day), it is due again.
+    db.execute_unprepared(
+        "UPDATE audit_log SET created_at = created_at - interval '1 day' \
+         WHERE action = 'demo.reset' AND product IS NULL",
+    )
+    .await
+    .unwrap();
+    assert!(reset_if_due(db, at, now).await.unwrap());
+    assert_eq!(app.db.value::<i64>(resets, vec![]).await, 2);
+}
