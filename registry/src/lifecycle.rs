@@ -125,11 +125,11 @@ pub fn check_publish(slug: &str, status: TenantStatus) -> Result<(), ApiError> {
     }
 }
 
-fn archived(slug: &str) -> ApiError {
+/// `TENANT_ARCHIVED` for tenant `slug`, saying what the state allows.
+pub fn archived(slug: &str) -> ApiError {
     ApiError::TenantArchived(format!(
-        "tenant {slug} is {}: nothing is accepted for it any more; its audit log stays with \
-         the platform operators",
-        state_of(TenantStatus::Archived)
+        "tenant {slug} is archived: nothing is accepted for it any more; its audit log stays \
+         with the platform operators"
     ))
 }
 

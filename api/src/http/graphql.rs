@@ -218,9 +218,11 @@ async fn admit(
     let credential = Credential::Bearer(req.header(header::AUTHORIZATION));
     match prologue::caller(req, state, credential).await {
         Ok(principal) => Ok(principal),
-        Err(e @ (ApiError::Unauthenticated(_) | ApiError::RateLimited { .. })) => {
-            Err((errors::status(e.code()), e))
-        }
+        Err(
+            e @ (ApiError::Unauthenticated(_)
+            | ApiError::RateLimited { .. }
+            | ApiError::TenantArchived(_)),
+        ) => Err((errors::status(e.code()), e)),
         Err(e) => Err((StatusCode::SERVICE_UNAVAILABLE, e)),
     }
 }

@@ -59,7 +59,9 @@ async fn authorized_json(
     let caller = match prologue::caller(req, state, Credential::Token(token)).await {
         Ok(caller) => caller,
         Err(ApiError::Unauthenticated(m)) => return Err(unauthorized(&m)),
-        Err(e @ ApiError::RateLimited { .. }) => return Err(retraced_from(e)),
+        Err(e @ (ApiError::RateLimited { .. } | ApiError::TenantArchived(_))) => {
+            return Err(retraced_from(e));
+        }
         Err(e) => {
             e.log_internal("verifying a Retraced key");
             let status = StatusCode::SERVICE_UNAVAILABLE;

@@ -234,6 +234,16 @@ impl Authenticator {
         }
         for (key, tenant) in candidates {
             let Some(tenant) = tenant else { continue };
+            if tenant.status == entity::sea_orm_active_enums::TenantStatus::Archived {
+                // An archived tenant's keys are revoked as it is archived; one that is not
+                // (data written another way) still opens nothing. Checked after the argon2
+                // check below, so that the answer tells only the key's holder.
+                if !self.verify(&plaintext, &key.hash).await? {
+                    continue;
+                }
+                release();
+                return Err(crate::lifecycle::archived(&tenant.slug));
+            }
             let same_key = known
                 .as_ref()
                 .is_some_and(|(id, hash)| *id == key.id && *hash == key.hash);

@@ -105,11 +105,13 @@ impl Principal {
     /// `UNAUTHENTICATED` unless the key's row is still unrevoked, read in `txn` and held
     /// (`FOR KEY SHARE`) until it ends: a key revoked by another process, whose verdict this
     /// process still has cached, changes nothing. Its tenant's status now, for
-    /// [`Principal::begin`]. One lookup by primary key.
+    /// [`Principal::begin`] (a trial past its end counts as frozen: that is where it is going,
+    /// whether or not the lifecycle's clock has moved it yet). One lookup by primary key.
     pub async fn require_live(&self, txn: &DatabaseTransaction) -> Result<TenantStatus, ApiError> {
         self.check_live(
             txn,
-            "SELECT t.status::text FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+            "SELECT CASE WHEN t.status = 'trial' AND t.trial_ends_at <= now() THEN 'frozen' \
+             ELSE t.status::text END FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.id = $1 AND k.revoked_at IS NULL FOR KEY SHARE OF k",
         )
         .await
@@ -124,7 +126,8 @@ impl Principal {
     ) -> Result<TenantStatus, ApiError> {
         self.check_live(
             db,
-            "SELECT t.status::text FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+            "SELECT CASE WHEN t.status = 'trial' AND t.trial_ends_at <= now() THEN 'frozen' \
+             ELSE t.status::text END FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.id = $1 AND k.revoked_at IS NULL",
         )
         .await

@@ -614,3 +614,71 @@ async fn the_demo_is_reset_once_a_day_whatever_the_number_of_processes() {
     assert!(reset_if_due(db, at, now).await.unwrap());
     assert_eq!(app.db.value::<i64>(resets, vec![]).await, 2);
 }
+
+#[tokio::test]
+async fn an_archived_tenants_key_opens_nothing_and_an_ended_trial_changes_nothing() {
+    let ops = Ops::new().await;
+    let app = &ops.app;
+    let db = &app.db.db;
+    // Archived by writing the row (as data restored or seeded may be), its key not revoked.
+    let gone = insert_tenant_in(db, "gone", TenantStatus::Archived, TenantKind::Customer)
+        .await
+        .unwrap()
+        .id;
+    let key = app
+        .issue_key(
+            gone,
+            "left-over",
+            &[Scope::TenantsRead, Scope::AuditWrite],
+            Some("crm"),
+        )
+        .await;
+    let response = app
+        .http()
+        .post(app.url("/graphql"))
+        .bearer_auth(&key)
+        .json(&json!({"query": "{ viewer { keyId } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "TENANT_ARCHIVED", "{body}");
+    let (status, body) = publish(app, &key, None).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (403, json!("TENANT_ARCHIVED"))
+    );
+    // A trial past its end, before the clock has moved it: reads, publishes, changes nothing.
+    let lapsed = insert_tenant(db, "lapsed").await.unwrap().id;
+    db.execute_unprepared(&format!(
+        "UPDATE tenants SET trial_ends_at = now() - interval '1 minute' WHERE id = '{lapsed}'"
+    ))
+    .await
+    .unwrap();
+    let admin = ops.key_for(lapsed, "admin", &admin_scopes()).await;
+    let read = app
+        .gql(
+            &admin,
+            "query($t: UUID!) { tenant(id: $t) { status } }",
+            json!({"t": lapsed}),
+        )
+        .await;
+    assert_eq!(read["data"]["tenant"]["status"], "TRIAL", "{read}");
+    let write = app
+        .gql(
+            &admin,
+            "mutation($t: UUID!) { createProject(tenantId: $t, slug: \"web\", name: \"W\") { id } }",
+            json!({"t": lapsed}),
+        )
+        .await;
+    assert_eq!(error_code(&write), "TENANT_FROZEN", "{write}");
+    let recorded = app
+        .gql(
+            &admin,
+            "mutation { recordAuditEvent(input: {product: \"crm\", action: \"crm.login\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(recorded.get("errors").is_none(), "{recorded}");
+}
