@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use entity::audit_log;
 use entity::prelude::{TenantProjects, Tenants};
 use entity::scope::Scope;
+use entity::sea_orm_active_enums::TenantStatus;
 use entity::tenants;
 use ipnetwork::IpNetwork;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -18,6 +19,7 @@ use super::{Actor, Event, RequestMeta, Rules, Target, append_all, lengths, reser
 use crate::Db;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::lifecycle::{check_publish, parse_status};
 
 /// One event as `recordAuditEvent` states it.
 #[derive(Debug, Clone, Default)]
@@ -51,21 +53,22 @@ pub async fn record_event(
     input: Recorded,
 ) -> Result<audit_log::Model, ApiError> {
     caller.require(Scope::AuditWrite)?;
-    caller.require_live_now(db).await?;
     let rules = Rules::GRAPHQL;
     let event = Event {
         action: input.action,
         ..Event::default()
     };
-    event.check_action(rules)?;
-    let tenant_id = match input.tenant_id {
-        Some(id) => {
-            caller.require_reach(id)?;
-            id
-        }
-        None => caller.tenant_id,
+    let action = event.check_action(rules);
+    let tenant = match input.tenant_id {
+        Some(id) => caller.require_reach(id).map(|()| id),
+        None => Ok(caller.tenant_id),
     };
-    check_states(db, &[tenant_id]).await?;
+    // One statement for the key and the tenant; a revoked key hears of nothing else.
+    let standing = standing(db, caller, tenant.iter().copied().collect()).await?;
+    standing.require_live()?;
+    action?;
+    let tenant_id = tenant?;
+    standing.require_open()?;
     let product = match (&caller.product, input.product) {
         (Some(own), Some(asked)) if *own != asked => {
             return Err(ApiError::Forbidden(format!(
@@ -133,24 +136,18 @@ pub async fn publish<T, R>(
     mut build: impl FnMut(i64, Uuid, T) -> (Event, R),
 ) -> Result<Vec<R>, ApiError> {
     let txn = db.begin().await?;
-    caller.require_live_now(&txn).await?;
-    let mut tenants = Vec::with_capacity(items.len());
-    let mut resolved: HashMap<Option<String>, Uuid> = HashMap::new();
-    for (group, _) in &items {
-        let tenant = match resolved.get(group) {
-            Some(tenant) => *tenant,
-            None => {
-                let tenant = tenant_named(&txn, caller, group.as_deref()).await?;
-                resolved.insert(group.clone(), tenant);
-                tenant
-            }
-        };
-        tenants.push(tenant);
-    }
-    let mut distinct: Vec<Uuid> = resolved.values().copied().collect();
+    let resolution = resolve(&txn, caller, &items).await;
+    let mut distinct: Vec<Uuid> = match &resolution {
+        Ok(tenants) => tenants.clone(),
+        Err(_) => Vec::new(),
+    };
     distinct.sort();
     distinct.dedup();
-    check_states(&txn, &distinct).await?;
+    // One statement for the key and the tenants; a revoked key hears of nothing else.
+    let standing = standing(&txn, caller, distinct).await?;
+    standing.require_live()?;
+    let tenants = resolution?;
+    standing.require_open()?;
     let ids = reserve_ids(&txn, items.len()).await?;
     let mut answers = Vec::with_capacity(items.len());
     let mut events = Vec::with_capacity(items.len());
@@ -203,23 +200,92 @@ async fn tenant_named(
     }
 }
 
-/// `TENANT_ARCHIVED` if one of `tenants` takes no more events ([`crate::lifecycle`]);
-/// `NOT_FOUND` for one that does not exist. One statement.
-async fn check_states(db: &impl ConnectionTrait, tenants: &[Uuid]) -> Result<(), ApiError> {
-    let found: Vec<(Uuid, String, entity::sea_orm_active_enums::TenantStatus)> = Tenants::find()
-        .select_only()
-        .column(tenants::Column::Id)
-        .column(tenants::Column::Slug)
-        .column(tenants::Column::Status)
-        .filter(tenants::Column::Id.is_in(tenants.iter().copied()))
-        .into_tuple()
-        .all(db)
+/// The tenant of each item, each distinct name looked up once.
+async fn resolve<T>(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    items: &[(Option<String>, T)],
+) -> Result<Vec<Uuid>, ApiError> {
+    let mut tenants = Vec::with_capacity(items.len());
+    let mut resolved: HashMap<Option<&str>, Uuid> = HashMap::new();
+    for (group, _) in items {
+        let group = group.as_deref();
+        let tenant = match resolved.get(&group) {
+            Some(tenant) => *tenant,
+            None => {
+                let tenant = tenant_named(db, caller, group).await?;
+                resolved.insert(group, tenant);
+                tenant
+            }
+        };
+        tenants.push(tenant);
+    }
+    Ok(tenants)
+}
+
+/// Whether a key may still publish, and the tenants it publishes for as they are now.
+#[derive(Debug)]
+struct Standing {
+    live: bool,
+    wanted: usize,
+    found: Vec<(String, TenantStatus)>,
+}
+
+/// The caller's key row (unrevoked?) and the state of `tenants` (distinct ids), in one
+/// statement: a publish's checks cost one round trip.
+async fn standing(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    tenants: Vec<Uuid>,
+) -> Result<Standing, ApiError> {
+    let wanted = tenants.len();
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT k.live, t.slug, t.status::text \
+             FROM (SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL) \
+                   AS live) k \
+             LEFT JOIN tenants t ON t.id = ANY($2)",
+            [caller.key_id.into(), tenants.into()],
+        ))
         .await?;
-    if found.len() < tenants.len() {
-        return Err(ApiError::NotFound("no such tenant".to_owned()));
+    let mut standing = Standing {
+        live: false,
+        wanted,
+        found: Vec::with_capacity(rows.len()),
+    };
+    for row in rows {
+        standing.live = row.try_get_by_index(0)?;
+        let (slug, status): (Option<String>, Option<String>) =
+            (row.try_get_by_index(1)?, row.try_get_by_index(2)?);
+        if let (Some(slug), Some(status)) = (slug, status.as_deref().and_then(parse_status)) {
+            standing.found.push((slug, status));
+        }
     }
-    for (_, slug, status) in &found {
-        crate::lifecycle::check_publish(slug, *status)?;
+    Ok(standing)
+}
+
+impl Standing {
+    /// `UNAUTHENTICATED` once the key is revoked (its cached verdict is not enough).
+    fn require_live(&self) -> Result<(), ApiError> {
+        if self.live {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthenticated(
+                "this API key has been revoked".to_owned(),
+            ))
+        }
     }
-    Ok(())
+
+    /// `NOT_FOUND` for a tenant that does not exist; `TENANT_ARCHIVED` for one that takes no
+    /// more events ([`crate::lifecycle`]).
+    fn require_open(&self) -> Result<(), ApiError> {
+        if self.found.len() < self.wanted {
+            return Err(ApiError::NotFound("no such tenant".to_owned()));
+        }
+        for (slug, status) in &self.found {
+            check_publish(slug, *status)?;
+        }
+        Ok(())
+    }
 }

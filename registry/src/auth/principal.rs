@@ -108,40 +108,12 @@ impl Principal {
     /// [`Principal::begin`] (a trial past its end counts as frozen: that is where it is going,
     /// whether or not the lifecycle's clock has moved it yet). One lookup by primary key.
     pub async fn require_live(&self, txn: &DatabaseTransaction) -> Result<TenantStatus, ApiError> {
-        self.check_live(
-            txn,
-            "SELECT CASE WHEN t.status = 'trial' AND t.trial_ends_at <= now() THEN 'frozen' \
-             ELSE t.status::text END FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
-             WHERE k.id = $1 AND k.revoked_at IS NULL FOR KEY SHARE OF k",
-        )
-        .await
-    }
-
-    /// [`Principal::require_live`] without holding the row: for publishing events, where many
-    /// transactions of one key run at once and a lock on its row would make each of them a
-    /// multixact (an event published while a revoke commits is an event of a live key).
-    pub async fn require_live_now(
-        &self,
-        db: &impl ConnectionTrait,
-    ) -> Result<TenantStatus, ApiError> {
-        self.check_live(
-            db,
-            "SELECT CASE WHEN t.status = 'trial' AND t.trial_ends_at <= now() THEN 'frozen' \
-             ELSE t.status::text END FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
-             WHERE k.id = $1 AND k.revoked_at IS NULL",
-        )
-        .await
-    }
-
-    async fn check_live(
-        &self,
-        db: &impl ConnectionTrait,
-        sql: &str,
-    ) -> Result<TenantStatus, ApiError> {
-        let row = db
+        let row = txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                sql,
+                "SELECT CASE WHEN t.status = 'trial' AND t.trial_ends_at <= now() THEN 'frozen' \
+                 ELSE t.status::text END FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+                 WHERE k.id = $1 AND k.revoked_at IS NULL FOR KEY SHARE OF k",
                 [self.key_id.into()],
             ))
             .await?;
