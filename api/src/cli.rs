@@ -42,13 +42,16 @@ pub enum Cmd {
         /// A name for the key, unique within the tenant.
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes: tenants:read, tenants:write, keys:write, audit:read,
-        /// audit:write, platform.
+        /// Comma-separated scopes: tenants:read, tenants:write, keys:write, keys:verify,
+        /// audit:read, audit:write, platform.
         #[arg(long, value_delimiter = ',', required = true)]
         scopes: Vec<String>,
         /// Confine the key to one product.
         #[arg(long)]
         product: Option<String>,
+        /// The key stops working this long from now (90d, 12h, 1y); without it, never.
+        #[arg(long, value_parser = crate::config::parse_duration)]
+        expires_in: Option<chrono::Duration>,
     },
     /// Print the GraphQL schema (SDL).
     Schema,
@@ -78,7 +81,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             scopes,
             product,
-        }) => issue(cli.serve, tenant, name, scopes, product).await,
+            expires_in,
+        }) => issue(cli.serve, tenant, name, scopes, product, expires_in).await,
         Some(Cmd::Lifecycle(LifecycleCmd::Run)) => lifecycle_run(cli.serve).await,
         Some(Cmd::Serve(config)) => serve(config).await,
         None => serve(cli.serve).await,
@@ -213,6 +217,7 @@ pub async fn issue(
     name: String,
     scopes: Vec<String>,
     product: Option<String>,
+    expires_in: Option<chrono::Duration>,
 ) -> anyhow::Result<()> {
     let (db, _cluster) = tool_db(&config).await?;
     let owner = Tenants::find()
@@ -234,6 +239,7 @@ pub async fn issue(
             name,
             scopes,
             product,
+            expires_at: expires_in.map(|d| chrono::Utc::now() + d),
         },
     )
     .await
@@ -243,8 +249,12 @@ pub async fn issue(
         ),
         other => anyhow::anyhow!(other.message()),
     })?;
+    let expiry = issued.record.expires_at.map_or_else(
+        || "no expiry".to_owned(),
+        |t| format!("expires {}", t.to_utc().format("%Y-%m-%dT%H:%M:%SZ")),
+    );
     eprintln!(
-        "issued key {} ({}) for {tenant} with scopes {}; it is shown once:",
+        "issued key {} ({}) for {tenant} with scopes {}, {expiry}; it is shown once:",
         issued.record.name,
         issued.record.prefix,
         issued.record.scopes.join(",")

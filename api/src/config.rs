@@ -124,6 +124,37 @@ fn parse_reset_at(text: &str) -> Result<ResetAt, String> {
         .map_err(|_| format!("{text:?} is not HH:MM (UTC) or off"))
 }
 
+/// A length of time as operators write it: a whole number and a unit, `s`, `m`, `h`, `d`
+/// (days), `w` (weeks) or `y` (365 days): `90d`, `12h`, `1y`. Zero is refused.
+pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
+    let text = text.trim();
+    let unit_at = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit: write it like 90d, 12h, 30m or 1y"))?;
+    let (number, unit) = text.split_at(unit_at);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a whole number (like 90d)"))?;
+    let seconds_per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "y" => 365 * 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?}: the unit is one of s, m, h, d, w, y (like 90d)"
+            ));
+        }
+    };
+    let seconds = n
+        .checked_mul(seconds_per)
+        .filter(|s| *s > 0 && *s <= 100 * 365 * 86_400)
+        .ok_or_else(|| format!("{text:?} is not between 1s and 100y"))?;
+    Ok(chrono::Duration::seconds(seconds))
+}
+
 /// The default `RUST_LOG` filter.
 pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn";
 

@@ -180,6 +180,18 @@ pub fn render(metrics: &Metrics, figures: &Figures) -> String {
         &[(String::new(), auth.rate_limited)],
     );
     family(
+        "key_notices_total",
+        "counter",
+        "The database's notices of changed keys and tenants applied to the key cache.",
+        &[(String::new(), auth.notices)],
+    );
+    family(
+        "key_notices_listening",
+        "gauge",
+        "1 while the key notices' connection listens (the key cache is in use), else 0.",
+        &[(String::new(), u64::from(auth.listening))],
+    );
+    family(
         "validation_reused_total",
         "counter",
         "GraphQL requests that reused the validation of an identical earlier request.",

@@ -23,7 +23,24 @@ use registry::outbound::{Outbound, OutboundSettings};
 pub struct Application {
     bound: Bound,
     state: AppState,
+    /// The listener of key notices ([`registry::auth::listener`]), running from the build
+    /// until the application is dropped.
+    _listener: AbortOnDrop,
 }
+
+/// A task stopped when its handle goes.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How long the build waits for the key notices' listener before serving without the key
+/// cache (every request then reads its key from the database until the listener is up).
+const LISTENER_WAIT: Duration = Duration::from_secs(5);
 
 /// Everything the server is built from but its database.
 #[derive(Debug, Clone)]
@@ -61,7 +78,8 @@ impl Default for Settings {
 
 impl Application {
     /// Binds `settings.bind` and prepares the routes over `db`, and the worker of tenant
-    /// deletions in stages (it runs while the server does).
+    /// deletions in stages (it runs while the server does). Starts listening for key notices
+    /// first (waiting up to 5 s for it), so that the key cache is in use from the first request.
     pub async fn build(db: DatabaseConnection, settings: Settings) -> std::io::Result<Application> {
         let Settings {
             bind,
@@ -87,8 +105,21 @@ impl Application {
             build_schema(state.clone(), limits),
             crate::retraced::search::build_schema(limits),
         );
+        let listener = tokio::spawn(registry::auth::listener::listen(
+            state.db.clone(),
+            state.auth.clone(),
+        ));
+        if !state.auth.wait_listening(LISTENER_WAIT).await {
+            tracing::warn!(
+                "not yet listening for key notices; serving without the key cache until then"
+            );
+        }
         let bound = Bound::bind(bind, schemas, state.clone(), http).await?;
-        Ok(Application { bound, state })
+        Ok(Application {
+            bound,
+            state,
+            _listener: AbortOnDrop(listener),
+        })
     }
 
     /// The address actually bound (the port is chosen when binding port 0).

@@ -131,3 +131,32 @@ pub(crate) async fn s10(
         format!("INSERT INTO audit_log ({columns}) VALUES {values};\n"),
     ))
 }
+
+/// S14: the API answers `VALID` for the key, and the floor's one row is that key.
+pub(crate) async fn s14(
+    db: &DatabaseConnection,
+    http: &reqwest::Client,
+    base: &str,
+    verifier: &str,
+    body: &Value,
+    statement: &Statement,
+) -> Result<()> {
+    let rows = db.query_all_raw(statement.clone()).await?;
+    let floor_id: uuid::Uuid = rows
+        .first()
+        .context("S14: the floor found no key")?
+        .try_get_by_index(0)?;
+    let response: Value = http
+        .post(format!("{base}/graphql"))
+        .bearer_auth(verifier)
+        .json(body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let answer = &response["data"]["verifyApiKey"];
+    if answer["code"] != "VALID" || answer["key"]["id"] != json!(floor_id) {
+        bail!("S14: the API answered {response}, the floor's key is {floor_id}");
+    }
+    Ok(())
+}

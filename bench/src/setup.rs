@@ -98,6 +98,12 @@ pub async fn remove_published(db: &DatabaseConnection) -> Result<u64> {
 /// Keys for the subjects and for S10; the platform tenant id the platform key belongs to.
 pub(crate) struct Keys {
     pub(crate) large: String,
+    /// The id of `large` (S14's floor reads the key by id, as the server does once it has
+    /// recognised the key).
+    pub(crate) large_id: Uuid,
+    /// S14: a product's key with `keys:verify`, and its product (the large tenant's
+    /// entitlement), when the large tenant has one.
+    pub(crate) verifier: Option<(String, String)>,
     pub(crate) mid: String,
     pub(crate) platform: String,
     pub(crate) platform_tenant: Uuid,
@@ -115,7 +121,7 @@ pub(crate) async fn keys(db: &DatabaseConnection, subjects: &Subjects) -> Result
         async move {
             issue(db, Issuer::Operator("bench"), new)
                 .await
-                .map(|k| k.plaintext.expose().to_owned())
+                .map(|k| (k.plaintext.expose().to_owned(), k.record.id))
                 .map_err(|e| anyhow::anyhow!("issuing a key: {e}"))
         }
     };
@@ -133,10 +139,29 @@ pub(crate) async fn keys(db: &DatabaseConnection, subjects: &Subjects) -> Result
     .context("writer tenant")?;
     let mut platform_scopes = read.clone();
     platform_scopes.push(Scope::Platform);
+    let (large, large_id) = issue(subjects.large.id, "large", read.clone(), None).await?;
+    let verifier = match &subjects.large.entitled_product {
+        Some(product) => Some((
+            issue(
+                writer_tenant,
+                "verifier",
+                vec![Scope::KeysVerify],
+                Some(product),
+            )
+            .await?
+            .0,
+            product.clone(),
+        )),
+        None => None,
+    };
     Ok(Keys {
-        large: issue(subjects.large.id, "large", read.clone(), None).await?,
-        mid: issue(subjects.mid.id, "mid", read.clone(), None).await?,
-        platform: issue(subjects.large.id, "platform", platform_scopes, None).await?,
+        large,
+        large_id,
+        verifier,
+        mid: issue(subjects.mid.id, "mid", read.clone(), None).await?.0,
+        platform: issue(subjects.large.id, "platform", platform_scopes, None)
+            .await?
+            .0,
         platform_tenant: subjects.large.id,
         writer: issue(
             writer_tenant,
@@ -144,7 +169,8 @@ pub(crate) async fn keys(db: &DatabaseConnection, subjects: &Subjects) -> Result
             vec![Scope::AuditWrite],
             Some("bench"),
         )
-        .await?,
+        .await?
+        .0,
     })
 }
 

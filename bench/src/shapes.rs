@@ -334,6 +334,7 @@ pub fn principal(caller: Caller, platform_tenant: Uuid) -> Principal {
         tenant_slug: String::new(),
         scopes,
         product: None,
+        expires_at: None,
     }
 }
 

@@ -11,8 +11,11 @@ pub enum Scope {
     TenantsRead,
     /// Change tenants, projects, entitlements and IdP configs.
     TenantsWrite,
-    /// Issue and revoke API keys.
+    /// Issue, rotate and revoke API keys.
     KeysWrite,
+    /// Ask whether a customer's key is good (`verifyApiKey`): a product's own key, for its
+    /// product; a platform key, for any.
+    KeysVerify,
     /// Search the audit log.
     AuditRead,
     /// Publish audit events.
@@ -23,10 +26,11 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope, in a stable order.
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::TenantsRead,
         Scope::TenantsWrite,
         Scope::KeysWrite,
+        Scope::KeysVerify,
         Scope::AuditRead,
         Scope::AuditWrite,
         Scope::Platform,
@@ -38,6 +42,7 @@ impl Scope {
             Scope::TenantsRead => "tenants:read",
             Scope::TenantsWrite => "tenants:write",
             Scope::KeysWrite => "keys:write",
+            Scope::KeysVerify => "keys:verify",
             Scope::AuditRead => "audit:read",
             Scope::AuditWrite => "audit:write",
             Scope::Platform => "platform",
@@ -54,7 +59,7 @@ impl fmt::Display for Scope {
 /// A scope name that is not one of [`Scope::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown scope {0:?}; the scopes are tenants:read, tenants:write, keys:write, audit:read, audit:write, platform"
+    "unknown scope {0:?}; the scopes are tenants:read, tenants:write, keys:write, keys:verify, audit:read, audit:write, platform"
 )]
 pub struct UnknownScope(pub String);
 

@@ -20,6 +20,8 @@ mod m20261122_203000_audit_metadata_terms_without_jit;
 mod m20261122_205500_tenant_deletions;
 mod m20261207_043000_audit_recorded_by;
 mod m20261207_050000_tenant_status_since;
+mod m20261207_060000_api_key_expiry;
+mod m20261207_060100_key_change_notices;
 
 /// Every migration of the registry, oldest first.
 #[derive(Debug)]
@@ -42,6 +44,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_205500_tenant_deletions::Migration),
             Box::new(m20261207_043000_audit_recorded_by::Migration),
             Box::new(m20261207_050000_tenant_status_since::Migration),
+            Box::new(m20261207_060000_api_key_expiry::Migration),
+            Box::new(m20261207_060100_key_change_notices::Migration),
         ]
     }
 }

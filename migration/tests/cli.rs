@@ -105,6 +105,24 @@ fn every_subcommand_works_against_database_url() {
     let status_since = "SELECT count(*) FROM information_schema.columns \
                         WHERE table_name = 'tenants' AND column_name = 'status_since'";
     assert_eq!(psql(&url, status_since), "1");
+    let expires_at = "SELECT count(*) FROM information_schema.columns \
+                      WHERE table_name = 'api_keys' AND column_name = 'expires_at'";
+    assert_eq!(psql(&url, expires_at), "1");
+    let notices = "SELECT count(*) FROM pg_trigger WHERE tgname IN ('api_keys_verdict_changed', \
+                   'api_keys_deleted', 'tenants_verdict_changed', 'tenants_deleted')";
+    assert_eq!(psql(&url, notices), "4");
+    ok(&["down"], &url);
+    assert_eq!(
+        (psql(&url, notices), psql(&url, expires_at)),
+        ("0".to_owned(), "1".to_owned()),
+        "down rolls back the last migration only"
+    );
+    ok(&["down"], &url);
+    assert_eq!(
+        (psql(&url, expires_at), psql(&url, status_since)),
+        ("0".to_owned(), "1".to_owned()),
+        "down rolls back the last migration only"
+    );
     ok(&["down"], &url);
     assert_eq!(
         (psql(&url, status_since), psql(&url, recorded_by)),

@@ -50,6 +50,19 @@ pub enum Inactive {
     Expired,
 }
 
+impl Inactive {
+    /// The reason as clients see it (`TENANT_FROZEN`, ...), as GraphQL's `InactiveReason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Inactive::TenantArchived => "TENANT_ARCHIVED",
+            Inactive::TenantFrozen => "TENANT_FROZEN",
+            Inactive::TrialEnded => "TRIAL_ENDED",
+            Inactive::Disabled => "DISABLED",
+            Inactive::Expired => "EXPIRED",
+        }
+    }
+}
+
 impl Entitlement {
     /// The entitlement of `row` for a tenant as `tenant` is now.
     pub fn of(row: tenant_products::Model, tenant: &tenants::Model) -> Entitlement {

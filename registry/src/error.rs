@@ -15,6 +15,8 @@ pub enum Code {
     BadUserInput,
     /// No API key, or not a valid, unrevoked one.
     Unauthenticated,
+    /// The API key was valid but its expiry has passed (HTTP 401, like `UNAUTHENTICATED`).
+    KeyExpired,
     /// The key lacks a scope, or reaches for another tenant's data.
     Forbidden,
     /// The thing named does not exist (or is not visible to this key).
@@ -41,6 +43,7 @@ impl Code {
         match self {
             Code::BadUserInput => "BAD_USER_INPUT",
             Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::KeyExpired => "KEY_EXPIRED",
             Code::Forbidden => "FORBIDDEN",
             Code::NotFound => "NOT_FOUND",
             Code::TenantFrozen => "TENANT_FROZEN",
@@ -58,7 +61,7 @@ impl Code {
     pub fn http_status(self) -> u16 {
         match self {
             Code::BadUserInput => 400,
-            Code::Unauthenticated => 401,
+            Code::Unauthenticated | Code::KeyExpired => 401,
             Code::Forbidden | Code::TenantFrozen | Code::TenantArchived => 403,
             Code::NotFound => 404,
             Code::Conflict => 409,
@@ -90,6 +93,11 @@ pub enum ApiError {
     /// No API key, or not a valid, unrevoked one. Code `UNAUTHENTICATED`.
     #[error("{0}")]
     Unauthenticated(String),
+    /// The key is genuine but past its `expires_at`. Code `KEY_EXPIRED` (HTTP 401).
+    #[error(
+        "this API key expired at {0}; switch to the key that replaced it, or ask for a new one"
+    )]
+    KeyExpired(String),
     /// The key lacks a scope, or reaches for another tenant's data. Code `FORBIDDEN`.
     #[error("{0}")]
     Forbidden(String),
@@ -160,6 +168,7 @@ impl ApiError {
         match self {
             ApiError::BadUserInput { .. } => Code::BadUserInput,
             ApiError::Unauthenticated(_) => Code::Unauthenticated,
+            ApiError::KeyExpired(_) => Code::KeyExpired,
             ApiError::Forbidden(_) => Code::Forbidden,
             ApiError::NotFound(_) => Code::NotFound,
             ApiError::TenantFrozen(_) => Code::TenantFrozen,

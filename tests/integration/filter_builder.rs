@@ -90,6 +90,7 @@ fn principal(kind: u8) -> Principal {
         tenant_slug: "t".into(),
         scopes,
         product: (kind == 1).then(|| "crm".to_owned()),
+        expires_at: None,
     }
 }
 

@@ -26,6 +26,7 @@ pub struct Query(
     viewer::ViewerQuery,
     tenants::TenantQuery,
     manage::entitlements::EntitlementQuery,
+    manage::keys::KeyQuery,
     audit::AuditQuery,
 );
 

@@ -220,6 +220,7 @@ async fn admit(
         Ok(principal) => Ok(principal),
         Err(
             e @ (ApiError::Unauthenticated(_)
+            | ApiError::KeyExpired(_)
             | ApiError::RateLimited { .. }
             | ApiError::TenantArchived(_)),
         ) => Err((errors::status(e.code()), e)),

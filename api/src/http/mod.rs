@@ -1,5 +1,5 @@
 //! The HTTP surface: `POST/GET /graphql`, the playground at `/`, `/healthz`, `/readyz`,
-//! `/metrics`, and Retraced's publisher endpoints under `/publisher/v1/project/{project}/`.
+//! `/metrics`, `POST /v1/keys/verify`, and Retraced's publisher endpoints under `/publisher/v1/project/{project}/`.
 //! Every response carries an `x-request-id`; every log line of a request carries it too.
 
 mod documents;
@@ -7,6 +7,7 @@ pub mod errors;
 pub(crate) mod graphql;
 mod guard;
 mod health;
+mod keys;
 mod playground;
 mod prologue;
 mod request_id;
@@ -83,6 +84,7 @@ pub fn routes(
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(health::metrics))
+        .at("/v1/keys/verify", post(keys::verify))
         // Retraced's browser widget calls these from other origins.
         .nest("/publisher/v1/project", publisher().with(Cors::new()))
         .data(schema)

@@ -59,7 +59,11 @@ async fn authorized_json(
     let caller = match prologue::caller(req, state, Credential::Token(token)).await {
         Ok(caller) => caller,
         Err(ApiError::Unauthenticated(m)) => return Err(unauthorized(&m)),
-        Err(e @ (ApiError::RateLimited { .. } | ApiError::TenantArchived(_))) => {
+        Err(
+            e @ (ApiError::RateLimited { .. }
+            | ApiError::KeyExpired(_)
+            | ApiError::TenantArchived(_)),
+        ) => {
             return Err(retraced_from(e));
         }
         Err(e) => {

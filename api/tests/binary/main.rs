@@ -5,6 +5,7 @@
 mod dev_mode;
 mod production;
 mod shutdown_and_secrets;
+mod two_processes;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

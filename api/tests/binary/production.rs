@@ -87,6 +87,45 @@ fn production_mode_issue_key_and_schema() {
         "{body}"
     );
 
+    // A key that expires: the date is said when it is shown; a bad length is explained.
+    let out = issue_key(
+        &url,
+        &[
+            "--tenant",
+            "acme",
+            "--name",
+            "quarterly",
+            "--scopes",
+            "audit:read",
+            "--expires-in",
+            "90d",
+        ],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    let due = (chrono::Utc::now() + chrono::Duration::days(90))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(
+        out.status.success() && said.contains(&format!("expires {due}")),
+        "{out:?}"
+    );
+    let out = issue_key(
+        &url,
+        &[
+            "--tenant",
+            "acme",
+            "--name",
+            "never",
+            "--scopes",
+            "audit:read",
+            "--expires-in",
+            "90x",
+        ],
+    );
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("like 90d"),
+        "{out:?}"
+    );
     let out = issue_key(
         &url,
         &["--tenant", "nope", "--name", "x", "--scopes", "audit:read"],

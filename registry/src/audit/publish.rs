@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::{Actor, Event, RequestMeta, Rules, Target, append_all, lengths, reserve_ids};
 use crate::Db;
 use crate::auth::Principal;
+use crate::auth::principal::{KEY_STANDING, key_standing};
 use crate::error::ApiError;
 use crate::lifecycle::{check_publish, parse_status};
 
@@ -226,7 +227,8 @@ async fn resolve<T>(
 /// Whether a key may still publish, and the tenants it publishes for as they are now.
 #[derive(Debug)]
 struct Standing {
-    live: bool,
+    /// The key's [`KEY_STANDING`] and expiry.
+    key: (String, Option<chrono::DateTime<chrono::Utc>>),
     wanted: usize,
     found: Vec<(String, TenantStatus)>,
 }
@@ -242,22 +244,23 @@ async fn standing(
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT k.live, t.slug, t.status::text \
-             FROM (SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL) \
-                   AS live) k \
-             LEFT JOIN tenants t ON t.id = ANY($2)",
+            format!(
+                "SELECT {KEY_STANDING}, k.expires_at, t.slug, t.status::text \
+                 FROM (SELECT 1) one LEFT JOIN api_keys k ON k.id = $1 \
+                 LEFT JOIN tenants t ON t.id = ANY($2)"
+            ),
             [caller.key_id.into(), tenants.into()],
         ))
         .await?;
     let mut standing = Standing {
-        live: false,
+        key: ("revoked".to_owned(), None),
         wanted,
         found: Vec::with_capacity(rows.len()),
     };
     for row in rows {
-        standing.live = row.try_get_by_index(0)?;
+        standing.key = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
         let (slug, status): (Option<String>, Option<String>) =
-            (row.try_get_by_index(1)?, row.try_get_by_index(2)?);
+            (row.try_get_by_index(2)?, row.try_get_by_index(3)?);
         if let (Some(slug), Some(status)) = (slug, status.as_deref().and_then(parse_status)) {
             standing.found.push((slug, status));
         }
@@ -266,15 +269,10 @@ async fn standing(
 }
 
 impl Standing {
-    /// `UNAUTHENTICATED` once the key is revoked (its cached verdict is not enough).
+    /// `UNAUTHENTICATED` once the key is revoked, `KEY_EXPIRED` once past its expiry (its
+    /// cached verdict is not enough).
     fn require_live(&self) -> Result<(), ApiError> {
-        if self.live {
-            Ok(())
-        } else {
-            Err(ApiError::Unauthenticated(
-                "this API key has been revoked".to_owned(),
-            ))
-        }
+        key_standing(Some(&self.key.0), self.key.1)
     }
 
     /// `NOT_FOUND` for a tenant that does not exist; `TENANT_ARCHIVED` for one that takes no

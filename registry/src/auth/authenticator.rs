@@ -2,10 +2,17 @@
 //!
 //! The key's first 8 characters find the candidate records (`api_keys_prefix_idx`); argon2id
 //! verifies the match. Argon2 is deliberately slow (tens of ms), so it runs on the blocking pool
-//! with bounded concurrency, and verified keys are cached for [`CACHE_TTL`], keyed by a SHA-256
-//! of the key (never the key itself). A revoke through this process forgets the key at once;
-//! a revoke elsewhere takes effect here within the TTL. `last_used_at` is written at most once
-//! per [`TOUCH_EVERY`] per key.
+//! with bounded concurrency, and verified keys are cached, keyed by a SHA-256 of the key (never
+//! the key itself). `last_used_at` is written at most once per [`TOUCH_EVERY`] per key.
+//!
+//! The cache is served only while this process listens for the database's notices of changed
+//! keys and tenants ([`super::listener`]): a revoke, a rotation's expiry, a tenant's new state,
+//! made through any process or by hand, drops the affected entries here as it commits. While the
+//! listening connection is down the cache is emptied and not used (every request reads its key
+//! from the database), so that no notice missed meanwhile can leave a stale verdict. An entry
+//! whose database read began before a notice arrived is not stored (the [`Authenticator`]'s
+//! epoch), so that a verdict read just before a revoke cannot outlive it. [`CACHE_TTL`] bounds
+//! an entry's life besides.
 //!
 //! Beyond the cache, the SHA-256 of every key verified is remembered with the key's id and hash
 //! (bounded): once the database confirms that key is still unrevoked with the same hash, it is
@@ -14,6 +21,11 @@
 //! request is refused with `RATE_LIMITED` before any database or argon2 work, while keys
 //! already known to be good pass. An unknown prefix costs an argon2 check like a wrong secret,
 //! so that neither the time of an answer nor the budgets tell which prefixes exist.
+//!
+//! [`Authenticator::identify`] is the same recognition for a key a product asks about
+//! (`verifyApiKey`, [`crate::keys::verify`]): revoked and expired keys are recognised too, so
+//! that the answer can say so, and only the prefix's budget counts (the caller's address is
+//! the product's server, which asks for every customer).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -35,8 +47,10 @@ use super::Principal;
 use super::throttle::Throttle;
 use crate::error::ApiError;
 
-/// How long a verified key is trusted without checking the database again.
-pub const CACHE_TTL: Duration = Duration::from_secs(30);
+/// How long a verified key is trusted without checking the database again, notices aside
+/// (changes reach the cache through [`super::listener`] as they commit; this only bounds an
+/// entry's age).
+pub const CACHE_TTL: Duration = Duration::from_secs(300);
 /// How often `last_used_at` is written for a key in use.
 pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// At most this many keys are cached; beyond it, expired entries are dropped first.
@@ -72,10 +86,23 @@ struct Cached {
     touched_at: Instant,
 }
 
+/// The cache of verified keys, and the count of notices that may have made an entry stale.
+struct Cache {
+    entries: HashMap<[u8; 32], Cached>,
+    /// Bumped (under the lock) by every notice, every forgetting and every change of the
+    /// listening state: an entry read from the database at an older epoch is not stored.
+    epoch: u64,
+    /// Whether the cache may be served: the listener is connected and listening.
+    listening: bool,
+}
+
 /// Verifies API keys, with a cache of recent successes.
 pub struct Authenticator {
     db: DatabaseConnection,
-    cache: Mutex<HashMap<[u8; 32], Cached>>,
+    cache: Mutex<Cache>,
+    /// Keys whose `last_used_at` was written lately, and when (verifications touch by id).
+    touched: Mutex<HashMap<Uuid, Instant>>,
+    listening_tx: tokio::sync::watch::Sender<bool>,
     argon2_slots: Semaphore,
     /// SHA-256 of a verified key → (its id, the hash it verified against).
     known: Mutex<HashMap<[u8; 32], (Uuid, String)>>,
@@ -85,6 +112,7 @@ pub struct Authenticator {
     misses: AtomicU64,
     argon2_runs: AtomicU64,
     refused: AtomicU64,
+    notices: AtomicU64,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -108,6 +136,10 @@ pub struct AuthStats {
     pub argon2_runs: u64,
     /// Requests refused by the failure limits.
     pub rate_limited: u64,
+    /// Notices of changed keys and tenants applied to the cache.
+    pub notices: u64,
+    /// Whether the notices' connection listens (the cache is in use).
+    pub listening: bool,
 }
 
 const UNAUTHENTICATED: &str =
@@ -118,7 +150,13 @@ impl Authenticator {
     pub fn new(db: DatabaseConnection, settings: AuthSettings) -> Authenticator {
         Authenticator {
             db,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache {
+                entries: HashMap::new(),
+                epoch: 0,
+                listening: false,
+            }),
+            touched: Mutex::new(HashMap::new()),
+            listening_tx: tokio::sync::watch::Sender::new(false),
             argon2_slots: Semaphore::new(settings.argon2_concurrency.max(1)),
             known: Mutex::new(HashMap::new()),
             by_address: Throttle::new(settings.failures_per_address),
@@ -127,6 +165,7 @@ impl Authenticator {
             misses: AtomicU64::new(0),
             argon2_runs: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            notices: AtomicU64::new(0),
         }
     }
 
@@ -156,11 +195,18 @@ impl Authenticator {
     ) -> Result<Arc<Principal>, ApiError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
 
-        if let Some(principal) = self.cached(&digest) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(principal);
+        match self.cached(&digest) {
+            Some(Ok(principal)) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(principal);
+            }
+            Some(Err(expired)) => return Err(expired),
+            None => {}
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
+        // Read before the database is: a notice arriving after this makes the verdict read
+        // below too old to cache.
+        let epoch = self.epoch();
         let plaintext = Plaintext::new(token);
         let known = self.known.lock().ok().and_then(|k| k.get(&digest).cloned());
         let prefix = plaintext.prefix().map(str::to_owned);
@@ -191,8 +237,9 @@ impl Authenticator {
         }
         // Every failure counts against the prefix tried, whether a key has it or not: the
         // budgets must not tell which prefixes exist. A key known from before that fails now
-        // (revoked) is forgotten and counted like any other, so it cannot be tried for free.
-        let failed = || {
+        // (revoked, expired) is forgotten and counted like any other, so it cannot be tried
+        // for free.
+        let count_failure = || {
             if !reserved {
                 if let Ok(mut known) = self.known.lock() {
                     known.remove(&digest);
@@ -204,6 +251,9 @@ impl Authenticator {
                     let _ = self.by_prefix.take(p);
                 }
             }
+        };
+        let failed = || {
+            count_failure();
             ApiError::Unauthenticated(UNAUTHENTICATED.to_owned())
         };
         // Given back when the key is good, or when the database could not say.
@@ -234,21 +284,24 @@ impl Authenticator {
         }
         for (key, tenant) in candidates {
             let Some(tenant) = tenant else { continue };
-            if tenant.status == entity::sea_orm_active_enums::TenantStatus::Archived {
-                // An archived tenant's keys are revoked as it is archived; one that is not
-                // (data written another way) still opens nothing. Checked after the argon2
-                // check below, so that the answer tells only the key's holder.
-                if !self.verify(&plaintext, &key.hash).await? {
-                    continue;
-                }
-                release();
-                return Err(crate::lifecycle::archived(&tenant.slug));
-            }
             let same_key = known
                 .as_ref()
                 .is_some_and(|(id, hash)| *id == key.id && *hash == key.hash);
             if !same_key && !self.verify(&plaintext, &key.hash).await? {
                 continue;
+            }
+            // Past here the key is genuine: what stops it now is told to its holder only.
+            if tenant.status == entity::sea_orm_active_enums::TenantStatus::Archived {
+                // An archived tenant's keys are revoked as it is archived; one that is not
+                // (data written another way) still opens nothing.
+                release();
+                return Err(crate::lifecycle::archived(&tenant.slug));
+            }
+            let expires_at = key.expires_at.map(|t| t.to_utc());
+            if expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
+                // Expired is as dead as revoked: it counts like a failure.
+                count_failure();
+                return Err(super::principal::expired(expires_at));
             }
             self.remember_known(digest, key.id, &key.hash);
             let principal = Arc::new(Principal {
@@ -262,42 +315,156 @@ impl Authenticator {
                     .filter_map(|s| s.parse::<Scope>().ok())
                     .collect(),
                 product: key.product.clone(),
+                expires_at,
             });
-            let stale = key.last_used_at.is_none_or(|t| {
-                chrono::Utc::now().signed_duration_since(t)
-                    > chrono::Duration::from_std(TOUCH_EVERY).unwrap_or_default()
-            });
-            if stale {
-                self.touch(key.id);
-            }
-            self.remember(digest, principal.clone());
+            self.touch_if_stale(key.id, key.last_used_at);
+            self.remember(digest, principal.clone(), epoch);
             release();
             return Ok(principal);
         }
         Err(failed())
     }
 
-    /// Forgets a key at once (after a revoke through this process).
-    pub fn forget_key(&self, key_id: Uuid) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.retain(|_, c| c.principal.key_id != key_id);
+    /// Which key `token` is, for a product asking about it ([`crate::keys::verify`]): by the
+    /// digest of a key recognised before (no argon2), else by its prefix and an argon2 check
+    /// against every key with that prefix, revoked and expired ones included. Only the
+    /// prefix's failure budget is drawn on (taken before the work unless the key was
+    /// recognised before); [`Authenticator::settle`] gives it back or counts the failure once
+    /// the answer is known.
+    pub async fn identify(&self, token: &str) -> Result<Identified, ApiError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let plaintext = Plaintext::new(token);
+        let Some(prefix) = plaintext
+            .prefix()
+            .filter(|p| p.starts_with(super::KEY_MARKER))
+            .map(str::to_owned)
+        else {
+            // Not one of ours at all: nothing to guess at, nothing to count.
+            return Ok(Identified {
+                found: Found::NotFound,
+                prefix: None,
+                reserved: false,
+                digest,
+            });
+        };
+        let known = self.known.lock().ok().and_then(|k| k.get(&digest).cloned());
+        if let Some((id, hash)) = known {
+            return Ok(Identified {
+                found: Found::Key { id, hash },
+                prefix: Some(prefix),
+                reserved: false,
+                digest,
+            });
+        }
+        if let Err(retry_after) = self.by_prefix.take(&prefix) {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Ok(Identified {
+                found: Found::RateLimited(retry_after),
+                prefix: None,
+                reserved: false,
+                digest,
+            });
+        }
+        let mut identified = Identified {
+            found: Found::NotFound,
+            prefix: Some(prefix),
+            reserved: true,
+            digest,
+        };
+        let candidates = ApiKeys::find()
+            .filter(api_keys::Column::Prefix.eq(identified.prefix.as_deref()))
+            .all(&self.db)
+            .await
+            .inspect_err(|_| self.settle(&identified, false))?;
+        if candidates.is_empty() {
+            self.verify_against_nothing(&plaintext).await?;
+        }
+        for key in candidates {
+            if self.verify(&plaintext, &key.hash).await? {
+                self.remember_known(digest, key.id, &key.hash);
+                identified.found = Found::Key {
+                    id: key.id,
+                    hash: key.hash,
+                };
+                break;
+            }
+        }
+        Ok(identified)
+    }
+
+    /// Ends what [`Authenticator::identify`] began: a failed answer (no such key, revoked,
+    /// expired) counts against the prefix's budget; any other gives back what was taken.
+    pub fn settle(&self, identified: &Identified, failed: bool) {
+        let Some(prefix) = &identified.prefix else {
+            return;
+        };
+        match (identified.reserved, failed) {
+            (true, false) => self.by_prefix.refund(prefix),
+            (false, true) => {
+                let _ = self.by_prefix.take(prefix);
+            }
+            _ => {}
         }
     }
 
-    /// Forgets every key of `tenant_id` at once (after the tenant is deleted through this
-    /// process).
+    /// Forgets a key at once (after a revoke through this process, or a notice).
+    pub fn forget_key(&self, key_id: Uuid) {
+        self.forget(|c| c.principal.key_id == key_id);
+    }
+
+    /// Forgets every key of `tenant_id` at once (after its state changed, or it was deleted).
     pub fn forget_tenant(&self, tenant_id: Uuid) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.retain(|_, c| c.principal.tenant_id != tenant_id);
-        }
+        self.forget(|c| c.principal.tenant_id == tenant_id);
     }
 
     /// Drops every cached principal, as if the TTL had passed (keys known by digest stay
     /// known, so they need the database but no argon2). For tests and operators.
     pub fn expire_cache(&self) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.clear();
+        self.forget(|_| true);
+    }
+
+    /// Applies a notice from the database ([`super::listener`]): a key, or every key of a
+    /// tenant, may have changed; `None`: unknown, so everything may have.
+    pub fn notice(&self, notice: Option<super::listener::Notice>) {
+        use super::listener::Notice;
+        match notice {
+            Some(Notice::Key(id)) => self.forget_key(id),
+            Some(Notice::Tenant(id)) => self.forget_tenant(id),
+            None => self.expire_cache(),
         }
+        self.notices.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn forget(&self, gone: impl Fn(&Cached) -> bool) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.epoch += 1;
+            cache.entries.retain(|_, c| !gone(c));
+        }
+    }
+
+    /// Called by the listener: whether notices are arriving. Either way the cache starts
+    /// empty: notices missed while down are unknown, and entries stored before are from
+    /// before the gap.
+    pub fn set_listening(&self, listening: bool) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.epoch += 1;
+            cache.entries.clear();
+            cache.listening = listening;
+        }
+        self.listening_tx.send_replace(listening);
+    }
+
+    /// Whether the cache is in use (the listener is listening).
+    pub fn listening(&self) -> bool {
+        *self.listening_tx.borrow()
+    }
+
+    /// Waits until the listener listens, at most `timeout`; whether it does.
+    pub async fn wait_listening(&self, timeout: Duration) -> bool {
+        let mut rx = self.listening_tx.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|l| *l))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Counters since start.
@@ -307,7 +474,13 @@ impl Authenticator {
             cache_misses: self.misses.load(Ordering::Relaxed),
             argon2_runs: self.argon2_runs.load(Ordering::Relaxed),
             rate_limited: self.refused.load(Ordering::Relaxed),
+            notices: self.notices.load(Ordering::Relaxed),
+            listening: self.listening(),
         }
+    }
+
+    fn epoch(&self) -> u64 {
+        self.cache.lock().map(|c| c.epoch).unwrap_or(u64::MAX)
     }
 
     fn remember_known(&self, digest: [u8; 32], key_id: Uuid, hash: &str) {
@@ -320,32 +493,50 @@ impl Authenticator {
         known.insert(digest, (key_id, hash.to_owned()));
     }
 
-    fn cached(&self, digest: &[u8; 32]) -> Option<Arc<Principal>> {
+    /// The cached principal of `digest` (`Err`: it has expired since), or `None` when there
+    /// is none or the cache is not in use.
+    fn cached(&self, digest: &[u8; 32]) -> Option<Result<Arc<Principal>, ApiError>> {
         let mut cache = self.cache.lock().ok()?;
-        let entry = cache.get_mut(digest)?;
+        if !cache.listening {
+            return None;
+        }
+        let entry = cache.entries.get_mut(digest)?;
         if entry.verified_at.elapsed() > CACHE_TTL {
-            cache.remove(digest);
+            cache.entries.remove(digest);
+            return None;
+        }
+        if let Some(at) = entry.principal.expires_at
+            && at <= chrono::Utc::now()
+        {
+            // Read again from the database, which says so (and counts it).
+            cache.entries.remove(digest);
             return None;
         }
         if entry.touched_at.elapsed() > TOUCH_EVERY {
             entry.touched_at = Instant::now();
             self.touch(entry.principal.key_id);
         }
-        Some(entry.principal.clone())
+        Some(Ok(entry.principal.clone()))
     }
 
-    fn remember(&self, digest: [u8; 32], principal: Arc<Principal>) {
+    /// Caches `principal`, read from the database at `epoch`, unless a notice has come since.
+    fn remember(&self, digest: [u8; 32], principal: Arc<Principal>, epoch: u64) {
         let Ok(mut cache) = self.cache.lock() else {
             return;
         };
-        if cache.len() >= CACHE_CAPACITY {
-            cache.retain(|_, c| c.verified_at.elapsed() <= CACHE_TTL);
-            if cache.len() >= CACHE_CAPACITY {
-                cache.clear();
+        if !cache.listening || cache.epoch != epoch {
+            return;
+        }
+        if cache.entries.len() >= CACHE_CAPACITY {
+            cache
+                .entries
+                .retain(|_, c| c.verified_at.elapsed() <= CACHE_TTL);
+            if cache.entries.len() >= CACHE_CAPACITY {
+                cache.entries.clear();
             }
         }
         let now = Instant::now();
-        cache.insert(
+        cache.entries.insert(
             digest,
             Cached {
                 principal,
@@ -386,6 +577,38 @@ impl Authenticator {
         .map_err(ApiError::internal)
     }
 
+    /// Records use of key `key_id`, last written at `last_used_at`, unless that (or this
+    /// process's own last write) is under [`TOUCH_EVERY`] ago.
+    pub fn touch_if_stale(
+        &self,
+        key_id: Uuid,
+        last_used_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    ) {
+        let recent = last_used_at.is_some_and(|t| {
+            chrono::Utc::now().signed_duration_since(t)
+                <= chrono::Duration::from_std(TOUCH_EVERY).unwrap_or_default()
+        });
+        if recent {
+            return;
+        }
+        {
+            let Ok(mut touched) = self.touched.lock() else {
+                return;
+            };
+            if touched
+                .get(&key_id)
+                .is_some_and(|at| at.elapsed() <= TOUCH_EVERY)
+            {
+                return;
+            }
+            if touched.len() >= CACHE_CAPACITY {
+                touched.retain(|_, at| at.elapsed() <= TOUCH_EVERY);
+            }
+            touched.insert(key_id, Instant::now());
+        }
+        self.touch(key_id);
+    }
+
     /// Records use of a key, in the background: a failure here must not fail the request.
     fn touch(&self, key_id: Uuid) {
         let db = self.db.clone();
@@ -399,6 +622,45 @@ impl Authenticator {
                 tracing::warn!(error = %e, %key_id, "could not record last_used_at");
             }
         });
+    }
+}
+
+/// What [`Authenticator::identify`] made of a key.
+#[derive(Debug)]
+pub struct Identified {
+    /// The key, if one is.
+    pub found: Found,
+    /// The prefix whose budget the answer settles (`None`: nothing to settle).
+    prefix: Option<String>,
+    /// Whether a failure was taken from the budget before the work.
+    reserved: bool,
+    /// The SHA-256 of the key.
+    digest: [u8; 32],
+}
+
+/// Which key a token is.
+#[derive(Debug)]
+pub enum Found {
+    /// The key `id`, whose stored hash the token matched.
+    Key {
+        /// `api_keys.id`.
+        id: Uuid,
+        /// The hash it matched: the database must still hold this one for it to be the key.
+        hash: String,
+    },
+    /// No key (malformed, an unknown prefix, a wrong secret).
+    NotFound,
+    /// The prefix's failure budget is spent: try again after this long.
+    RateLimited(Duration),
+}
+
+impl Identified {
+    /// Forgets the recognition of a key whose row no longer holds the hash it matched (the
+    /// row went, or was replaced), so that the next check runs argon2 again.
+    pub fn forget(&self, auth: &Authenticator) {
+        if let Ok(mut known) = auth.known.lock() {
+            known.remove(&self.digest);
+        }
     }
 }
 

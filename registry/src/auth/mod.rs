@@ -1,10 +1,11 @@
 //! Who is calling: API keys in `Authorization: Bearer <key>`, and what they may reach.
 
 mod authenticator;
+pub mod listener;
 mod plaintext;
-mod principal;
+pub(crate) mod principal;
 mod throttle;
 
-pub use authenticator::{AuthSettings, AuthStats, Authenticator, budget_of};
+pub use authenticator::{AuthSettings, AuthStats, Authenticator, Found, Identified, budget_of};
 pub use plaintext::{KEY_MARKER, PREFIX_LEN, Plaintext};
 pub use principal::Principal;

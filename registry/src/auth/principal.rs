@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
+
 use entity::scope::Scope;
 use entity::sea_orm_active_enums::TenantStatus;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
@@ -26,6 +28,38 @@ pub struct Principal {
     pub scopes: BTreeSet<Scope>,
     /// The product the key is confined to, if any.
     pub product: Option<String>,
+    /// When the key stops working, if it does.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// SQL for the standing of the key row `k` now: `'revoked'` (also when `k` is a missing row of
+/// an outer join), `'expired'` or `'live'`. Every
+/// check of a key against its row ([`Principal::require_live`], a publish's one statement)
+/// reads it this way and answers with [`key_standing`].
+pub(crate) const KEY_STANDING: &str = "CASE WHEN k.id IS NULL OR k.revoked_at IS NOT NULL THEN 'revoked' \
+     WHEN k.expires_at <= now() THEN 'expired' ELSE 'live' END";
+
+/// `Ok` for a key whose [`KEY_STANDING`] is `live`; `UNAUTHENTICATED` for one revoked (or
+/// gone: `None`), `KEY_EXPIRED` for one past its expiry.
+pub(crate) fn key_standing(
+    standing: Option<&str>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(), ApiError> {
+    match standing {
+        Some("live") => Ok(()),
+        Some("expired") => Err(expired(expires_at)),
+        _ => Err(ApiError::Unauthenticated(
+            "this API key has been revoked".to_owned(),
+        )),
+    }
+}
+
+/// `KEY_EXPIRED` for a key that expired at `at`.
+pub(crate) fn expired(at: Option<DateTime<Utc>>) -> ApiError {
+    ApiError::KeyExpired(
+        at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_else(|| "an earlier time".to_owned()),
+    )
 }
 
 impl Principal {
@@ -102,26 +136,35 @@ impl Principal {
         held && bound
     }
 
-    /// `UNAUTHENTICATED` unless the key's row is still unrevoked, read in `txn` and held
-    /// (`FOR KEY SHARE`) until it ends: a key revoked by another process, whose verdict this
-    /// process still has cached, changes nothing. Its tenant's status now, for
-    /// [`Principal::begin`] (a trial past its end counts as frozen: that is where it is going,
-    /// whether or not the lifecycle's clock has moved it yet). One lookup by primary key.
+    /// `UNAUTHENTICATED` unless the key's row is still unrevoked (`KEY_EXPIRED` once past its
+    /// expiry), read in `txn` and held (`FOR KEY SHARE`) until it ends: a key revoked by
+    /// another process, whose verdict this process may not have dropped yet, changes nothing.
+    /// Its tenant's status now, for [`Principal::begin`] (a trial past its end counts as
+    /// frozen: that is where it is going, whether or not the lifecycle's clock has moved it
+    /// yet). One lookup by primary key.
     pub async fn require_live(&self, txn: &DatabaseTransaction) -> Result<TenantStatus, ApiError> {
         let row = txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT CASE WHEN t.status = 'trial' AND t.trial_ends_at <= now() THEN 'frozen' \
-                 ELSE t.status::text END FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
-                 WHERE k.id = $1 AND k.revoked_at IS NULL FOR KEY SHARE OF k",
+                format!(
+                    "SELECT {KEY_STANDING}, k.expires_at, \
+                     CASE WHEN t.status = 'trial' AND t.trial_ends_at <= now() THEN 'frozen' \
+                     ELSE t.status::text END FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+                     WHERE k.id = $1 FOR KEY SHARE OF k"
+                ),
                 [self.key_id.into()],
             ))
             .await?;
-        let status = row
-            .map(|row| row.try_get_by_index::<String>(0))
-            .transpose()?
-            .and_then(|text| crate::lifecycle::parse_status(&text));
-        status.ok_or_else(|| ApiError::Unauthenticated("this API key has been revoked".to_owned()))
+        let Some(row) = row else {
+            key_standing(None, None)?;
+            return Err(ApiError::internal("a missing key passed as live"));
+        };
+        let standing: String = row.try_get_by_index(0)?;
+        let expires_at: Option<DateTime<Utc>> = row.try_get_by_index(1)?;
+        key_standing(Some(&standing), expires_at)?;
+        let status: String = row.try_get_by_index(2)?;
+        crate::lifecycle::parse_status(&status)
+            .ok_or_else(|| ApiError::internal(format!("unknown tenant status {status}")))
     }
 
     /// A transaction on `db` for a change made by this key, once [`Principal::require_live`]

@@ -237,9 +237,15 @@ async fn writes_acknowledged_while_backends_are_killed_are_all_there_once() {
         failed.iter().take(5).collect::<Vec<_>>()
     );
 
-    // Failures are clean: UNAVAILABLE (the connection was lost), never a 5xx or INTERNAL.
+    // Failures are clean: UNAVAILABLE (the connection was lost), never a 500 or INTERNAL:
+    // 200 with the error when the mutation lost its connection, 503 when checking the key did
+    // (the killer also cuts the key notices' connection, and while it is down the key cache
+    // is off and every request reads its key).
     for (status, code) in &failed {
-        assert_eq!((*status, code.as_str()), (200, "UNAVAILABLE"));
+        assert!(
+            matches!((*status, code.as_str()), (200 | 503, "UNAVAILABLE")),
+            "{status} {code}"
+        );
     }
     assert!(!acked.is_empty(), "some writes got through");
     assert!(

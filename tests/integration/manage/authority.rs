@@ -371,11 +371,14 @@ async fn a_revoked_key_changes_nothing_even_where_its_verdict_is_cached() {
     let app = &ops.app;
     let admin = ops.key_for(ops.acme, "admin", &admin_scopes()).await;
     let admin_id = key_id(app, &admin).await;
-    // Revoked by another process: the row changes, this process's cache does not know.
+    // Revoked with the notice suppressed (triggers off for the statement, as if the notice
+    // were lost): the row changes, this process's cache does not know. Every change still
+    // reads the key's row, so the cache is never the only guard.
     app.db
         .db
         .execute_unprepared(&format!(
-            "UPDATE api_keys SET revoked_at = now() WHERE id = '{admin_id}'"
+            "BEGIN; SET LOCAL session_replication_role = replica; \
+             UPDATE api_keys SET revoked_at = now() WHERE id = '{admin_id}'; COMMIT"
         ))
         .await
         .unwrap();

@@ -7,9 +7,12 @@ mod forbidden;
 mod idp;
 mod keys;
 mod lifecycle;
+mod notices;
 mod outbound;
 mod projects;
+mod rotation;
 mod tenants;
+mod verify;
 
 use entity::audit_log;
 use entity::prelude::AuditLog;

@@ -253,6 +253,10 @@ impl ApiKey {
     async fn revoked_at(&self) -> Option<DateTime<Utc>> {
         self.0.revoked_at.map(|t| t.to_utc())
     }
+    /// When the key stops working (none: never). A rotated key's old half has one.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at.map(|t| t.to_utc())
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at.to_utc()
     }

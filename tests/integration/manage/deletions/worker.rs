@@ -27,6 +27,7 @@ async fn accept(db: &TestDb, tenant: &entity::tenants::Model) -> deletions::Acce
         tenant_slug: tenant.slug.clone(),
         scopes: Scope::ALL.into_iter().collect(),
         product: None,
+        expires_at: None,
     };
     let txn = db.db.begin().await.unwrap();
     let accepted = deletions::accept(&txn, tenant, &caller, Some("test".into()))

@@ -1,9 +1,13 @@
-//! API keys: issuing and revoking them, in one place. `issueApiKey`, `api issue-key`, the dev
-//! server's operator key and the seed tool all call [`issue`]; `revokeApiKey` calls
-//! [`revoke`]. A key's secret (its format, hash and check) is [`crate::auth::Plaintext`], and
-//! [`crate::auth`] verifies keys on requests.
+//! API keys: issuing, rotating and revoking them, and answering products that ask about one,
+//! in one place. `issueApiKey`, `api issue-key`, the dev server's operator key and the seed
+//! tool all call [`issue`]; `rotateApiKey` calls [`rotate`]; `revokeApiKey` calls [`revoke`];
+//! `verifyApiKey` and `POST /v1/keys/verify` call [`verify::verify`]. A key's secret (its
+//! format, hash and check) is [`crate::auth::Plaintext`], and [`crate::auth`] verifies keys on
+//! requests.
 
-use chrono::Utc;
+pub mod verify;
+
+use chrono::{DateTime, Duration, Utc};
 use entity::api_keys;
 use entity::prelude::ApiKeys;
 use entity::scope::{Scope, UnknownScope};
@@ -29,6 +33,8 @@ pub struct NewKey {
     pub scopes: Vec<String>,
     /// Restrict the key to one product (`None`: every product).
     pub product: Option<String>,
+    /// When the key stops working (`None`: never). Must be in the future.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl NewKey {
@@ -39,6 +45,7 @@ impl NewKey {
             name: name.into(),
             scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             product: None,
+            expires_at: None,
         }
     }
 }
@@ -99,10 +106,23 @@ pub async fn issue(db: &impl Db, issuer: Issuer<'_>, new: NewKey) -> Result<Issu
             "a key needs at least one scope",
         ));
     }
+    if new.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(ApiError::bad_input(
+            "expiresAt",
+            "a key's expiry must be in the future",
+        ));
+    }
     if let Issuer::Key(caller, _) = issuer {
         if scopes.contains(&Scope::Platform) {
             return Err(ApiError::Forbidden(
                 "platform keys are issued only with `api issue-key`".into(),
+            ));
+        }
+        if scopes.contains(&Scope::KeysVerify) && !caller.is_platform() {
+            return Err(ApiError::Forbidden(
+                "keys:verify (products checking their customers' keys) is granted only by a \
+                 platform key or `api issue-key`"
+                    .into(),
             ));
         }
         if let Some(missing) = scopes.iter().find(|s| !caller.scopes.contains(s)) {
@@ -175,11 +195,124 @@ async fn insert_key(
         hash: Set(hashed),
         prefix: Set(plaintext.prefix().unwrap_or_default().to_owned()),
         created_by: Set(Some(created_by)),
+        expires_at: Set(new.expires_at.map(|t| t.fixed_offset())),
         ..Default::default()
     }
     .insert(db)
     .await?;
     Ok(IssuedKey { plaintext, record })
+}
+
+/// The longest grace a rotation gives the old key.
+pub const MAX_ROTATION_GRACE: Duration = Duration::days(30);
+
+/// Rotates the key `id` as `caller`: issues a new key with the same tenant, product, scopes
+/// and name, renames the old one (`<name> (rotated <its prefix>)`, so that the tenant's names
+/// stay unique and the old key is still told apart in lists), and sets it to expire after
+/// `grace` (never later than it already would). The new key lives as long as the old one was
+/// meant to (its expiry as far from now as the old one's was from its creation), or forever if
+/// the old one had no expiry. Recorded as `api_key.rotated`, naming both keys, in the same
+/// transaction. The caller needs what revoking needs: `keys:write`, reach, and to cover the key
+/// ([`Principal::covers`]); a platform key is seen and rotated by platform keys only.
+pub async fn rotate(
+    db: &impl Db,
+    (caller, meta): (&Principal, &RequestMeta),
+    auth: &Authenticator,
+    id: Uuid,
+    grace: Duration,
+) -> Result<IssuedKey, ApiError> {
+    caller.require(Scope::KeysWrite)?;
+    if grace < Duration::zero() || grace > MAX_ROTATION_GRACE {
+        return Err(ApiError::bad_input(
+            "graceSeconds",
+            format!(
+                "the grace is 0 to {} seconds (30 days)",
+                MAX_ROTATION_GRACE.num_seconds()
+            ),
+        ));
+    }
+    let txn = caller.begin(db).await?;
+    let current = ApiKeys::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .filter(|key| caller.reaches(key.tenant_id) && (caller.is_platform() || !is_platform(key)))
+        .ok_or_else(|| ApiError::NotFound(format!("no API key {id}")))?;
+    if !caller.covers(
+        current.scopes.iter().map(String::as_str),
+        current.product.as_deref(),
+    ) {
+        return Err(ApiError::Forbidden(
+            "a key can rotate only keys whose scopes it holds itself (and, bound to a product, \
+             only keys of that product)"
+                .to_owned(),
+        ));
+    }
+    let now = Utc::now();
+    if current.revoked_at.is_some() {
+        return Err(ApiError::bad_input(
+            "id",
+            "the key is revoked: issue a new one instead",
+        ));
+    }
+    if current.expires_at.is_some_and(|t| t.to_utc() <= now) {
+        return Err(ApiError::bad_input(
+            "id",
+            "the key has expired: issue a new one instead",
+        ));
+    }
+    deletions::refuse_if_deleting(&txn, current.tenant_id).await?;
+    let scopes = parse_scopes(&current.scopes).map_err(ApiError::internal)?;
+    // The old key gives up its name first: `(tenant_id, name)` is unique.
+    let old_name = format!("{} (rotated {})", current.name, current.prefix);
+    // At least a microsecond after its creation (the CHECK), never later than it was due.
+    let grace_end = (now + grace).max(current.created_at.to_utc() + Duration::microseconds(1));
+    let old_expires = current
+        .expires_at
+        .map_or(grace_end, |t| t.to_utc().min(grace_end));
+    let mut old: api_keys::ActiveModel = current.clone().into();
+    old.name = Set(old_name);
+    old.expires_at = Set(Some(old_expires.fixed_offset()));
+    let old = old.update(&txn).await?;
+    let lifetime = current
+        .expires_at
+        .map(|t| t.to_utc() - current.created_at.to_utc());
+    let issued = insert_key(
+        &txn,
+        NewKey {
+            tenant_id: current.tenant_id,
+            name: current.name.clone(),
+            scopes: Vec::new(),
+            product: current.product.clone(),
+            expires_at: lifetime.map(|l| now + l),
+        },
+        scopes,
+        format!("api key {} (rotating {})", caller.key_id, current.id),
+    )
+    .await?;
+    let mut change = Change::of(
+        "api_key.rotated",
+        "u",
+        &issued.record,
+        json!({"key_id": current.id, "name": current.name, "expires_at": current.expires_at}),
+        json!({
+            "key_id": issued.record.id,
+            "prefix": issued.record.prefix,
+            "expires_at": issued.record.expires_at,
+            "old_key_id": old.id,
+            "old_key_name": old.name,
+            "old_key_expires_at": old.expires_at,
+        }),
+    );
+    if is_platform(&issued.record) {
+        change.tenant_id = None;
+    }
+    record(&txn, caller, meta, change).await?;
+    txn.commit().await?;
+    // Other processes hear of the old key's new expiry from the database's notice; this one
+    // needs no notice.
+    auth.forget_key(id);
+    Ok(issued)
 }
 
 /// Revokes the key `id` as `caller`: refused from the next request on (`auth`, this process's
