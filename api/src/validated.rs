@@ -14,9 +14,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextValidation,
-};
+use async_graphql::extensions::{Extension, ExtensionContext, NextPrepareRequest, NextValidation};
 use async_graphql::{Request, ServerError, ServerResult, ValidationResult};
 
 /// Verdicts kept at most; the table empties itself when full.
@@ -84,20 +82,23 @@ impl ValidatedRequests {
     }
 }
 
-/// The schema extension: one per schema, sharing the table.
+/// The reuse of verdicts, one per schema, sharing the table (its hooks run in the schema's one
+/// extension, `graphql::hooks`).
 #[derive(Debug, Clone)]
 pub struct ReuseVerdicts(pub Arc<ValidatedRequests>);
 
-impl ExtensionFactory for ReuseVerdicts {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PerRequest {
+impl ReuseVerdicts {
+    /// The extension's state for one request.
+    pub(crate) fn for_request(&self) -> PerRequest {
+        PerRequest {
             table: self.0.clone(),
             key: Mutex::new(None),
-        })
+        }
     }
 }
 
-struct PerRequest {
+/// [`ReuseVerdicts`] for one request.
+pub(crate) struct PerRequest {
     table: Arc<ValidatedRequests>,
     key: Mutex<Option<u64>>,
 }

@@ -16,10 +16,9 @@
 //!   ([`check_expansion`], called by the HTTP layer before the schema parses anything more).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo,
+    Extension, ExtensionContext, NextParseQuery, NextResolve, ResolveInfo,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Value, Variables};
@@ -81,7 +80,7 @@ pub fn database_field(child: usize) -> usize {
 /// `ofType` chains, nests 13 fields; the schema bounds what it can return.
 pub const INTROSPECTION_DEPTH: usize = 20;
 
-/// The extension enforcing [`MAX_ROOT_FIELDS`], [`ROOT_FIELDS_AT_ONCE`], and the depth limit
+/// The bounds enforcing [`MAX_ROOT_FIELDS`], [`ROOT_FIELDS_AT_ONCE`], and the depth limit
 /// on every field but introspection's (`__schema`, `__type`), which async-graphql's own limit
 /// would apply to GraphiQL's schema query too: the playground then had no schema.
 #[derive(Debug, Clone, Copy)]
@@ -90,16 +89,18 @@ pub struct RequestBounds {
     pub depth: usize,
 }
 
-impl ExtensionFactory for RequestBounds {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Bounds {
+impl RequestBounds {
+    /// The bounds' state for one request.
+    pub(crate) fn for_request(self) -> Bounds {
+        Bounds {
             depth: self.depth,
             root_fields: Semaphore::new(ROOT_FIELDS_AT_ONCE),
-        })
+        }
     }
 }
 
-struct Bounds {
+/// [`RequestBounds`] for one request.
+pub(crate) struct Bounds {
     depth: usize,
     root_fields: Semaphore,
 }

@@ -1,41 +1,13 @@
 //! Where a registry error becomes a GraphQL error, for every schema the server builds.
 //!
 //! Resolvers return [`registry::ApiError`] with `?`: async-graphql turns it into an error with
-//! its message (the error's `Display`) and keeps the error itself as the source. This
-//! extension then gives every such error its `extensions.code` (and `field`, when the error
-//! names one) and logs the detail of an `INTERNAL` one, which never reaches the client.
+//! its message (the error's `Display`) and keeps the error itself as the source. The schemas'
+//! one extension ([`super::hooks`]) then gives every such error its `extensions.code` (and
+//! `field`, when the error names one) through [`code`], which logs the detail of an
+//! `INTERNAL` one, never sent to the client.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
-use async_graphql::{Response, ServerError};
+use async_graphql::ServerError;
 use registry::ApiError;
-
-/// The extension (see the module's documentation).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CodedErrors;
-
-impl ExtensionFactory for CodedErrors {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CodedErrors)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for CodedErrors {
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        for error in &mut response.errors {
-            code(error);
-        }
-        response
-    }
-}
 
 /// Sets `error`'s code (and field) from the registry error behind it, if there is one.
 pub fn code(error: &mut ServerError) {

@@ -7,6 +7,7 @@ mod audit_plan;
 pub mod bounds;
 pub mod context;
 pub mod errors;
+mod hooks;
 pub mod json_text;
 pub mod manage;
 pub mod raw_json;
@@ -73,6 +74,20 @@ impl Limits {
         M: async_graphql::ObjectType + 'static,
         S: async_graphql::SubscriptionType + 'static,
     {
+        self.apply_with(builder, None)
+    }
+
+    /// [`Limits::apply`], reusing validation verdicts from `verdicts`.
+    fn apply_with<Q, M, S>(
+        self,
+        builder: SchemaBuilder<Q, M, S>,
+        verdicts: Option<crate::validated::ReuseVerdicts>,
+    ) -> SchemaBuilder<Q, M, S>
+    where
+        Q: async_graphql::ObjectType + 'static,
+        M: async_graphql::ObjectType + 'static,
+        S: async_graphql::SubscriptionType + 'static,
+    {
         // async-graphql's depth limit covers introspection too; the request bounds apply
         // `depth` to every other field.
         let engine_depth = if self.introspection {
@@ -81,8 +96,10 @@ impl Limits {
             self.depth
         };
         let builder = builder
-            .extension(errors::CodedErrors)
-            .extension(bounds::RequestBounds { depth: self.depth })
+            .extension(hooks::Hooks {
+                bounds: bounds::RequestBounds { depth: self.depth },
+                verdicts,
+            })
             .limit_depth(engine_depth)
             .limit_complexity(self.complexity)
             .limit_recursive_depth(self.recursion)
@@ -113,14 +130,13 @@ pub fn build_schema(state: AppState, limits: Limits) -> RegistrySchema {
     let loaders = tenants::loaders(&state.db);
     let verdicts = crate::validated::ReuseVerdicts(state.validated.clone());
     let builder = builder()
-        .extension(verdicts)
         .data(state)
         .data(loaders.projects)
         .data(loaders.products)
         .data(loaders.idps)
         .data(loaders.keys)
         .data(loaders.deletions);
-    limits.apply(builder).finish()
+    limits.apply_with(builder, Some(verdicts)).finish()
 }
 
 /// The schema's SDL (`api schema`, and the checked-in `api/schema.graphql`).
