@@ -187,36 +187,56 @@ async fn main() -> Result<()> {
             shape: shape.id,
         });
     }
-    if let (true, Some((verifier, product))) = (wanted("S14"), &keys.verifier) {
-        // S14: a product asks about a customer's key it has asked about before (the server
-        // recognises it without argon2 and reads key, tenant and entitlement in one statement).
-        let body = json!({
-            "query": "query($k: String!) { verifyApiKey(key: $k) { valid code readOnly \
-                      key { id scopes expiresAt } tenant { id slug status } \
-                      entitlement { active reason config } } }",
-            "variables": {"k": keys.large},
-        });
+    // S14: a product asks about a customer's key it has asked about before (the server
+    // recognises it without argon2 and reads key, tenant and entitlement in one statement).
+    // S14 asks what a product decides on (valid, why, whose, what the key may do, the
+    // product's settings); S14full every field of the answer.
+    let s14 = [
+        (
+            "S14",
+            "query($k: String!) { verifyApiKey(key: $k) { valid code readOnly \
+             key { id scopes } tenant { id slug } entitlement { active config } } }",
+        ),
+        (
+            "S14full",
+            "query($k: String!) { verifyApiKey(key: $k) { valid code readOnly retryAfterSeconds \
+             key { id name prefix scopes product expiresAt lastUsedAt } tenant { id slug status } \
+             entitlement { active reason product enabled config expiresAt createdAt updatedAt } } }",
+        ),
+    ];
+    for (id, query) in s14 {
+        let Some((verifier, product)) = keys.verifier.as_ref().filter(|_| wanted(id)) else {
+            continue;
+        };
+        let body = json!({"query": query, "variables": {"k": keys.large}});
         let statement = registry::keys::verify::statement(keys.large_id, Some(product));
         checks::s14(&db, &http, &base, verifier, &body, &statement).await?;
         let (script, defines) = sql::pgbench_script(&statement);
-        let script_path = out.join("scripts/S14.sql");
+        let script_path = out.join(format!("scripts/{id}.sql"));
         write(&script_path, &script)?;
-        let body_file = out.join("scripts/S14.json");
+        let body_file = out.join(format!("scripts/{id}.json"));
         write(&body_file, &body.to_string())?;
-        let plan = sql::explain_prepared(&db, &statement, "TEXT", PlanCache::Session).await?;
-        write(&out.join("plans/S14.txt"), &format!("-- S14\n{plan}"))?;
-        eprintln!("  S14        ok (VALID) verifyApiKey of a known key, for {product}");
+        let plans = api::graphql::manage::keys::VERIFY_PLAN_CACHE;
+        let plan = sql::explain_prepared(&db, &statement, "TEXT", plans).await?;
+        write(
+            &out.join(format!("plans/{id}.txt")),
+            &format!("-- {id}\n{plan}"),
+        )?;
+        eprintln!("  {id:<10} ok (VALID) verifyApiKey of a known key, for {product}");
         jobs.push(Job {
-            name: "S14".into(),
-            label: format!("verifyApiKey, key verified before, for {product}"),
+            name: id.into(),
+            label: format!(
+                "verifyApiKey of a key verified before, for {product}{}",
+                if id == "S14" { "" } else { ", every field" }
+            ),
             script: script_path,
             defines,
-            plans: PlanCache::Session,
+            plans,
             url: format!("{base}/graphql"),
             body: body_file,
             authorization: format!("Bearer {verifier}"),
             per_op: 1.0,
-            shape: "S14",
+            shape: if id == "S14" { "S14" } else { "S14full" },
         });
     }
     if wanted("S10") {
@@ -383,6 +403,15 @@ async fn main() -> Result<()> {
         _ => String::new(),
     };
     table.push_str(&s14_note);
+    if let (Some(full), Some(s9)) = (
+        figure("S14full", "server_cpu_us_per_op"),
+        figure("S9 large", "server_cpu_us_per_op"),
+    ) {
+        table.push_str(&format!(
+            "S14full (every field of the answer, no target): server CPU {full:.0} µs/verify, {:+.0} µs on S9's.\n",
+            full - s9
+        ));
+    }
     let rss_text = rss.map_or("unknown".to_owned(), |mb| format!("{mb:.1} MB"));
     let report = format!(
         "{table}\nServer peak RSS (VmHWM): {rss_text}\nServer {key_stats}\n\nData: {} (large: {}, {} events; mid: {}, {} events). \

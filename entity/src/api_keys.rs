@@ -33,6 +33,8 @@ pub struct Model {
     pub created_at: DateTimeWithTimeZone,
     /// When the key stops working (`None`: never); after `created_at`.
     pub expires_at: Option<DateTimeWithTimeZone>,
+    /// The key a rotation issued in this one's place (`None`: not rotated).
+    pub replaced_by: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,7 @@ mod m20261207_043000_audit_recorded_by;
 mod m20261207_050000_tenant_status_since;
 mod m20261207_060000_api_key_expiry;
 mod m20261207_060100_key_change_notices;
+mod m20261207_060200_api_key_replaced_by;
 
 /// Every migration of the registry, oldest first.
 #[derive(Debug)]
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_050000_tenant_status_since::Migration),
             Box::new(m20261207_060000_api_key_expiry::Migration),
             Box::new(m20261207_060100_key_change_notices::Migration),
+            Box::new(m20261207_060200_api_key_replaced_by::Migration),
         ]
     }
 }

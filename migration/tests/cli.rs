@@ -111,6 +111,15 @@ fn every_subcommand_works_against_database_url() {
     let notices = "SELECT count(*) FROM pg_trigger WHERE tgname IN ('api_keys_verdict_changed', \
                    'api_keys_deleted', 'tenants_verdict_changed', 'tenants_deleted')";
     assert_eq!(psql(&url, notices), "4");
+    let replaced_by = "SELECT count(*) FROM information_schema.columns \
+                       WHERE table_name = 'api_keys' AND column_name = 'replaced_by'";
+    assert_eq!(psql(&url, replaced_by), "1");
+    ok(&["down"], &url);
+    assert_eq!(
+        (psql(&url, replaced_by), psql(&url, notices)),
+        ("0".to_owned(), "4".to_owned()),
+        "down rolls back the last migration only"
+    );
     ok(&["down"], &url);
     assert_eq!(
         (psql(&url, notices), psql(&url, expires_at)),

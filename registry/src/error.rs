@@ -213,7 +213,7 @@ impl ApiError {
 }
 
 /// How each named constraint violation reads to a caller: (constraint, code, field, message).
-const CONSTRAINTS: [(&str, Code, &str, &str); 12] = [
+const CONSTRAINTS: [(&str, Code, &str, &str); 13] = [
     (
         "tenants_slug_key",
         Code::Conflict,
@@ -255,6 +255,12 @@ const CONSTRAINTS: [(&str, Code, &str, &str); 12] = [
         Code::Conflict,
         "type",
         "this tenant already has an identity provider of this type",
+    ),
+    (
+        "api_keys_expires_after_creation",
+        Code::BadUserInput,
+        "expiresAt",
+        "a key's expiry must be after its creation: give a time in the future",
     ),
     (
         "api_keys_tenant_id_name_key",

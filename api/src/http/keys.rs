@@ -31,7 +31,16 @@ pub async fn verify(
             .status(StatusCode::OK)
             .content_type("application/json")
             .body(answer.to_string()),
-        Err(e) => rest_error(e),
+        Err(Refusal(status, e)) => rest_error(status, e),
+    }
+}
+
+/// An error, with the status it is answered with when that is not its code's (413, 415).
+struct Refusal(Option<StatusCode>, ApiError);
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Refusal {
+        Refusal(None, e)
     }
 }
 
@@ -40,15 +49,41 @@ async fn answer(
     body: Body,
     state: &AppState,
     settings: &HttpSettings,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Refusal> {
     let credential = Credential::Bearer(req.header(header::AUTHORIZATION));
     let caller = prologue::caller(req, state, credential).await?;
+    let media = req
+        .header(header::CONTENT_TYPE)
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if media != "application/json" {
+        return Err(Refusal(
+            Some(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            ApiError::bad_input(
+                "Content-Type",
+                "POST /v1/keys/verify needs Content-Type: application/json",
+            ),
+        ));
+    }
     let body = prologue::json_body(body, settings)
         .await
         .map_err(|e| match e {
-            BodyError::TooLarge => ApiError::bad_input("body", "the request body is too large"),
+            BodyError::TooLarge => Refusal(
+                Some(StatusCode::PAYLOAD_TOO_LARGE),
+                ApiError::bad_input(
+                    "body",
+                    format!(
+                        "the request body is larger than {} bytes",
+                        settings.max_body_bytes
+                    ),
+                ),
+            ),
             BodyError::NotJson(e) => {
-                ApiError::bad_input("body", format!("the body is not JSON: {e}"))
+                ApiError::bad_input("body", format!("the body is not JSON: {e}")).into()
             }
         })?;
     let key = body.get("key").and_then(Value::as_str).ok_or_else(|| {
@@ -60,10 +95,13 @@ async fn answer(
     let product = match body.get("product") {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) => Some(p.as_str()),
-        Some(_) => return Err(ApiError::bad_input("product", "product is a string")),
+        Some(_) => return Err(ApiError::bad_input("product", "product is a string").into()),
     };
+    let reader = state
+        .reader()
+        .planned(crate::graphql::manage::keys::VERIFY_PLAN_CACHE);
     let verification =
-        registry::keys::verify::verify(&state.db, &state.auth, &caller, key, product).await?;
+        registry::keys::verify::verify(&reader, &state.auth, &caller, key, product).await?;
     Ok(as_json(&verification))
 }
 
@@ -101,9 +139,9 @@ fn as_json(v: &Verification) -> Value {
     })
 }
 
-/// A registry error as a REST answer: its code's status, `Retry-After` when rate limited,
-/// and `{code, message, field}`.
-fn rest_error(error: ApiError) -> Response {
+/// A registry error as a REST answer: its code's status (or `status`), `Retry-After` when rate
+/// limited, and `{code, message, field}`.
+fn rest_error(status_override: Option<StatusCode>, error: ApiError) -> Response {
     error.log_internal("in a REST request");
     let code = error.code();
     let mut body = json!({"code": code.as_str(), "message": error.message()});
@@ -111,7 +149,7 @@ fn rest_error(error: ApiError) -> Response {
         body["field"] = json!(field);
     }
     let mut response = Response::builder()
-        .status(status(code))
+        .status(status_override.unwrap_or_else(|| status(code)))
         .content_type("application/json")
         .body(body.to_string());
     add_retry_after(&error, &mut response);

@@ -42,9 +42,12 @@ impl Plaintext {
     }
 
     /// The first [`PREFIX_LEN`] characters, as stored for lookup and display (`None` when the
-    /// key is too short to be one of ours).
+    /// key cannot be one of ours: too short, or a character no key has, such as a NUL, which
+    /// would otherwise reach the database in the lookup).
     pub fn prefix(&self) -> Option<&str> {
-        self.0.get(..PREFIX_LEN)
+        self.0
+            .get(..PREFIX_LEN)
+            .filter(|p| p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
     }
 
     /// The argon2id PHC string of this key, with a fresh salt. Deliberately slow (tens of ms):

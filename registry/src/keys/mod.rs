@@ -106,11 +106,21 @@ pub async fn issue(db: &impl Db, issuer: Issuer<'_>, new: NewKey) -> Result<Issu
             "a key needs at least one scope",
         ));
     }
-    if new.expires_at.is_some_and(|at| at <= Utc::now()) {
-        return Err(ApiError::bad_input(
-            "expiresAt",
-            "a key's expiry must be in the future",
-        ));
+    if let Some(at) = new.expires_at {
+        let now = Utc::now();
+        if at <= now {
+            return Err(ApiError::bad_input(
+                "expiresAt",
+                "a key's expiry must be in the future",
+            ));
+        }
+        if at > now + MAX_LIFETIME {
+            return Err(ApiError::bad_input(
+                "expiresAt",
+                "a key's expiry is at most 100 years ahead (leave it out for a key that never \
+                 expires)",
+            ));
+        }
     }
     if let Issuer::Key(caller, _) = issuer {
         if scopes.contains(&Scope::Platform) {
@@ -203,6 +213,9 @@ async fn insert_key(
     Ok(IssuedKey { plaintext, record })
 }
 
+/// The furthest ahead a key's expiry may be.
+pub const MAX_LIFETIME: Duration = Duration::days(36_500);
+
 /// The longest grace a rotation gives the old key.
 pub const MAX_ROTATION_GRACE: Duration = Duration::days(30);
 
@@ -261,8 +274,22 @@ pub async fn rotate(
             "the key has expired: issue a new one instead",
         ));
     }
-    deletions::refuse_if_deleting(&txn, current.tenant_id).await?;
+    if let Some(successor) = current.replaced_by {
+        return Err(ApiError::bad_input(
+            "id",
+            format!("the key was rotated already; rotate its successor, key {successor}"),
+        ));
+    }
     let scopes = parse_scopes(&current.scopes).map_err(ApiError::internal)?;
+    if scopes.contains(&Scope::KeysVerify) && !caller.is_platform() {
+        // Rotating mints a key: keys:verify is the operators' to mint.
+        return Err(ApiError::Forbidden(
+            "a key with keys:verify is rotated only by a platform key or replaced with \
+             `api issue-key`"
+                .into(),
+        ));
+    }
+    deletions::refuse_if_deleting(&txn, current.tenant_id).await?;
     // The old key gives up its name first: `(tenant_id, name)` is unique.
     let old_name = format!("{} (rotated {})", current.name, current.prefix);
     // At least a microsecond after its creation (the CHECK), never later than it was due.
@@ -276,7 +303,7 @@ pub async fn rotate(
     let old = old.update(&txn).await?;
     let lifetime = current
         .expires_at
-        .map(|t| t.to_utc() - current.created_at.to_utc());
+        .map(|t| (t.to_utc() - current.created_at.to_utc()).min(MAX_LIFETIME));
     let issued = insert_key(
         &txn,
         NewKey {
@@ -290,6 +317,9 @@ pub async fn rotate(
         format!("api key {} (rotating {})", caller.key_id, current.id),
     )
     .await?;
+    let mut old: api_keys::ActiveModel = old.into();
+    old.replaced_by = Set(Some(issued.record.id));
+    let old = old.update(&txn).await?;
     let mut change = Change::of(
         "api_key.rotated",
         "u",

@@ -233,8 +233,7 @@ pub fn statement(id: Uuid, product: Option<&str>) -> Statement {
         format!(
             "SELECT k.id, k.name, k.prefix, k.scopes, k.product, k.expires_at, k.last_used_at, \
              k.hash, {KEY_STANDING}, t.id, t.slug, t.status::text, t.trial_ends_at, \
-             e.tenant_id, e.product, e.enabled, e.config, e.expires_at, e.created_at, \
-             e.updated_at \
+             e.tenant_id, e.enabled, e.config, e.expires_at, e.created_at, e.updated_at \
              FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              LEFT JOIN tenant_products e ON e.tenant_id = k.tenant_id AND e.product = $2 \
              WHERE k.id = $1"
@@ -257,15 +256,15 @@ impl Facts {
         let trial_ends_at: Option<DateTime<FixedOffset>> = row.try_get_by_index(12)?;
         let entitled: Option<Uuid> = row.try_get_by_index(13)?;
         let entitlement = match (product, entitled) {
-            (Some(_), Some(tenant_id)) => Some(Entitlement {
+            (Some(product), Some(tenant_id)) => Some(Entitlement {
                 row: tenant_products::Model {
                     tenant_id,
-                    product: row.try_get_by_index(14)?,
-                    enabled: row.try_get_by_index(15)?,
-                    config: row.try_get_by_index(16)?,
-                    expires_at: row.try_get_by_index(17)?,
-                    created_at: row.try_get_by_index(18)?,
-                    updated_at: row.try_get_by_index(19)?,
+                    product: product.to_owned(),
+                    enabled: row.try_get_by_index(14)?,
+                    config: row.try_get_by_index(15)?,
+                    expires_at: row.try_get_by_index(16)?,
+                    created_at: row.try_get_by_index(17)?,
+                    updated_at: row.try_get_by_index(18)?,
                 },
                 tenant_status: status,
                 tenant_trial_ends_at: trial_ends_at,

@@ -171,6 +171,36 @@ async fn rotating_issues_a_twin_and_the_old_key_lasts_the_grace() {
     );
     assert!(!text.contains(&new_key) && !text.contains(&old_key[8..]));
 
+    // A key is rotated once: not again, and not by itself in its grace.
+    let again = ops.gql(ROTATE, json!({"id": old_id, "g": 60})).await;
+    assert_eq!(error_code(&again), "BAD_USER_INPUT");
+    assert!(
+        again["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(new["apiKey"]["id"].as_str().unwrap()),
+        "{again}"
+    );
+    let itself = ops
+        .app
+        .gql(&old_key, ROTATE, json!({"id": old_id, "g": 60}))
+        .await;
+    assert!(itself.get("errors").is_some(), "{itself}");
+    let replaced = ops
+        .gql_ok(
+            "query($id: UUID!) { tenant(id: $id) { apiKeys { id replacedBy } } }",
+            json!({"id": ops.acme}),
+        )
+        .await;
+    let old_record = replaced["tenant"]["apiKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == old_id)
+        .unwrap()
+        .clone();
+    assert_eq!(old_record["replacedBy"], new["apiKey"]["id"]);
+
     // No grace: the old key stops at once.
     let again = ops
         .gql_ok(ROTATE, json!({"id": new["apiKey"]["id"], "g": 0}))
@@ -228,11 +258,67 @@ async fn rotating_needs_what_revoking_needs() {
         ),
         "FORBIDDEN"
     );
+    // Rotating mints a key: one with keys:verify only by an operator.
+    let verifier = ops
+        .app
+        .issue_key(
+            ops.acme,
+            "verifier",
+            &[Scope::KeysVerify, Scope::KeysWrite],
+            Some("crm"),
+        )
+        .await;
+    let verifier_id = viewer(&ops, &verifier).await.1["data"]["viewer"]["keyId"].clone();
+    assert_eq!(
+        error_code(
+            &ops.app
+                .gql(&verifier, ROTATE, json!({"id": verifier_id, "g": 1}))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    ops.gql_ok(ROTATE, json!({"id": verifier_id, "g": 60}))
+        .await;
+    // An expiry beyond a century is refused, rather than overflowing a rotation later.
+    let far = ops
+        .gql(
+            ISSUE,
+            json!({"t": ops.acme, "n": "far", "s": ["audit:read"], "e": "9999-12-31T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(error_code(&far), "BAD_USER_INPUT");
     for grace in [-1, 2_592_001] {
         let refused = ops.gql(ROTATE, json!({"id": target_id, "g": grace})).await;
         assert_eq!(error_code(&refused), "BAD_USER_INPUT");
         assert_eq!(refused["errors"][0]["extensions"]["field"], "graceSeconds");
     }
-    assert!(ops.audit("api_key.rotated").await.is_empty());
+    assert_eq!(
+        ops.audit("api_key.rotated").await.len(),
+        1,
+        "the operator's only"
+    );
     assert_eq!(viewer(&ops, &target).await.0, 200, "untouched");
+
+    // A check violation of the expiry (the server's clock and the database's disagreeing by a
+    // hair) reads as bad input, not as a fault.
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let violation = entity::api_keys::ActiveModel {
+        tenant_id: Set(ops.acme),
+        name: Set("backwards".into()),
+        scopes: Set(vec!["audit:read".into()]),
+        hash: Set("x".into()),
+        prefix: Set("trk_xxxx".into()),
+        expires_at: Set(Some(
+            (chrono::Utc::now() - chrono::Duration::days(1)).fixed_offset(),
+        )),
+        ..Default::default()
+    }
+    .insert(&ops.app.db.db)
+    .await
+    .unwrap_err();
+    let error = registry::ApiError::from(violation);
+    assert_eq!(
+        (error.code().as_str(), error.field()),
+        ("BAD_USER_INPUT", Some("expiresAt"))
+    );
 }

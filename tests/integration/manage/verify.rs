@@ -444,6 +444,36 @@ async fn the_rest_endpoint_has_the_same_codes() {
         )
         .await;
     assert_eq!((status, body["code"].as_str()), (403, Some("FORBIDDEN")));
+    let big = format!("{{\"key\": \"{}\"}}", "a".repeat(300 * 1024));
+    let (status, body) = s.rest(Some(&s.crm), &big).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("BAD_USER_INPUT"))
+    );
+    let plain = s
+        .ops
+        .app
+        .http()
+        .post(s.ops.app.url("/v1/keys/verify"))
+        .bearer_auth(&s.crm)
+        .header("content-type", "text/plain")
+        .body(json!({"key": s.customer}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status().as_u16(), 415);
+    // A NUL where a key's prefix would be is no key, not an error.
+    let (status, body) = s
+        .rest(
+            Some(&s.crm),
+            &json!({"key": "trk_\u{0}abcdefghijklmnop"}).to_string(),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (200, Some("NOT_FOUND")),
+        "{body}"
+    );
     let (status, body) = s
         .rest(Some(&s.crm), &json!({"key": "trk_nothing"}).to_string())
         .await;

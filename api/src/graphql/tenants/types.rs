@@ -257,6 +257,10 @@ impl ApiKey {
     async fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.0.expires_at.map(|t| t.to_utc())
     }
+    /// The key a rotation issued in this one's place (none: not rotated).
+    async fn replaced_by(&self) -> Option<Uuid> {
+        self.0.replaced_by
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at.to_utc()
     }
