@@ -16,6 +16,8 @@
 //! - [`deletions`]: deleting a tenant with many audit events, in stages.
 //! - [`schedule`]: tenants that move on by themselves (expired trials, the frozen grace).
 //! - [`audit`]: the audit log's one writer, the registry's own trail, products' events.
+//! - [`evidence`]: the audit log as a Merkle tree: leaves, the tree's hash, proofs (#29, in
+//!   progress).
 //! - [`outbound`]: the one client for URLs users supply, refusing addresses inside the
 //!   network.
 
@@ -24,6 +26,7 @@ pub mod auth;
 pub mod deletions;
 pub mod entitlements;
 pub mod error;
+pub mod evidence;
 pub mod idp;
 pub mod keys;
 pub mod lifecycle;

@@ -13,6 +13,7 @@ mod bench_meter;
 mod constraints;
 mod docs_links;
 mod entities;
+mod evidence;
 mod filter_builder;
 mod landed_migrations;
 mod manage;
