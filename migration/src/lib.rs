@@ -23,6 +23,7 @@ mod m20261207_050000_tenant_status_since;
 mod m20261207_060000_api_key_expiry;
 mod m20261207_060100_key_change_notices;
 mod m20261207_060200_api_key_replaced_by;
+mod m20261207_070000_audit_seal;
 
 /// Every migration of the registry, oldest first.
 #[derive(Debug)]
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_060000_api_key_expiry::Migration),
             Box::new(m20261207_060100_key_change_notices::Migration),
             Box::new(m20261207_060200_api_key_replaced_by::Migration),
+            Box::new(m20261207_070000_audit_seal::Migration),
         ]
     }
 }

@@ -65,8 +65,8 @@ fn every_subcommand_works_against_database_url() {
     ok(&["up"], &url);
     assert_eq!(
         tables(&url),
-        8,
-        "the six, audit_metadata_term and tenant_deletions"
+        12,
+        "the six, audit_metadata_term, tenant_deletions and the four of the Merkle tree"
     );
     assert!(ok(&["status"], &url).contains("Applied"));
     let reference_index =
@@ -114,6 +114,15 @@ fn every_subcommand_works_against_database_url() {
     let replaced_by = "SELECT count(*) FROM information_schema.columns \
                        WHERE table_name = 'api_keys' AND column_name = 'replaced_by'";
     assert_eq!(psql(&url, replaced_by), "1");
+    let seal = "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'audit_seal%' \
+                OR tablename = 'audit_checkpoint'";
+    assert_eq!(psql(&url, seal), "4");
+    ok(&["down"], &url);
+    assert_eq!(
+        (psql(&url, seal), psql(&url, replaced_by)),
+        ("0".to_owned(), "1".to_owned()),
+        "down rolls back the last migration only"
+    );
     ok(&["down"], &url);
     assert_eq!(
         (psql(&url, replaced_by), psql(&url, notices)),
@@ -208,11 +217,11 @@ fn every_subcommand_works_against_database_url() {
     ok(&["up", "-n", "1"], &url);
     assert_eq!(tables(&url), 6);
     ok(&["refresh"], &url);
-    assert_eq!(tables(&url), 8);
+    assert_eq!(tables(&url), 12);
     ok(&["reset"], &url);
     assert_eq!(tables(&url), 0);
     ok(&["fresh"], &url);
-    assert_eq!(tables(&url), 8);
+    assert_eq!(tables(&url), 12);
     assert_eq!(
         psql(
             &url,
@@ -227,7 +236,7 @@ fn database_url_flag_works_like_the_variable() {
     let url = fresh_database("cli_flag");
     let out = migration(&["-u", &url, "up"], None);
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(tables(&url), 8);
+    assert_eq!(tables(&url), 12);
 }
 
 #[test]

@@ -6,10 +6,14 @@ use tests::catalog::{self, Catalog};
 
 const REFERENCE_DDL: &str = include_str!("../reference/tenant_registry.sql");
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 12] = [
     "api_keys",
+    "audit_checkpoint",
     "audit_log",
     "audit_metadata_term",
+    "audit_seal_gap",
+    "audit_seal_leaf",
+    "audit_seal_node",
     "tenant_deletions",
     "tenant_idp_config",
     "tenant_products",

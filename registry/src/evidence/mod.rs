@@ -12,3 +12,5 @@
 
 pub mod leaf;
 pub mod merkle;
+pub mod seal;
+pub mod signing;

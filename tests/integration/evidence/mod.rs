@@ -3,6 +3,8 @@
 //! (RFC 9162's iterative verification algorithms of sections 2.1.3.2 and 2.1.4.2, and a naive
 //! tree hash over byte slices), and the leaf encoding.
 
+mod seal;
+
 use registry::evidence::leaf::{LEAF_COLUMNS, Leaf};
 use registry::evidence::merkle::{
     Hash, InMemory, ProofError, consistency_proof, inclusion_proof, leaf_hash, root,
@@ -21,7 +23,7 @@ fn h(parts: &[&[u8]]) -> Hash {
 }
 
 /// MTH over the leaves' bytes, straight from the RFC's definition.
-fn naive_root(leaves: &[Vec<u8>]) -> Hash {
+pub(crate) fn naive_root(leaves: &[Vec<u8>]) -> Hash {
     match leaves.len() {
         0 => h(&[]),
         1 => h(&[&[0], &leaves[0]]),
@@ -36,7 +38,13 @@ fn naive_root(leaves: &[Vec<u8>]) -> Hash {
 }
 
 /// RFC 9162, 2.1.3.2.
-fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &Hash) -> bool {
+pub(crate) fn verify_inclusion(
+    index: u64,
+    size: u64,
+    leaf: &Hash,
+    proof: &[Hash],
+    root: &Hash,
+) -> bool {
     if index >= size {
         return false;
     }
@@ -62,7 +70,7 @@ fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &H
 }
 
 /// RFC 9162, 2.1.4.2.
-fn verify_consistency(
+pub(crate) fn verify_consistency(
     first: u64,
     second: u64,
     first_root: &Hash,
@@ -363,7 +371,11 @@ async fn a_stored_event_reads_back_as_the_same_leaf() {
     let (first, second) = (leaf(&rows[0]), leaf(&rows[1]));
     assert_eq!(first.created_at_micros, 1_767_323_045_123_456);
     assert_eq!(first.metadata, r#"{"a": [1, 2], "zeta": 1.0}"#);
-    assert_eq!(first.source_ip.as_deref(), Some("10.0.0.1/32"), "with its prefix length");
+    assert_eq!(
+        first.source_ip.as_deref(),
+        Some("10.0.0.1/32"),
+        "with its prefix length"
+    );
     assert_eq!(
         Leaf {
             id: second.id,

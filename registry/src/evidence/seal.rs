@@ -1,0 +1,315 @@
+//! The sealer: appends committed audit events to the Merkle tree and signs a checkpoint, one
+//! batch per transaction, one sealer at a time across processes.
+//!
+//! A pass takes a transaction-scoped advisory lock (another process sealing: the pass does
+//! nothing), reads the tree's size and right edge (the complete subtrees along it, at most 64
+//! hashes), and seals, in this order: events that appeared in a gap (ids below the highest
+//! sealed that were not visible when the sealer passed them: their transactions were still
+//! open), then events above the highest sealed, in id order, noting the ids it skips as a new
+//! gap. It writes the leaves (with the tenant and project they were written with), every
+//! complete subtree the batch finishes, and a checkpoint of the new size and root signed with
+//! the log's key, and commits. A pass stopped midway (a killed process, a lost connection)
+//! rolls back whole; the next one starts from the last commit.
+//!
+//! Publishing is untouched: the sealer reads committed rows afterwards, on its own connection.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement};
+
+use super::leaf::{LEAF_COLUMNS, Leaf};
+use super::merkle::{Hash, node_hash};
+use super::signing::{Checkpoint, LogKey};
+use crate::Db;
+use crate::error::ApiError;
+
+/// The advisory lock the sealer holds for a pass (`pg_try_advisory_xact_lock`).
+pub const SEAL_LOCK: i64 = 0x7365_616c_6572; // "sealer"
+
+/// How long a gap is watched for a late event before it is given up (an id taken by a
+/// transaction that rolled back never appears).
+pub const GAP_WATCH: &str = "1 day";
+
+/// What a pass did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pass {
+    /// Another process holds the sealer's lock.
+    Busy,
+    /// Nothing new to seal.
+    Idle,
+    /// A batch was sealed.
+    Sealed {
+        /// Leaves appended.
+        leaves: u64,
+        /// The new tree size (the checkpoint's).
+        size: u64,
+        /// Of the leaves, events that had been in a gap.
+        late: u64,
+    },
+}
+
+/// One pass of at most `batch` events on `db` (see the module's documentation).
+pub async fn run_once(db: &impl Db, key: &LogKey, batch: u64) -> Result<Pass, ApiError> {
+    let txn = db.begin().await?;
+    let locked: bool = one(
+        &txn,
+        "SELECT pg_try_advisory_xact_lock($1)",
+        [SEAL_LOCK.into()],
+    )
+    .await?
+    .try_get_by_index(0)?;
+    if !locked {
+        return Ok(Pass::Busy);
+    }
+    let edge = one(
+        &txn,
+        "SELECT coalesce(max(leaf_index) + 1, 0), coalesce(max(event_id), 0) FROM audit_seal_leaf",
+        [],
+    )
+    .await?;
+    let (size, high): (i64, i64) = (edge.try_get_by_index(0)?, edge.try_get_by_index(1)?);
+    let limit = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+    let late = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT {LEAF_COLUMNS} FROM audit_seal_gap g \
+                 JOIN audit_log a ON a.id BETWEEN g.first_id AND g.last_id \
+                 WHERE NOT EXISTS (SELECT 1 FROM audit_seal_leaf l WHERE l.event_id = a.id) \
+                 ORDER BY a.id LIMIT $1"
+            ),
+            [limit.into()],
+        ))
+        .await?;
+    let fresh = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT {LEAF_COLUMNS} FROM audit_log a WHERE a.id > $1 ORDER BY a.id LIMIT $2"
+            ),
+            [high.into(), (limit - late.len() as i64).max(0).into()],
+        ))
+        .await?;
+    if late.is_empty() && fresh.is_empty() {
+        txn.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("DELETE FROM audit_seal_gap WHERE noted_at < now() - interval '{GAP_WATCH}'"),
+        ))
+        .await?;
+        txn.commit().await?;
+        return Ok(Pass::Idle);
+    }
+    let late_count = late.len() as u64;
+    let mut leaves = Vec::with_capacity(late.len() + fresh.len());
+    for row in late.iter().chain(&fresh) {
+        leaves.push(leaf_of(row)?);
+    }
+    // Ids skipped among the fresh events: gaps to watch.
+    let mut gaps = Vec::new();
+    let mut previous = high;
+    for leaf in &leaves[late.len()..] {
+        if leaf.id > previous + 1 {
+            gaps.push((previous + 1, leaf.id - 1));
+        }
+        previous = leaf.id;
+    }
+
+    let size = u64::try_from(size).map_err(ApiError::internal)?;
+    let mut frontier = right_edge(&txn, size).await?;
+    let mut nodes: Vec<(i16, i64, Hash)> = Vec::new();
+    let (mut indexes, mut ids, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut tenants, mut projects): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    for (offset, leaf) in leaves.iter().enumerate() {
+        let index = size + offset as u64;
+        let hash = leaf.hash();
+        append(&mut frontier, index, hash, &mut nodes);
+        indexes.push(index as i64);
+        ids.push(leaf.id);
+        // Arrays of optional UUIDs travel as text, '' for none.
+        tenants.push(leaf.tenant_id.map(|t| t.to_string()).unwrap_or_default());
+        projects.push(leaf.project_id.map(|p| p.to_string()).unwrap_or_default());
+        hashes.push(hash.to_vec());
+    }
+    let new_size = size + leaves.len() as u64;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO audit_seal_leaf (leaf_index, event_id, tenant_id, project_id, leaf_hash) \
+         SELECT i, e, nullif(t, '')::uuid, nullif(p, '')::uuid, h \
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bytea[]) \
+         AS u (i, e, t, p, h)",
+        [
+            indexes.into(),
+            ids.into(),
+            tenants.into(),
+            projects.into(),
+            hashes.into(),
+        ],
+    ))
+    .await?;
+    if !nodes.is_empty() {
+        let (levels, idxs, node_hashes): (Vec<i16>, Vec<i64>, Vec<Vec<u8>>) =
+            nodes.iter().map(|(l, i, h)| (*l, *i, h.to_vec())).fold(
+                (Vec::new(), Vec::new(), Vec::new()),
+                |mut acc, (l, i, h)| {
+                    acc.0.push(l);
+                    acc.1.push(i);
+                    acc.2.push(h);
+                    acc
+                },
+            );
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO audit_seal_node (level, idx, hash) \
+             SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
+            [levels.into(), idxs.into(), node_hashes.into()],
+        ))
+        .await?;
+    }
+    for (first, last) in gaps {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO audit_seal_gap (first_id, last_id) VALUES ($1, $2)",
+            [first.into(), last.into()],
+        ))
+        .await?;
+    }
+    let checkpoint = Checkpoint {
+        size: new_size,
+        root: root_of(&frontier),
+        signed_at: micros(Utc::now()),
+    };
+    let signature = key.sign(&checkpoint);
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO audit_checkpoint (size, root, signed_at, signature, public_key) \
+         VALUES ($1, $2, $3, $4, $5)",
+        [
+            (new_size as i64).into(),
+            checkpoint.root.to_vec().into(),
+            checkpoint.signed_at.into(),
+            signature.to_vec().into(),
+            key.public_bytes().to_vec().into(),
+        ],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(Pass::Sealed {
+        leaves: leaves.len() as u64,
+        size: new_size,
+        late: late_count,
+    })
+}
+
+/// Passes until nothing is left (or another process seals): the sealer's tick.
+pub async fn seal_all(db: &impl Db, key: &LogKey, batch: u64) -> Result<u64, ApiError> {
+    let mut sealed = 0;
+    loop {
+        match run_once(db, key, batch).await? {
+            Pass::Sealed { leaves, .. } => sealed += leaves,
+            Pass::Busy | Pass::Idle => return Ok(sealed),
+        }
+    }
+}
+
+/// `t` at the microsecond precision PostgreSQL stores.
+fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+async fn one<const N: usize>(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    values: [sea_orm::Value; N],
+) -> Result<QueryResult, ApiError> {
+    db.query_one_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await?
+    .ok_or_else(|| ApiError::internal(format!("no row from {sql}")))
+}
+
+/// A row of [`LEAF_COLUMNS`] as a leaf.
+pub fn leaf_of(row: &QueryResult) -> Result<Leaf, sea_orm::DbErr> {
+    Ok(Leaf {
+        id: row.try_get_by_index(0)?,
+        created_at_micros: row.try_get_by_index(1)?,
+        tenant_id: row.try_get_by_index(2)?,
+        project_id: row.try_get_by_index(3)?,
+        product: row.try_get_by_index(4)?,
+        actor_id: row.try_get_by_index(5)?,
+        actor_type: row.try_get_by_index(6)?,
+        actor_name: row.try_get_by_index(7)?,
+        action: row.try_get_by_index(8)?,
+        target_type: row.try_get_by_index(9)?,
+        target_id: row.try_get_by_index(10)?,
+        target_name: row.try_get_by_index(11)?,
+        metadata: row.try_get_by_index(12)?,
+        source_ip: row.try_get_by_index(13)?,
+        user_agent: row.try_get_by_index(14)?,
+        recorded_by: row.try_get_by_index(15)?,
+        recorded_by_name: row.try_get_by_index(16)?,
+    })
+}
+
+/// The complete subtrees along the right edge of a tree of `size` leaves, by level: the
+/// subtree at level `l` is present when bit `l` of `size` is set.
+async fn right_edge(db: &impl ConnectionTrait, size: u64) -> Result<Vec<Option<Hash>>, ApiError> {
+    let mut frontier = vec![None; 64];
+    for level in 0..64u32 {
+        if (size >> level) & 1 == 0 {
+            continue;
+        }
+        let index = ((size >> level) - 1) as i64;
+        let row = if level == 0 {
+            one(
+                db,
+                "SELECT leaf_hash FROM audit_seal_leaf WHERE leaf_index = $1",
+                [index.into()],
+            )
+            .await?
+        } else {
+            one(
+                db,
+                "SELECT hash FROM audit_seal_node WHERE level = $1 AND idx = $2",
+                [(level as i16).into(), index.into()],
+            )
+            .await?
+        };
+        let bytes: Vec<u8> = row.try_get_by_index(0)?;
+        frontier[level as usize] =
+            Some(<Hash>::try_from(bytes.as_slice()).map_err(ApiError::internal)?);
+    }
+    Ok(frontier)
+}
+
+/// Appends leaf `index` (`hash`) to the right edge, noting every subtree it completes.
+fn append(
+    frontier: &mut [Option<Hash>],
+    index: u64,
+    hash: Hash,
+    nodes: &mut Vec<(i16, i64, Hash)>,
+) {
+    let (mut current, mut level, mut at) = (hash, 0usize, index);
+    while at & 1 == 1 {
+        let left = frontier[level].take().unwrap_or(current);
+        current = node_hash(&left, &current);
+        level += 1;
+        at >>= 1;
+        nodes.push((level as i16, at as i64, current));
+    }
+    frontier[level] = Some(current);
+}
+
+/// The root of the tree whose right edge is `frontier` (RFC 9162: the largest complete
+/// subtree on the left, the rest on the right).
+fn root_of(frontier: &[Option<Hash>]) -> Hash {
+    let mut root: Option<Hash> = None;
+    for subtree in frontier.iter().flatten() {
+        root = Some(match root {
+            None => *subtree,
+            Some(right) => node_hash(subtree, &right),
+        });
+    }
+    root.unwrap_or_else(super::merkle::empty_root)
+}
