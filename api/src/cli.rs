@@ -55,6 +55,24 @@ pub enum Cmd {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// The key that signs the audit log's checkpoints: print its public half, or make one.
+    SigningKey {
+        /// Print the public key (SPKI PEM, as `/.well-known/audit-log-key` serves it) of
+        /// --signing-key PATH, or of dev mode's key when that is unset.
+        #[arg(
+            long,
+            conflicts_with = "generate",
+            required_unless_present = "generate"
+        )]
+        public: bool,
+        /// Write a new key (PKCS#8 PEM, readable by its owner only) to PATH and print its
+        /// public half; an existing file is never replaced.
+        #[arg(long, value_name = "PATH")]
+        generate: Option<std::path::PathBuf>,
+        /// The key whose public half to print (unset: dev mode's, made if missing).
+        #[arg(long = "signing-key", env = "API_SIGNING_KEY", value_name = "PATH")]
+        key: Option<std::path::PathBuf>,
+    },
     /// The tenant lifecycle's clock, for operators who run it from cron instead of the
     /// server's own scheduler.
     #[command(subcommand)]
@@ -84,6 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             expires_in,
         }) => issue(cli.serve, tenant, name, scopes, product, expires_in).await,
         Some(Cmd::Lifecycle(LifecycleCmd::Run)) => lifecycle_run(cli.serve).await,
+        Some(Cmd::SigningKey { generate, key, .. }) => signing_key(&cli.serve, generate, key),
         Some(Cmd::Serve(config)) => serve(config).await,
         None => serve(cli.serve).await,
     }
@@ -91,6 +110,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// `api serve`: dev mode when `DATABASE_URL` is unset; until SIGTERM or Ctrl-C.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    // Before anything starts: a missing or unreadable signing key is the operator's to fix.
+    let seal = config.seal()?;
     let (db, playground_key, _cluster) = if config.dev_mode() {
         let dev = crate::dev::prepare(config.pool_size, config.statement_timeout())
             .await
@@ -134,7 +155,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         max_body_bytes: MAX_BODY_BYTES,
         trust_request_id: config.trust_request_id,
     };
-    let app = Application::build(db, config.settings(settings))
+    let app = Application::build(db, config.settings(settings, seal))
         .await
         .with_context(|| format!("binding {}", config.bind))?;
     let base = format!("http://{}", app.address());
@@ -166,6 +187,41 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         state.validated.reused(),
         read_connections
     );
+    Ok(())
+}
+
+/// `api signing-key`: prints the public half of the log's signing key, after making one at
+/// `generate` when asked.
+fn signing_key(
+    config: &ServeConfig,
+    generate: Option<std::path::PathBuf>,
+    key: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    use registry::evidence::signing::LogKey;
+    let key = match (generate, key.or_else(|| config.signing_key.clone())) {
+        (Some(path), _) => {
+            let key = LogKey::generate();
+            key.save(&path)?;
+            eprintln!(
+                "wrote a new signing key to {}; start the server with --signing-key {}",
+                path.display(),
+                path.display()
+            );
+            key
+        }
+        (None, Some(path)) => LogKey::load(&path)?,
+        (None, None) if config.dev_mode() => {
+            // Dev mode's key, made now if the dev server has not made it yet.
+            let path = config
+                .signing_key_path()
+                .context("dev mode has no key path")?;
+            LogKey::load_or_create(&path)?
+        }
+        (None, None) => anyhow::bail!(
+            "no key to show: give --signing-key PATH (or make one with --generate PATH)"
+        ),
+    };
+    print!("{}", key.public_pem());
     Ok(())
 }
 

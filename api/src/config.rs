@@ -19,6 +19,8 @@
 //! | `--delete-batch-events N` | `API_DELETE_BATCH_EVENTS` | 5000 (events cleared per transaction of a deletion in stages) |
 //! | `--outbound-allow HOST:PORT` (repeatable) | `API_OUTBOUND_ALLOW` (comma-separated) | none (a destination identity providers may be fetched at whatever its addresses, over http too) |
 //! | `--outbound-allow-private` | `API_OUTBOUND_ALLOW_PRIVATE` | on in dev mode, off with `DATABASE_URL` (private and loopback addresses allowed) |
+//! | `--seal-interval D` | `API_SEAL_INTERVAL` | `10s` (`1s`, `1m`, ...; `off`: no sealing) |
+//! | `--signing-key PATH` | `API_SIGNING_KEY` | none (dev mode: one under target/pg; production needs one to seal) |
 //! | (none) | `RUST_LOG` | `info,sqlx=warn,sea_orm=warn` |
 
 use std::net::SocketAddr;
@@ -109,6 +111,28 @@ pub struct ServeConfig {
     /// sets it; otherwise every request gets an id of the server's own.
     #[arg(long, env = "API_TRUST_REQUEST_ID")]
     pub trust_request_id: bool,
+    /// How often the audit log is sealed into its signed Merkle tree (a checkpoint each time
+    /// there is something new): a duration (1s, 10s, 1m) or `off`.
+    #[arg(long, env = "API_SEAL_INTERVAL", default_value = "10s", value_parser = parse_interval)]
+    pub seal_interval: Interval,
+    /// The Ed25519 key (PKCS#8 PEM) that signs the audit log's checkpoints (`api signing-key
+    /// --generate PATH` makes one). Dev mode makes one under target/pg when unset.
+    #[arg(long, env = "API_SIGNING_KEY")]
+    pub signing_key: Option<std::path::PathBuf>,
+}
+
+/// `--seal-interval`: a duration, or none (`off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval(pub Option<Duration>);
+
+fn parse_interval(text: &str) -> Result<Interval, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(Interval(None));
+    }
+    parse_duration(text)
+        .and_then(|d| d.to_std().map_err(|e| e.to_string()))
+        .map(|d| Interval(Some(d)))
+        .map_err(|e| format!("{e} (or off)"))
 }
 
 /// `--demo-reset-at`: a time of day (UTC), or none.
@@ -154,6 +178,9 @@ pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
         .ok_or_else(|| format!("{text:?} is not between 1s and 100y"))?;
     Ok(chrono::Duration::seconds(seconds))
 }
+
+/// Dev mode's signing key, under the cluster root (target/pg).
+pub const DEV_SIGNING_KEY: &str = "dev-audit-log-key.pem";
 
 /// The default `RUST_LOG` filter.
 pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn";
@@ -229,9 +256,49 @@ impl ServeConfig {
         }
     }
 
-    /// Everything the server is built from, with the HTTP layer's `http`.
-    pub fn settings(&self, http: crate::http::HttpSettings) -> crate::startup::Settings {
+    /// Where the signing key is: `--signing-key`, or dev mode's own file.
+    pub fn signing_key_path(&self) -> Option<std::path::PathBuf> {
+        self.signing_key.clone().or_else(|| {
+            self.dev_mode().then(|| {
+                localpg::ClusterRoot::workspace_default()
+                    .path()
+                    .join(DEV_SIGNING_KEY)
+            })
+        })
+    }
+
+    /// The sealer's settings: its interval and key (dev mode makes its key on first use).
+    /// Sealing without a key is an error that says how to get one.
+    pub fn seal(&self) -> anyhow::Result<registry::evidence::seal::SealSettings> {
+        use anyhow::Context as _;
+        let Some(every) = self.seal_interval.0 else {
+            return Ok(registry::evidence::seal::SealSettings::default());
+        };
+        let path = self.signing_key_path().context(
+            "sealing the audit log needs its signing key: --signing-key PATH (make one with \
+             `api signing-key --generate PATH`), or --seal-interval off",
+        )?;
+        let key = if self.signing_key.is_some() {
+            registry::evidence::signing::LogKey::load(&path)?
+        } else {
+            registry::evidence::signing::LogKey::load_or_create(&path)?
+        };
+        Ok(registry::evidence::seal::SealSettings {
+            every: Some(every),
+            key: Some(std::sync::Arc::new(key)),
+            ..Default::default()
+        })
+    }
+
+    /// Everything the server is built from, with the HTTP layer's `http` and the sealer's
+    /// `seal`.
+    pub fn settings(
+        &self,
+        http: crate::http::HttpSettings,
+        seal: registry::evidence::seal::SealSettings,
+    ) -> crate::startup::Settings {
         crate::startup::Settings {
+            seal,
             bind: self.bind,
             http,
             auth: self.auth(),

@@ -24,6 +24,7 @@ pub struct Metrics {
     trials_frozen: AtomicU64,
     tenants_archived: AtomicU64,
     demo_resets: AtomicU64,
+    events_sealed: AtomicU64,
 }
 
 impl Metrics {
@@ -64,6 +65,11 @@ impl Metrics {
             .fetch_add(moved.trials_frozen, Ordering::Relaxed);
         self.tenants_archived
             .fetch_add(moved.archived, Ordering::Relaxed);
+    }
+
+    /// Counts events sealed into the audit log's Merkle tree.
+    pub fn sealed(&self, events: u64) {
+        self.events_sealed.fetch_add(events, Ordering::Relaxed);
     }
 
     /// Counts a nightly demo reset.
@@ -178,6 +184,12 @@ pub fn render(metrics: &Metrics, figures: &Figures) -> String {
         "counter",
         "Key checks refused by the failure limits (429).",
         &[(String::new(), auth.rate_limited)],
+    );
+    family(
+        "audit_events_sealed_total",
+        "counter",
+        "Audit events this process sealed into the log's Merkle tree.",
+        &[(String::new(), metrics.events_sealed.load(Ordering::Relaxed))],
     );
     family(
         "key_notices_total",

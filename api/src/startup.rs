@@ -15,6 +15,7 @@ use crate::state::AppState;
 use crate::validated::{self, ValidatedRequests};
 use registry::auth::{AuthSettings, Authenticator};
 use registry::deletions::{DeletionSettings, Deletions};
+use registry::evidence::seal::SealSettings;
 use registry::lifecycle::LifecycleSettings;
 use registry::outbound::{Outbound, OutboundSettings};
 
@@ -59,6 +60,8 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     /// The lifecycle's lengths.
     pub lifecycle: LifecycleSettings,
+    /// The audit log's sealer.
+    pub seal: SealSettings,
 }
 
 impl Default for Settings {
@@ -72,6 +75,7 @@ impl Default for Settings {
             deletions: DeletionSettings::default(),
             outbound: OutboundSettings::default(),
             lifecycle: LifecycleSettings::default(),
+            seal: SealSettings::default(),
         }
     }
 }
@@ -89,6 +93,7 @@ impl Application {
             deletions,
             outbound,
             lifecycle,
+            seal,
         } = settings;
         let state = AppState {
             deletions: Arc::new(Deletions::new(db.clone(), deletions)),
@@ -99,6 +104,7 @@ impl Application {
             tenant_sizes: Arc::default(),
             outbound: Arc::new(Outbound::new(outbound)),
             lifecycle,
+            seal,
             db,
         };
         let schemas = (
@@ -136,9 +142,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let worker = tokio::spawn(self.state.deletions.clone().run());
         let clock = tokio::spawn(lifecycle_clock(self.state.clone()));
+        let sealer = tokio::spawn(sealer(self.state.clone()));
         let served = self.bound.serve(None, Duration::ZERO).await;
         worker.abort();
         clock.abort();
+        sealer.abort();
         served
     }
 
@@ -151,10 +159,32 @@ impl Application {
         // Stopping the worker mid-batch rolls that batch back; the next start finishes it.
         let worker = tokio::spawn(self.state.deletions.clone().run());
         let clock = tokio::spawn(lifecycle_clock(self.state.clone()));
+        let sealer = tokio::spawn(sealer(self.state.clone()));
         let served = self.bound.serve(Some(Box::pin(signal)), grace).await;
         worker.abort();
         clock.abort();
+        sealer.abort();
         served
+    }
+}
+
+/// The audit log's sealer: everything new sealed at start and every `state.seal.every` (none
+/// when sealing is off). A failed pass is logged and tried again at the next tick; a pass
+/// stopped midway rolls back whole.
+async fn sealer(state: AppState) {
+    let (Some(every), Some(key)) = (state.seal.every, state.seal.key.clone()) else {
+        return;
+    };
+    loop {
+        match registry::evidence::seal::seal_all(&state.db, &key, state.seal.batch).await {
+            Ok(0) => {}
+            Ok(sealed) => {
+                tracing::debug!(sealed, "audit log sealed");
+                state.metrics.sealed(sealed);
+            }
+            Err(e) => tracing::warn!(error = %e, detail = ?e, "sealing the audit log failed"),
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

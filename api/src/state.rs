@@ -38,6 +38,8 @@ pub struct AppState {
     pub outbound: Arc<Outbound>,
     /// The lifecycle's lengths (a new trial's).
     pub lifecycle: LifecycleSettings,
+    /// The audit log's sealer and its key.
+    pub seal: registry::evidence::seal::SealSettings,
 }
 
 impl AppState {

@@ -14,14 +14,74 @@ fn production_mode_issue_key_and_schema() {
 
     // Unmigrated: refuses to serve without --migrate.
     let out = Command::new(API)
-        .args(["--bind", "127.0.0.1:0"])
+        .args(["--bind", "127.0.0.1:0", "--seal-interval", "off"])
         .env("DATABASE_URL", &url)
         .output()
         .expect("run api");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--migrate"));
 
-    let (mut child, base, _) = start(&["serve", "--bind", "127.0.0.1:0", "--migrate"], &env);
+    // Sealing the audit log needs a signing key: without one the server says how to get one.
+    let out = Command::new(API)
+        .args(["serve", "--bind", "127.0.0.1:0", "--migrate"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("run api");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("api signing-key --generate"),
+        "{said}"
+    );
+    let dir = crate::scratch("signing-key");
+    let key_path = dir.join("log-key.pem");
+    let key_file = key_path.to_str().expect("utf-8 path");
+    let generated = Command::new(API)
+        .args(["signing-key", "--generate", key_file])
+        .output()
+        .expect("api signing-key --generate");
+    assert!(generated.status.success(), "{generated:?}");
+    let again = Command::new(API)
+        .args(["signing-key", "--generate", key_file])
+        .output()
+        .expect("api signing-key --generate");
+    assert!(!again.status.success(), "an existing key is never replaced");
+    let public = Command::new(API)
+        .args(["signing-key", "--public", "--signing-key", key_file])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("api signing-key --public");
+    assert!(public.status.success(), "{public:?}");
+    let public = String::from_utf8(public.stdout).expect("utf-8");
+    assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"), "{public}");
+    assert_eq!(
+        public,
+        String::from_utf8_lossy(&generated.stdout),
+        "the public half printed when it was made"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_path)
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
+    }
+    let (mut child, base, _) = start(
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--migrate",
+            "--signing-key",
+            key_file,
+            "--seal-interval",
+            "1s",
+        ],
+        &env,
+    );
+    let (status, served) = http(&base, "GET", "/.well-known/audit-log-key", &[], "");
+    assert_eq!((status, served.as_str()), (200, public.as_str()));
     assert_eq!(
         http(&base, "GET", "/", &[], "").0,
         404,

@@ -15,7 +15,14 @@ fn no_plaintext_key_reaches_the_database_or_the_log() {
     let url = cluster.url("postgres");
     // Everything at debug, the database driver's statements included.
     let (mut child, base, stdout, log) = start_logged(
-        &["serve", "--bind", "127.0.0.1:0", "--migrate"],
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--migrate",
+            "--seal-interval",
+            "off",
+        ],
         &[("DATABASE_URL", url.as_str()), ("RUST_LOG", "debug")],
     );
     let bin = Binaries::locate().expect("binaries");
@@ -130,7 +137,14 @@ fn sigterm_finishes_in_flight_requests_and_refuses_new_connections() {
     let cluster = Cluster::throwaway(&ClusterRoot::workspace_default()).expect("a cluster");
     let url = cluster.url("postgres");
     let (mut child, base, _) = start(
-        &["serve", "--bind", "127.0.0.1:0", "--migrate"],
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--migrate",
+            "--seal-interval",
+            "off",
+        ],
         &[("DATABASE_URL", url.as_str())],
     );
     psql(

@@ -45,9 +45,23 @@ fn a_change_through_one_process_is_seen_by_the_other_on_its_next_request() {
     let cluster = Cluster::throwaway(&ClusterRoot::workspace_default()).expect("a cluster");
     let url = cluster.url("postgres");
     let env = [("DATABASE_URL", url.as_str())];
-    let (a, base_a, _) = start(&["serve", "--bind", "127.0.0.1:0", "--migrate"], &env);
+    // Sealing is not what this test is about (both would need the signing key).
+    let (a, base_a, _) = start(
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--migrate",
+            "--seal-interval",
+            "off",
+        ],
+        &env,
+    );
     let _a = Stop(a);
-    let (b, base_b, _) = start(&["serve", "--bind", "127.0.0.1:0"], &env);
+    let (b, base_b, _) = start(
+        &["serve", "--bind", "127.0.0.1:0", "--seal-interval", "off"],
+        &env,
+    );
     let _b = Stop(b);
     psql(
         &url,

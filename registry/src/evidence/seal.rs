@@ -13,6 +13,8 @@
 //!
 //! Publishing is untouched: the sealer reads committed rows afterwards, on its own connection.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement};
 
@@ -28,6 +30,28 @@ pub const SEAL_LOCK: i64 = 0x7365_616c_6572; // "sealer"
 /// How long a gap is watched for a late event before it is given up (an id taken by a
 /// transaction that rolled back never appears).
 pub const GAP_WATCH: &str = "1 day";
+
+/// The server's sealer: how often it passes, with which key, in batches of how many.
+#[derive(Debug, Clone)]
+pub struct SealSettings {
+    /// How often it passes (none: no sealing).
+    pub every: Option<Duration>,
+    /// The key that signs checkpoints (also served at `/.well-known/audit-log-key`).
+    pub key: Option<std::sync::Arc<LogKey>>,
+    /// Events per batch (and checkpoint).
+    pub batch: u64,
+}
+
+impl Default for SealSettings {
+    /// No sealing.
+    fn default() -> SealSettings {
+        SealSettings {
+            every: None,
+            key: None,
+            batch: 10_000,
+        }
+    }
+}
 
 /// What a pass did.
 #[derive(Debug, Clone, PartialEq, Eq)]

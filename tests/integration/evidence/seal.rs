@@ -339,3 +339,74 @@ async fn one_process_seals_at_a_time_and_a_batch_is_all_or_nothing() {
         "sealed by the next pass"
     );
 }
+
+#[tokio::test]
+async fn the_server_seals_what_is_published_and_serves_its_public_key() {
+    use entity::scope::Scope;
+    use serde_json::json;
+    use tests::app::TestApp;
+    let key = std::sync::Arc::new(LogKey::generate());
+    let mut settings = TestApp::settings();
+    settings.seal.every = Some(std::time::Duration::from_millis(100));
+    settings.seal.key = Some(key.clone());
+    let app = TestApp::spawn(settings).await;
+    let acme = tests::fixtures::insert_tenant(&app.db.db, "acme")
+        .await
+        .unwrap();
+    let writer = app
+        .issue_key(acme.id, "writer", &[Scope::AuditWrite], Some("crm"))
+        .await;
+    for i in 0..5 {
+        app.gql_ok(
+            &writer,
+            "mutation($a: String!) { recordAuditEvent(input: {action: $a}) { id } }",
+            json!({"a": format!("crm.deal.n{i}")}),
+        )
+        .await;
+    }
+    let mut sealed = 0;
+    for _ in 0..100 {
+        sealed = count(&app.db, "SELECT count(*) FROM audit_seal_leaf").await;
+        if sealed == 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(sealed, 5, "sealed within a few intervals");
+    let (checkpoint, signature, _) = checkpoints(&app.db).await.pop().unwrap();
+    assert_eq!(checkpoint.size, 5);
+    let served = app
+        .http()
+        .get(app.url("/.well-known/audit-log-key"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(served, key.public_pem());
+    let public = registry::evidence::signing::parse_public_pem(&served).unwrap();
+    assert!(verify(&public, &checkpoint, &signature));
+    let metrics = app
+        .http()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tenant_registry_audit_events_sealed_total 5"),
+        "{metrics}"
+    );
+    // A server that does not seal says so.
+    let plain = TestApp::spawn(TestApp::settings()).await;
+    let response = plain
+        .http()
+        .get(plain.url("/.well-known/audit-log-key"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+}
