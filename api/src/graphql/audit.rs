@@ -119,6 +119,13 @@ impl AuditEvent {
             name: self.0.recorded_by_name.clone(),
         })
     }
+    /// The event's place in the signed Merkle log, with its inclusion proof against the latest
+    /// checkpoint; null until it is sealed (within `--seal-interval` of its commit). Given on
+    /// `auditEvent(id)`; a page (`auditEvents`) does not carry proofs.
+    #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
+    async fn seal(&self, ctx: &Context<'_>) -> Result<Option<super::evidence::AuditSeal>> {
+        super::evidence::seal_of(ctx, self.0.id).await
+    }
 }
 
 /// An event in a page.

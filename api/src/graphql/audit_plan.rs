@@ -145,6 +145,19 @@ fn pick_of(
         (Kind::Event, "recordedBy") => Pick::RecordedBy(children(Kind::RecordedBy)?),
         (Kind::RecordedBy, "keyId") => Pick::RecordedByKeyId,
         (Kind::RecordedBy, "name") => Pick::RecordedByName,
+        (Kind::Event, "seal") => {
+            let mut error = ServerError::new(
+                "seal is given on auditEvent(id), not in pages: a page does not carry proofs; \
+                 ask auditEvent(id: ...) { seal { ... } } for the events you need"
+                    .to_owned(),
+                None,
+            );
+            let mut extensions = async_graphql::ErrorExtensionValues::default();
+            extensions.set("code", registry::Code::BadUserInput.as_str());
+            extensions.set("field", "seal");
+            error.extensions = Some(extensions);
+            return Err(error);
+        }
         _ => {
             // Validation admits only the schema's fields; a field added to the types but not
             // here is a bug, reported as one.

@@ -7,6 +7,7 @@ mod audit_plan;
 pub mod bounds;
 pub mod context;
 pub mod errors;
+pub mod evidence;
 mod hooks;
 pub mod json_text;
 pub mod manage;
@@ -29,6 +30,7 @@ pub struct Query(
     manage::entitlements::EntitlementQuery,
     manage::keys::KeyQuery,
     audit::AuditQuery,
+    evidence::EvidenceQuery,
 );
 
 /// Every mutation.

@@ -12,5 +12,6 @@
 
 pub mod leaf;
 pub mod merkle;
+pub mod proofs;
 pub mod seal;
 pub mod signing;

@@ -1,0 +1,243 @@
+//! Proofs from the stored tree: an event's seal (its leaf, the latest checkpoint, and the
+//! inclusion proof against it), checkpoints, and consistency proofs between two sizes.
+//!
+//! The RFC's recursions ask for the same subtrees whatever their hashes are, so a proof is
+//! made in two steps: a first run of [`super::merkle`] over a store that only notes which
+//! subtrees it is asked for, then one read of those (at most two statements: leaves, and
+//! subtrees of level 1 and up), then the run over what was read.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement};
+
+use super::merkle::{self, Hash, ProofError, Subtrees};
+use super::signing::Checkpoint;
+use crate::error::ApiError;
+
+/// A checkpoint as stored: the tree head, its signature and the public key that made it.
+#[derive(Debug, Clone)]
+pub struct StoredCheckpoint {
+    /// Size, root and time.
+    pub checkpoint: Checkpoint,
+    /// The Ed25519 signature of [`Checkpoint::note`].
+    pub signature: Vec<u8>,
+    /// The signing key's public half.
+    pub public_key: Vec<u8>,
+}
+
+/// An event's place in the tree, proven against the latest checkpoint.
+#[derive(Debug, Clone)]
+pub struct Seal {
+    /// The leaf's index (its position in the tree).
+    pub leaf_index: u64,
+    /// The tree's hash of the leaf.
+    pub leaf_hash: Hash,
+    /// The checkpoint the proof leads to.
+    pub checkpoint: StoredCheckpoint,
+    /// The inclusion proof, from the leaf's sibling up.
+    pub inclusion: Vec<Hash>,
+}
+
+const CHECKPOINT_COLUMNS: &str = "size, root, signed_at, signature, public_key";
+
+fn checkpoint_of(row: &QueryResult) -> Result<StoredCheckpoint, ApiError> {
+    let size: i64 = row.try_get_by_index(0)?;
+    let root: Vec<u8> = row.try_get_by_index(1)?;
+    let signed_at: DateTime<Utc> = row.try_get_by_index(2)?;
+    Ok(StoredCheckpoint {
+        checkpoint: Checkpoint {
+            size: u64::try_from(size).map_err(ApiError::internal)?,
+            root: hash(&root)?,
+            signed_at,
+        },
+        signature: row.try_get_by_index(3)?,
+        public_key: row.try_get_by_index(4)?,
+    })
+}
+
+fn hash(bytes: &[u8]) -> Result<Hash, ApiError> {
+    Hash::try_from(bytes).map_err(|_| ApiError::internal("a stored hash is not 32 bytes"))
+}
+
+/// The checkpoint of `size`, or the latest when `size` is `None`.
+pub async fn checkpoint(
+    db: &impl ConnectionTrait,
+    size: Option<u64>,
+) -> Result<Option<StoredCheckpoint>, ApiError> {
+    let statement = match size {
+        Some(size) => Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoint WHERE size = $1"),
+            [i64::try_from(size).unwrap_or(i64::MAX).into()],
+        ),
+        None => Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoint ORDER BY size DESC LIMIT 1"),
+        ),
+    };
+    db.query_one_raw(statement)
+        .await?
+        .as_ref()
+        .map(checkpoint_of)
+        .transpose()
+}
+
+/// The seal of the event `event_id`, or `None` while it is not sealed.
+pub async fn seal_of(db: &impl ConnectionTrait, event_id: i64) -> Result<Option<Seal>, ApiError> {
+    let Some(leaf) = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT leaf_index, leaf_hash FROM audit_seal_leaf WHERE event_id = $1",
+            [event_id.into()],
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (index, leaf_hash): (i64, Vec<u8>) = (leaf.try_get_by_index(0)?, leaf.try_get_by_index(1)?);
+    let index = u64::try_from(index).map_err(ApiError::internal)?;
+    let Some(checkpoint) = checkpoint(db, None).await? else {
+        return Ok(None);
+    };
+    let size = checkpoint.checkpoint.size;
+    let inclusion = prove(db, |store| merkle::inclusion_proof(&store, index, size)).await?;
+    Ok(Some(Seal {
+        leaf_index: index,
+        leaf_hash: hash(&leaf_hash)?,
+        checkpoint,
+        inclusion,
+    }))
+}
+
+/// The consistency proof from the tree of `from` leaves to that of `to` leaves, both at most
+/// the latest checkpoint's size. `BAD_USER_INPUT` for sizes that make no proof.
+pub async fn consistency(
+    db: &impl ConnectionTrait,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Hash>, ApiError> {
+    let latest = checkpoint(db, None).await?.map_or(0, |c| c.checkpoint.size);
+    if from == 0 || from > to || to > latest {
+        return Err(ApiError::bad_input(
+            "from",
+            format!(
+                "a consistency proof is between two sizes with 1 <= from <= to <= {latest}, the \
+                 latest checkpoint's size"
+            ),
+        ));
+    }
+    prove(db, |store| merkle::consistency_proof(&store, from, to)).await
+}
+
+/// Runs `proof` twice: over a store noting what it is asked for, then over those subtrees as
+/// read from the database.
+async fn prove<F>(db: &impl ConnectionTrait, proof: F) -> Result<Vec<Hash>, ApiError>
+where
+    F: Fn(&dyn DynStore) -> Result<Vec<Hash>, ProofError<Missing>>,
+{
+    let noted = Noting::default();
+    proof(&noted).map_err(refused)?;
+    let wanted = noted.0.into_inner();
+    let read = Read::fetch(db, &wanted).await?;
+    proof(&read).map_err(refused)
+}
+
+fn refused(e: ProofError<Missing>) -> ApiError {
+    match e {
+        ProofError::Range(why) => ApiError::bad_input("size", why),
+        ProofError::Store(Missing(level, index)) => ApiError::internal(format!(
+            "the tree has no subtree at level {level}, index {index}"
+        )),
+    }
+}
+
+/// A subtree the database did not have.
+#[derive(Debug)]
+pub struct Missing(u32, u64);
+
+/// The stores a proof runs over.
+pub trait DynStore {
+    /// As [`Subtrees::perfect`].
+    fn get(&self, level: u32, index: u64) -> Result<Hash, Missing>;
+}
+
+impl Subtrees for &dyn DynStore {
+    type Error = Missing;
+
+    fn perfect(&self, level: u32, index: u64) -> Result<Hash, Missing> {
+        self.get(level, index)
+    }
+}
+
+#[derive(Default)]
+struct Noting(RefCell<Vec<(u32, u64)>>);
+
+impl DynStore for Noting {
+    fn get(&self, level: u32, index: u64) -> Result<Hash, Missing> {
+        self.0.borrow_mut().push((level, index));
+        Ok([0; 32])
+    }
+}
+
+struct Read(HashMap<(u32, u64), Hash>);
+
+impl DynStore for Read {
+    fn get(&self, level: u32, index: u64) -> Result<Hash, Missing> {
+        self.0
+            .get(&(level, index))
+            .copied()
+            .ok_or(Missing(level, index))
+    }
+}
+
+impl Read {
+    async fn fetch(db: &impl ConnectionTrait, wanted: &[(u32, u64)]) -> Result<Read, ApiError> {
+        let mut found = HashMap::new();
+        let leaves: Vec<i64> = wanted
+            .iter()
+            .filter(|(level, _)| *level == 0)
+            .map(|(_, index)| *index as i64)
+            .collect();
+        if !leaves.is_empty() {
+            let rows = db
+                .query_all_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT leaf_index, leaf_hash FROM audit_seal_leaf WHERE leaf_index = ANY($1)",
+                    [leaves.into()],
+                ))
+                .await?;
+            for row in rows {
+                let (index, bytes): (i64, Vec<u8>) =
+                    (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+                found.insert((0, index as u64), hash(&bytes)?);
+            }
+        }
+        let (levels, indexes): (Vec<i16>, Vec<i64>) = wanted
+            .iter()
+            .filter(|(level, _)| *level > 0)
+            .map(|(level, index)| (*level as i16, *index as i64))
+            .unzip();
+        if !levels.is_empty() {
+            let rows = db
+                .query_all_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT n.level, n.idx, n.hash FROM audit_seal_node n \
+                     JOIN unnest($1::smallint[], $2::bigint[]) AS w (level, idx) \
+                     ON n.level = w.level AND n.idx = w.idx",
+                    [levels.into(), indexes.into()],
+                ))
+                .await?;
+            for row in rows {
+                let (level, index, bytes): (i16, i64, Vec<u8>) = (
+                    row.try_get_by_index(0)?,
+                    row.try_get_by_index(1)?,
+                    row.try_get_by_index(2)?,
+                );
+                found.insert((level as u32, index as u64), hash(&bytes)?);
+            }
+        }
+        Ok(Read(found))
+    }
+}
