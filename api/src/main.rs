@@ -4,6 +4,8 @@
 //! - `api` / `api serve`: serve GraphQL (dev mode when `DATABASE_URL` is unset).
 //! - `api issue-key --tenant SLUG --name NAME --scopes a,b [--product P]`: print a new key.
 //! - `api lifecycle run`: move the tenants that are due, once.
+//! - `api signing-key --generate PATH` / `--public`: the audit log's signing key.
+//! - `api verify-log [--from-checkpoint N]`: verify the whole sealed audit log.
 //! - `api schema`: print the GraphQL SDL.
 
 use api::cli::Cli;

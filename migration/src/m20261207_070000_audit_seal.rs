@@ -9,7 +9,12 @@
 //! - `audit_seal_gap`: ranges of ids below the highest sealed that were not visible when the
 //!   sealer passed them (transactions still open, or rolled back); an event that appears in
 //!   one later is sealed then, at the end of the tree.
-//! - `audit_checkpoint`: signed tree heads.
+//! - `audit_checkpoint`: signed tree heads, each naming the size of the one before it (so a
+//!   checkpoint deleted from the middle breaks the next one's signature).
+//!
+//! A leaf whose event was removed on purpose (the nightly demo reset; retention) is marked
+//! `pruned_at` / `pruned_reason`: the tree keeps its hash, the verifier counts it as pruned
+//! rather than as a deleted row.
 
 use sea_orm_migration::prelude::*;
 
@@ -27,7 +32,10 @@ impl MigrationTrait for Migration {
                     event_id bigint NOT NULL UNIQUE,
                     tenant_id uuid,
                     project_id uuid,
-                    leaf_hash bytea NOT NULL CHECK (length(leaf_hash) = 32)
+                    leaf_hash bytea NOT NULL CHECK (length(leaf_hash) = 32),
+                    pruned_at timestamptz,
+                    pruned_reason text,
+                    CHECK ((pruned_at IS NULL) = (pruned_reason IS NULL))
                 );
                 CREATE TABLE audit_seal_node (
                     level smallint NOT NULL CHECK (level BETWEEN 1 AND 63),
@@ -43,6 +51,7 @@ impl MigrationTrait for Migration {
                 );
                 CREATE TABLE audit_checkpoint (
                     size bigint PRIMARY KEY CHECK (size > 0),
+                    previous_size bigint NOT NULL CHECK (previous_size >= 0 AND previous_size < size),
                     root bytea NOT NULL CHECK (length(root) = 32),
                     signed_at timestamptz NOT NULL,
                     signature bytea NOT NULL CHECK (length(signature) = 64),

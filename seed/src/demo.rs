@@ -82,7 +82,9 @@ pub async fn reset_demo(
         .await?;
     let ids: Vec<_> = demo_tenants.iter().map(|t| t.id).collect();
     // The schema would keep these rows with tenant_id NULL; a nightly reset would pile up
-    // thousands of orphaned demo events a night, so the reset purges them first.
+    // thousands of orphaned demo events a night, so the reset purges them first, marking
+    // their leaves in the sealed log as pruned (the reset's own `demo.reset` row says why).
+    registry::evidence::seal::mark_pruned(&txn, &ids, "demo.reset").await?;
     report.purged_events = audit_log::Entity::delete_many()
         .filter(audit_log::Column::TenantId.is_in(ids.clone()))
         .exec(&txn)

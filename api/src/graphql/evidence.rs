@@ -22,6 +22,11 @@ impl AuditCheckpoint {
     async fn size(&self) -> u64 {
         self.0.checkpoint.size
     }
+    /// The size of the checkpoint before this one (0 for the first): the checkpoints form a
+    /// chain.
+    async fn previous_size(&self) -> u64 {
+        self.0.checkpoint.previous
+    }
     /// The tree's root hash (RFC 9162).
     async fn root_hash(&self) -> String {
         hex(&self.0.checkpoint.root)
@@ -34,7 +39,8 @@ impl AuditCheckpoint {
     async fn signature(&self) -> String {
         hex(&self.0.signature)
     }
-    /// The text that is signed: the log's name, the size, the root and the time, a line each.
+    /// The text that is signed: the log's name, the size, the root, the time and the previous
+    /// size, a line each.
     async fn note(&self) -> String {
         self.0.checkpoint.note()
     }

@@ -82,6 +82,43 @@ fn production_mode_issue_key_and_schema() {
     );
     let (status, served) = http(&base, "GET", "/.well-known/audit-log-key", &[], "");
     assert_eq!((status, served.as_str()), (200, public.as_str()));
+
+    // `api verify-log` against the served key: the log verifies once sealed, and an event
+    // edited with plain SQL is named.
+    let public_path = dir.join("audit-log-key.pub.pem");
+    std::fs::write(&public_path, &served).expect("public key file");
+    psql(
+        &url,
+        "INSERT INTO tenants (slug, name) VALUES ('evidence', 'Evidence'); \
+         INSERT INTO audit_log (tenant_id, action, product) \
+         SELECT id, 'crm.deal.won', 'crm' FROM tenants WHERE slug = 'evidence'",
+    );
+    let verify_log = || {
+        Command::new(API)
+            .args(["verify-log", "--public-key"])
+            .arg(&public_path)
+            .env("DATABASE_URL", &url)
+            .output()
+            .expect("api verify-log")
+    };
+    let mut said = String::new();
+    for _ in 0..50 {
+        let out = verify_log();
+        said = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && said.contains("verifies: 1 leaves") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(said.contains("verifies: 1 leaves"), "{said}");
+    psql(&url, "UPDATE audit_log SET action = 'crm.deal.lost'");
+    let out = verify_log();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("was changed after it was sealed"),
+        "{said}"
+    );
+    psql(&url, "UPDATE audit_log SET action = 'crm.deal.won'");
     assert_eq!(
         http(&base, "GET", "/", &[], "").0,
         404,

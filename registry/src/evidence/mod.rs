@@ -15,3 +15,4 @@ pub mod merkle;
 pub mod proofs;
 pub mod seal;
 pub mod signing;
+pub mod verify;

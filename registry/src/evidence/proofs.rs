@@ -40,10 +40,13 @@ pub struct Seal {
     pub inclusion: Vec<Hash>,
 }
 
-const CHECKPOINT_COLUMNS: &str = "size, root, signed_at, signature, public_key";
+/// The columns [`checkpoint_of`] reads.
+pub const CHECKPOINT_COLUMNS: &str = "size, root, signed_at, signature, public_key, previous_size";
 
-fn checkpoint_of(row: &QueryResult) -> Result<StoredCheckpoint, ApiError> {
+/// A row of [`CHECKPOINT_COLUMNS`].
+pub fn checkpoint_of(row: &QueryResult) -> Result<StoredCheckpoint, ApiError> {
     let size: i64 = row.try_get_by_index(0)?;
+    let previous: i64 = row.try_get_by_index(5)?;
     let root: Vec<u8> = row.try_get_by_index(1)?;
     let signed_at: DateTime<Utc> = row.try_get_by_index(2)?;
     Ok(StoredCheckpoint {
@@ -51,6 +54,7 @@ fn checkpoint_of(row: &QueryResult) -> Result<StoredCheckpoint, ApiError> {
             size: u64::try_from(size).map_err(ApiError::internal)?,
             root: hash(&root)?,
             signed_at,
+            previous: u64::try_from(previous).map_err(ApiError::internal)?,
         },
         signature: row.try_get_by_index(3)?,
         public_key: row.try_get_by_index(4)?,

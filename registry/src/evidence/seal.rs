@@ -138,7 +138,7 @@ pub async fn run_once(db: &impl Db, key: &LogKey, batch: u64) -> Result<Pass, Ap
     }
 
     let size = u64::try_from(size).map_err(ApiError::internal)?;
-    let mut frontier = right_edge(&txn, size).await?;
+    let mut frontier = right_edge_of(&txn, size).await?;
     let mut nodes: Vec<(i16, i64, Hash)> = Vec::new();
     let (mut indexes, mut ids, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
     let (mut tenants, mut projects): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
@@ -200,14 +200,17 @@ pub async fn run_once(db: &impl Db, key: &LogKey, batch: u64) -> Result<Pass, Ap
         size: new_size,
         root: root_of(&frontier),
         signed_at: micros(Utc::now()),
+        // Every batch ends with a checkpoint, so the one before is at the old size.
+        previous: size,
     };
     let signature = key.sign(&checkpoint);
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "INSERT INTO audit_checkpoint (size, root, signed_at, signature, public_key) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO audit_checkpoint (size, previous_size, root, signed_at, signature, \
+         public_key) VALUES ($1, $2, $3, $4, $5, $6)",
         [
             (new_size as i64).into(),
+            (size as i64).into(),
             checkpoint.root.to_vec().into(),
             checkpoint.signed_at.into(),
             signature.to_vec().into(),
@@ -221,6 +224,30 @@ pub async fn run_once(db: &impl Db, key: &LogKey, batch: u64) -> Result<Pass, Ap
         size: new_size,
         late: late_count,
     })
+}
+
+/// Marks the leaves of the events of `tenants` as pruned for `reason` (`demo.reset`), before
+/// those events are deleted on purpose in the same transaction: the tree keeps their hashes and
+/// the verifier counts them as pruned, not as rows deleted behind the log's back. The deletion
+/// itself is recorded by the caller's own audit event, which is sealed like any other.
+pub async fn mark_pruned(
+    db: &impl ConnectionTrait,
+    tenants: &[uuid::Uuid],
+    reason: &str,
+) -> Result<u64, sea_orm::DbErr> {
+    if tenants.is_empty() {
+        return Ok(0);
+    }
+    let done = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE audit_seal_leaf l SET pruned_at = now(), pruned_reason = $2 \
+             FROM audit_log a WHERE a.id = l.event_id AND a.tenant_id = ANY($1) \
+             AND l.pruned_at IS NULL",
+            [tenants.to_vec().into(), reason.into()],
+        ))
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// Passes until nothing is left (or another process seals): the sealer's tick.
@@ -255,30 +282,38 @@ async fn one<const N: usize>(
 
 /// A row of [`LEAF_COLUMNS`] as a leaf.
 pub fn leaf_of(row: &QueryResult) -> Result<Leaf, sea_orm::DbErr> {
+    leaf_of_at(row, 0)
+}
+
+/// A row holding [`LEAF_COLUMNS`] from column `at` on, as a leaf.
+pub fn leaf_of_at(row: &QueryResult, at: usize) -> Result<Leaf, sea_orm::DbErr> {
     Ok(Leaf {
-        id: row.try_get_by_index(0)?,
-        created_at_micros: row.try_get_by_index(1)?,
-        tenant_id: row.try_get_by_index(2)?,
-        project_id: row.try_get_by_index(3)?,
-        product: row.try_get_by_index(4)?,
-        actor_id: row.try_get_by_index(5)?,
-        actor_type: row.try_get_by_index(6)?,
-        actor_name: row.try_get_by_index(7)?,
-        action: row.try_get_by_index(8)?,
-        target_type: row.try_get_by_index(9)?,
-        target_id: row.try_get_by_index(10)?,
-        target_name: row.try_get_by_index(11)?,
-        metadata: row.try_get_by_index(12)?,
-        source_ip: row.try_get_by_index(13)?,
-        user_agent: row.try_get_by_index(14)?,
-        recorded_by: row.try_get_by_index(15)?,
-        recorded_by_name: row.try_get_by_index(16)?,
+        id: row.try_get_by_index(at)?,
+        created_at_micros: row.try_get_by_index(at + 1)?,
+        tenant_id: row.try_get_by_index(at + 2)?,
+        project_id: row.try_get_by_index(at + 3)?,
+        product: row.try_get_by_index(at + 4)?,
+        actor_id: row.try_get_by_index(at + 5)?,
+        actor_type: row.try_get_by_index(at + 6)?,
+        actor_name: row.try_get_by_index(at + 7)?,
+        action: row.try_get_by_index(at + 8)?,
+        target_type: row.try_get_by_index(at + 9)?,
+        target_id: row.try_get_by_index(at + 10)?,
+        target_name: row.try_get_by_index(at + 11)?,
+        metadata: row.try_get_by_index(at + 12)?,
+        source_ip: row.try_get_by_index(at + 13)?,
+        user_agent: row.try_get_by_index(at + 14)?,
+        recorded_by: row.try_get_by_index(at + 15)?,
+        recorded_by_name: row.try_get_by_index(at + 16)?,
     })
 }
 
 /// The complete subtrees along the right edge of a tree of `size` leaves, by level: the
 /// subtree at level `l` is present when bit `l` of `size` is set.
-async fn right_edge(db: &impl ConnectionTrait, size: u64) -> Result<Vec<Option<Hash>>, ApiError> {
+pub(crate) async fn right_edge_of(
+    db: &impl ConnectionTrait,
+    size: u64,
+) -> Result<Vec<Option<Hash>>, ApiError> {
     let mut frontier = vec![None; 64];
     for level in 0..64u32 {
         if (size >> level) & 1 == 0 {
@@ -327,7 +362,7 @@ fn append(
 
 /// The root of the tree whose right edge is `frontier` (RFC 9162: the largest complete
 /// subtree on the left, the rest on the right).
-fn root_of(frontier: &[Option<Hash>]) -> Hash {
+pub(crate) fn root_of(frontier: &[Option<Hash>]) -> Hash {
     let mut root: Option<Hash> = None;
     for subtree in frontier.iter().flatten() {
         root = Some(match root {

@@ -2,8 +2,10 @@
 //! `openssl genpkey -algorithm ed25519` writes it), its public half served as SPKI PEM (as
 //! `openssl pkey -pubout` writes it), so that `openssl` can check a checkpoint by hand.
 //!
-//! A checkpoint's signed text is [`Checkpoint::note`]: four lines, the log's name and version,
-//! the tree size, the root hash in lower-case hex, and the time in RFC 3339 (UTC, microseconds).
+//! A checkpoint's signed text is [`Checkpoint::note`]: five lines, the log's name and version,
+//! the tree size, the root hash in lower-case hex, the time in RFC 3339 (UTC, microseconds), and
+//! the size of the checkpoint before it (0 for the first), which chains the checkpoints: one
+//! deleted from the middle leaves the next one's signature over a size that is not there.
 
 use std::path::Path;
 
@@ -36,16 +38,19 @@ pub struct Checkpoint {
     pub root: Hash,
     /// When it was signed (microsecond precision, as stored).
     pub signed_at: DateTime<Utc>,
+    /// The size of the checkpoint before it (0: the first).
+    pub previous: u64,
 }
 
 impl Checkpoint {
     /// The text that is signed.
     pub fn note(&self) -> String {
         format!(
-            "{LOG_NAME}\n{}\n{}\n{}\n",
+            "{LOG_NAME}\n{}\n{}\n{}\n{}\n",
             self.size,
             hex(&self.root),
-            self.signed_at.to_rfc3339_opts(SecondsFormat::Micros, true)
+            self.signed_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            self.previous
         )
     }
 }

@@ -5,6 +5,7 @@
 
 mod proofs;
 mod seal;
+mod verify_log;
 
 use registry::evidence::leaf::{LEAF_COLUMNS, Leaf};
 use registry::evidence::merkle::{

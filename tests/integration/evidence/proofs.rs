@@ -23,7 +23,7 @@ fn hash(text: &Value) -> Hash {
 }
 
 const SEAL: &str = "query($id: ID!) { auditEvent(id: $id) { id action seal {
-  leafIndex leafHash inclusionProof checkpoint { size rootHash signedAt signature note } } } }";
+  leafIndex leafHash inclusionProof checkpoint { size previousSize rootHash signedAt signature note } } } }";
 
 async fn sealing_app() -> TestApp {
     let mut settings = TestApp::settings();
@@ -121,6 +121,7 @@ async fn an_events_seal_proves_it_is_in_the_signed_log() {
             size,
             root,
             signed_at: checkpoint["signedAt"].as_str().unwrap().parse().unwrap(),
+            previous: checkpoint["previousSize"].as_u64().unwrap(),
         };
         assert_eq!(checkpoint["note"], signed.note());
         let signature = unhex(checkpoint["signature"].as_str().unwrap());

@@ -13,6 +13,11 @@ use tests::TestDb;
 
 use super::{naive_root, verify_consistency};
 
+/// `n` events of `tenant` (for the verifier's tests too).
+pub(super) async fn insert_events_pub(db: &TestDb, tenant: uuid::Uuid, n: usize) {
+    insert_events(db, tenant, n).await
+}
+
 async fn insert_events(db: &TestDb, tenant: uuid::Uuid, n: usize) {
     db.exec(&format!(
         "INSERT INTO audit_log (tenant_id, action, product, metadata) \
@@ -49,7 +54,8 @@ async fn checkpoints(db: &TestDb) -> Vec<(Checkpoint, Vec<u8>, Vec<u8>)> {
         .db
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT size, root, signed_at, signature, public_key FROM audit_checkpoint ORDER BY size",
+            "SELECT size, root, signed_at, signature, public_key, previous_size \
+             FROM audit_checkpoint ORDER BY size",
         ))
         .await
         .unwrap();
@@ -57,11 +63,13 @@ async fn checkpoints(db: &TestDb) -> Vec<(Checkpoint, Vec<u8>, Vec<u8>)> {
         .map(|r| {
             let size: i64 = r.try_get_by_index(0).unwrap();
             let root: Vec<u8> = r.try_get_by_index(1).unwrap();
+            let previous: i64 = r.try_get_by_index(5).unwrap();
             (
                 Checkpoint {
                     size: size as u64,
                     root: Hash::try_from(root.as_slice()).unwrap(),
                     signed_at: r.try_get_by_index(2).unwrap(),
+                    previous: previous as u64,
                 },
                 r.try_get_by_index(3).unwrap(),
                 r.try_get_by_index(4).unwrap(),
@@ -131,7 +139,11 @@ async fn every_event_is_sealed_and_each_checkpoint_verifies_and_extends_the_last
         other.size += 1;
         assert!(!verify(&public, &other, signature), "the size is signed");
     }
-    // Each extends the one before it.
+    // Each names the one before it, and extends it.
+    assert_eq!(all[0].0.previous, 0);
+    for pair in all.windows(2) {
+        assert_eq!(pair[1].0.previous, pair[0].0.size);
+    }
     let tree = InMemory(hashes.clone());
     for pair in all.windows(2) {
         let (a, b) = (&pair[0].0, &pair[1].0);
