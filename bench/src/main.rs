@@ -98,6 +98,9 @@ struct Job {
     /// Rows per transaction (S10: 50 events; else 1 request).
     per_op: f64,
     shape: &'static str,
+    /// Measured through a server of its own that seals the audit log (S10seal): started, caught
+    /// up and stopped around each of its api measurements.
+    sealing: bool,
 }
 
 fn key_for(caller: Caller, subjects: &Subjects, keys: &Keys) -> String {
@@ -185,6 +188,7 @@ async fn main() -> Result<()> {
             authorization: format!("Bearer {key}"),
             per_op: 1.0,
             shape: shape.id,
+            sealing: false,
         });
     }
     // S14: a product asks about a customer's key it has asked about before (the server
@@ -237,6 +241,7 @@ async fn main() -> Result<()> {
             authorization: format!("Bearer {verifier}"),
             per_op: 1.0,
             shape: if id == "S14" { "S14" } else { "S14full" },
+            sealing: false,
         });
     }
     if wanted("S10") {
@@ -259,7 +264,51 @@ async fn main() -> Result<()> {
             authorization: format!("token={}", keys.writer),
             per_op: 50.0,
             shape: "S10",
+            sealing: false,
         });
+        if wanted("S10seal") {
+            // The same publishing through a server that seals the audit log every second
+            // (issue #29: at most 10% slower than S10, in the same run).
+            let s10 = jobs.last().context("S10")?;
+            let sealing = Job {
+                name: "S10seal".into(),
+                label: "S10 through a server sealing every second (events/s)".into(),
+                script: s10.script.clone(),
+                defines: Vec::new(),
+                plans: PlanCache::Session,
+                url: String::new(),
+                body: s10.body.clone(),
+                authorization: s10.authorization.clone(),
+                per_op: 50.0,
+                shape: "S10seal",
+                sealing: true,
+            };
+            jobs.push(sealing);
+        }
+    }
+    // The sealing server's key, kept beside the bench cluster so that its log verifies
+    // across runs (`api verify-log --signing-key` … or the public half), and the log sealed
+    // up before anything is measured (the first time: the whole data set).
+    let seal_key = workspace_root().join("target/pg/bench-audit-log-key.pem");
+    if jobs.iter().any(|j| j.sealing) {
+        registry::evidence::signing::LogKey::load_or_create(&seal_key)?;
+        let started = std::time::Instant::now();
+        let (child, _, _) = setup::start_sealing_server(&bins, &url, &seal_key)?;
+        while !setup::sealed_up(&db).await? {
+            let leaves: i64 = bench::subjects::scalar(
+                &db,
+                "SELECT coalesce(max(leaf_index) + 1, 0) FROM audit_seal_leaf",
+                vec![],
+            )
+            .await?
+            .unwrap_or(0);
+            eprintln!(
+                "== sealing the data set before measuring: {leaves} events sealed ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        }
+        setup::stop(child);
     }
 
     let load = Load {
@@ -288,7 +337,7 @@ async fn main() -> Result<()> {
     // The reads first, all rounds; then the writes (S10), whose rows would otherwise be the
     // newest in the table and change what the cross-tenant shapes read.
     let (reads, writes): (Vec<usize>, Vec<usize>) =
-        (0..jobs.len()).partition(|i| jobs[*i].shape != "S10");
+        (0..jobs.len()).partition(|i| !jobs[*i].shape.starts_with("S10"));
     for (phase, indices) in [("reads", reads), ("writes", writes)] {
         if indices.is_empty() {
             continue;
@@ -299,6 +348,24 @@ async fn main() -> Result<()> {
                 let job = &jobs[i];
                 let floor_first = (round as usize + i).is_multiple_of(2);
                 for step in 0..2 {
+                    let api_step = (step == 0) != floor_first;
+                    if job.sealing && api_step {
+                        let (list, measured) = (
+                            &mut apis[i],
+                            measure_sealing(
+                                &job_env(&bins, &url, &seal_key),
+                                &db,
+                                job,
+                                &wrk,
+                                &lua,
+                                &load,
+                                backend as u32,
+                            )
+                            .await?,
+                        );
+                        list.push(measured);
+                        continue;
+                    }
                     let before = meter.read_settled();
                     let (list, mut measured) = if (step == 0) == floor_first {
                         let run = runners::pgbench(
@@ -403,6 +470,16 @@ async fn main() -> Result<()> {
         _ => String::new(),
     };
     table.push_str(&s14_note);
+    if let (Some(on), Some(off)) = (
+        figure("S10seal", "api_per_sec"),
+        figure("S10", "api_per_sec"),
+    ) {
+        table.push_str(&format!(
+            "S10 with sealing against without (issue #29: at least 0.9): {on:.0} vs {off:.0} events/s = {:.2} ({}).\n",
+            on / off,
+            if on / off >= 0.9 { "met" } else { "MISSED" }
+        ));
+    }
     if let (Some(full), Some(s9)) = (
         figure("S14full", "server_cpu_us_per_op"),
         figure("S9 large", "server_cpu_us_per_op"),
@@ -439,6 +516,45 @@ async fn main() -> Result<()> {
         bail!("{errors} errors during the measurements");
     }
     Ok(())
+}
+
+/// Where the sealing server comes from.
+struct SealingEnv<'a> {
+    bins: &'a Path,
+    url: &'a str,
+    key: &'a Path,
+}
+
+fn job_env<'a>(bins: &'a Path, url: &'a str, key: &'a Path) -> SealingEnv<'a> {
+    SealingEnv { bins, url, key }
+}
+
+/// One api measurement of a sealing job: a sealing server started, caught up with what earlier
+/// rounds published, measured (its own CPU), stopped.
+#[allow(clippy::too_many_arguments)]
+async fn measure_sealing(
+    env: &SealingEnv<'_>,
+    db: &sea_orm::DatabaseConnection,
+    job: &Job,
+    wrk: &Path,
+    lua: &Path,
+    load: &Load,
+    backend: u32,
+) -> Result<Measured> {
+    let (child, base, _) = setup::start_sealing_server(env.bins, env.url, env.key)?;
+    while !setup::sealed_up(db).await? {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let meter = cpu::Meter::new(child.id(), backend);
+    let before = meter.read_settled();
+    let url = format!("{base}/publisher/v1/project/bench/event/bulk");
+    let run = runners::wrk(wrk, lua, &url, &job.body, &job.authorization, load);
+    let after = meter.read_settled();
+    setup::stop(child);
+    let mut measured = run?;
+    let ops = measured.per_sec * f64::from(load.seconds) * job.per_op;
+    measured.cpu = before.per_op(&after, ops);
+    Ok(measured)
 }
 
 /// The server's count of GraphQL responses that carried errors (`GET /metrics`): wrk counts

@@ -82,6 +82,14 @@ pub async fn remove_published(db: &DatabaseConnection) -> Result<u64> {
          (SELECT max(created_at) FROM audit_log WHERE product IS DISTINCT FROM 'bench')",
     )
     .await?;
+    // Sealed ones leave their leaves marked as pruned, so that the bench database's log still
+    // verifies (`api verify-log`).
+    db.execute_unprepared(
+        "UPDATE audit_seal_leaf l SET pruned_at = now(), pruned_reason = 'bench.cleanup' \
+         FROM audit_log a WHERE a.id = l.event_id AND a.product = 'bench' \
+         AND l.pruned_at IS NULL",
+    )
+    .await?;
     let removed = db
         .execute_unprepared("DELETE FROM audit_log WHERE product = 'bench'")
         .await?
@@ -174,15 +182,54 @@ pub(crate) async fn keys(db: &DatabaseConnection, subjects: &Subjects) -> Result
     })
 }
 
-/// The server, and its stderr lines as they come.
+/// The server, and its stderr lines as they come. Sealing is off: the shapes measure serving;
+/// S10seal measures publishing with a second server that seals ([`start_sealing_server`]).
 pub(crate) fn start_server(
     bins: &Path,
     url: &str,
 ) -> Result<(Child, String, mpsc::Receiver<String>)> {
+    start_with(bins, url, &["--seal-interval", "off"])
+}
+
+/// A server that seals the audit log every second with the key at `key` (S10seal).
+pub(crate) fn start_sealing_server(
+    bins: &Path,
+    url: &str,
+    key: &Path,
+) -> Result<(Child, String, mpsc::Receiver<String>)> {
+    let key = key.to_str().context("the key's path is not UTF-8")?;
+    start_with(bins, url, &["--seal-interval", "1s", "--signing-key", key])
+}
+
+/// Whether every event is sealed (the sealer has caught up): no event above the highest
+/// sealed, by index lookups only.
+pub(crate) async fn sealed_up(db: &DatabaseConnection) -> Result<bool> {
+    Ok(scalar(
+        db,
+        "SELECT coalesce((SELECT max(id) FROM audit_log), 0) \
+         <= coalesce((SELECT max(event_id) FROM audit_seal_leaf), 0)",
+        vec![],
+    )
+    .await?
+    .unwrap_or(false))
+}
+
+/// Stops a server with SIGTERM and waits for it.
+pub(crate) fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+fn start_with(
+    bins: &Path,
+    url: &str,
+    extra: &[&str],
+) -> Result<(Child, String, mpsc::Receiver<String>)> {
     let mut child = Command::new(bins.join("api"))
-        // Sealing off: the shapes measure serving; sealing's cost on publishing is a shape of
-        // its own (issue #29, planned).
-        .args(["serve", "--bind", "127.0.0.1:0", "--seal-interval", "off"])
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(extra)
         .env("DATABASE_URL", url)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

@@ -120,8 +120,8 @@ impl AuditEvent {
         })
     }
     /// The event's place in the signed Merkle log, with its inclusion proof against the latest
-    /// checkpoint; null until it is sealed (within `--seal-interval` of its commit). Given on
-    /// `auditEvent(id)`; a page (`auditEvents`) does not carry proofs.
+    /// checkpoint; null until it is sealed (within `--seal-interval` of its commit). A page
+    /// reads its events' seals together.
     #[graphql(complexity = "crate::graphql::bounds::database_field(child_complexity)")]
     async fn seal(&self, ctx: &Context<'_>) -> Result<Option<super::evidence::AuditSeal>> {
         super::evidence::seal_of(ctx, self.0.id).await
@@ -163,7 +163,13 @@ impl AuditEventConnection {
     /// The events of this page.
     async fn edges(&self, ctx: &Context<'_>) -> Result<Prebuilt<Vec<AuditEventEdge>>> {
         let key = ctx.item.node.response_key().node.as_str();
-        Ok(Prebuilt::new(self.edges.write(key, &self.rows)?))
+        let seals = if self.edges.wants_seals() {
+            let ids: Vec<i64> = self.rows.iter().map(PageRow::id).collect();
+            registry::evidence::proofs::seals_of(&state(ctx)?.db, &ids).await?
+        } else {
+            Default::default()
+        };
+        Ok(Prebuilt::new(self.edges.write(key, &self.rows, &seals)?))
     }
     /// Paging state.
     async fn page_info(&self) -> PageInfo {

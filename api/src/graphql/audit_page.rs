@@ -69,10 +69,18 @@ impl<T: OutputType> OutputType for Prebuilt<T> {
     }
 }
 
+/// The seals of a page's events, by event id (read when the page selects `seal`).
+pub type Seals = std::collections::HashMap<i64, registry::evidence::proofs::Seal>;
+
 impl EdgesPlans {
     /// The `edges` list under response key `key`, one per row, as raw JSON ([`raw_json`]): a
-    /// page's response is written straight from its rows.
-    pub fn write(&self, key: &str, rows: &[PageRow]) -> async_graphql::Result<Value> {
+    /// page's response is written straight from its rows (and `seals`, when selected).
+    pub fn write(
+        &self,
+        key: &str,
+        rows: &[PageRow],
+        seals: &Seals,
+    ) -> async_graphql::Result<Value> {
         let Some((_, slots)) = self.0.iter().find(|(k, _)| k.as_str() == key) else {
             return Err(ApiError::internal(format!("no plan for the edges under {key}")).into());
         };
@@ -82,14 +90,19 @@ impl EdgesPlans {
             if i > 0 {
                 out.push(',');
             }
-            write_object(&mut out, slots, row)?;
+            write_object(&mut out, slots, row, seals)?;
         }
         out.push(']');
         Ok(raw_json::raw(out))
     }
 }
 
-fn write_object(out: &mut String, slots: &[Slot], row: &PageRow) -> Result<(), ApiError> {
+fn write_object(
+    out: &mut String,
+    slots: &[Slot],
+    row: &PageRow,
+    seals: &Seals,
+) -> Result<(), ApiError> {
     out.push('{');
     for (i, slot) in slots.iter().enumerate() {
         if i > 0 {
@@ -99,24 +112,40 @@ fn write_object(out: &mut String, slots: &[Slot], row: &PageRow) -> Result<(), A
         out.push('"');
         out.push_str(slot.key.as_str());
         out.push_str("\":");
-        write_pick(out, &slot.pick, row)?;
+        write_pick(out, &slot.pick, row, seals)?;
     }
     out.push('}');
     Ok(())
 }
 
-fn write_pick(out: &mut String, pick: &Pick, row: &PageRow) -> Result<(), ApiError> {
+fn write_pick(out: &mut String, pick: &Pick, row: &PageRow, seals: &Seals) -> Result<(), ApiError> {
     use json_text::{push_datetime, push_id, push_opt_str, push_str};
     match pick {
         Pick::Node(slots) | Pick::Actor(slots) | Pick::Target(slots) => {
-            return write_object(out, slots, row);
+            return write_object(out, slots, row, seals);
         }
         Pick::RecordedBy(slots) => {
             if row.recorded_by()?.is_none() {
                 out.push_str("null");
                 return Ok(());
             }
-            return write_object(out, slots, row);
+            return write_object(out, slots, row, seals);
+        }
+        Pick::Seal(slots) => match seals.get(&row.id()) {
+            Some(seal) => write_seal(out, slots, seal)?,
+            None => out.push_str("null"),
+        },
+        Pick::SealLeafIndex
+        | Pick::SealLeafHash
+        | Pick::SealInclusionProof
+        | Pick::SealCheckpoint(_)
+        | Pick::CheckpointSize
+        | Pick::CheckpointPreviousSize
+        | Pick::CheckpointRootHash
+        | Pick::CheckpointSignedAt
+        | Pick::CheckpointSignature
+        | Pick::CheckpointNote => {
+            return Err(ApiError::internal("a seal's field outside a seal"));
         }
         Pick::Typename(name) => push_str(out, name),
         Pick::Cursor => push_str(out, &row.cursor().encode()),
@@ -140,6 +169,53 @@ fn write_pick(out: &mut String, pick: &Pick, row: &PageRow) -> Result<(), ApiErr
         Pick::RecordedByKeyId => write_uuid(out, row.recorded_by()?),
         Pick::RecordedByName => push_opt_str(out, row.recorded_by_name()?),
     }
+    Ok(())
+}
+
+/// A seal object (`AuditSeal`), as its resolvers in [`super::evidence`] give it.
+fn write_seal(
+    out: &mut String,
+    slots: &[Slot],
+    seal: &registry::evidence::proofs::Seal,
+) -> Result<(), ApiError> {
+    use json_text::{push_datetime, push_str};
+    use registry::evidence::merkle::hex;
+    out.push('{');
+    for (i, slot) in slots.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(slot.key.as_str());
+        out.push_str("\":");
+        let checkpoint = &seal.checkpoint;
+        match &slot.pick {
+            Pick::Typename(name) => push_str(out, name),
+            Pick::SealLeafIndex => out.push_str(&seal.leaf_index.to_string()),
+            Pick::SealLeafHash => push_str(out, &hex(&seal.leaf_hash)),
+            Pick::SealInclusionProof => {
+                out.push('[');
+                for (j, hash) in seal.inclusion.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    push_str(out, &hex(hash));
+                }
+                out.push(']');
+            }
+            Pick::SealCheckpoint(inner) => write_seal(out, inner, seal)?,
+            Pick::CheckpointSize => out.push_str(&checkpoint.checkpoint.size.to_string()),
+            Pick::CheckpointPreviousSize => {
+                out.push_str(&checkpoint.checkpoint.previous.to_string())
+            }
+            Pick::CheckpointRootHash => push_str(out, &hex(&checkpoint.checkpoint.root)),
+            Pick::CheckpointSignedAt => push_datetime(out, checkpoint.checkpoint.signed_at),
+            Pick::CheckpointSignature => push_str(out, &hex(&checkpoint.signature)),
+            Pick::CheckpointNote => push_str(out, &checkpoint.checkpoint.note()),
+            _ => return Err(ApiError::internal("an event's field inside a seal")),
+        }
+    }
+    out.push('}');
     Ok(())
 }
 

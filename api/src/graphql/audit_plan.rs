@@ -36,6 +36,17 @@ pub(super) enum Pick {
     RecordedBy(Vec<Slot>),
     RecordedByKeyId,
     RecordedByName,
+    Seal(Vec<Slot>),
+    SealLeafIndex,
+    SealLeafHash,
+    SealInclusionProof,
+    SealCheckpoint(Vec<Slot>),
+    CheckpointSize,
+    CheckpointPreviousSize,
+    CheckpointRootHash,
+    CheckpointSignedAt,
+    CheckpointSignature,
+    CheckpointNote,
 }
 
 /// A selected field: its response key and what it writes.
@@ -53,6 +64,8 @@ enum Kind {
     Actor,
     Target,
     RecordedBy,
+    Seal,
+    Checkpoint,
 }
 
 impl Kind {
@@ -63,6 +76,8 @@ impl Kind {
             Kind::Actor => "Actor",
             Kind::Target => "Target",
             Kind::RecordedBy => "RecordedBy",
+            Kind::Seal => "AuditSeal",
+            Kind::Checkpoint => "AuditCheckpoint",
         }
     }
 }
@@ -90,7 +105,9 @@ fn add(slots: &mut Vec<Slot>, slot: Slot) {
         (Pick::Node(mine), Pick::Node(more))
         | (Pick::Actor(mine), Pick::Actor(more))
         | (Pick::Target(mine), Pick::Target(more))
-        | (Pick::RecordedBy(mine), Pick::RecordedBy(more)) => {
+        | (Pick::RecordedBy(mine), Pick::RecordedBy(more))
+        | (Pick::Seal(mine), Pick::Seal(more))
+        | (Pick::SealCheckpoint(mine), Pick::SealCheckpoint(more)) => {
             for slot in more {
                 add(mine, slot);
             }
@@ -145,19 +162,17 @@ fn pick_of(
         (Kind::Event, "recordedBy") => Pick::RecordedBy(children(Kind::RecordedBy)?),
         (Kind::RecordedBy, "keyId") => Pick::RecordedByKeyId,
         (Kind::RecordedBy, "name") => Pick::RecordedByName,
-        (Kind::Event, "seal") => {
-            let mut error = ServerError::new(
-                "seal is given on auditEvent(id), not in pages: a page does not carry proofs; \
-                 ask auditEvent(id: ...) { seal { ... } } for the events you need"
-                    .to_owned(),
-                None,
-            );
-            let mut extensions = async_graphql::ErrorExtensionValues::default();
-            extensions.set("code", registry::Code::BadUserInput.as_str());
-            extensions.set("field", "seal");
-            error.extensions = Some(extensions);
-            return Err(error);
-        }
+        (Kind::Event, "seal") => Pick::Seal(children(Kind::Seal)?),
+        (Kind::Seal, "leafIndex") => Pick::SealLeafIndex,
+        (Kind::Seal, "leafHash") => Pick::SealLeafHash,
+        (Kind::Seal, "inclusionProof") => Pick::SealInclusionProof,
+        (Kind::Seal, "checkpoint") => Pick::SealCheckpoint(children(Kind::Checkpoint)?),
+        (Kind::Checkpoint, "size") => Pick::CheckpointSize,
+        (Kind::Checkpoint, "previousSize") => Pick::CheckpointPreviousSize,
+        (Kind::Checkpoint, "rootHash") => Pick::CheckpointRootHash,
+        (Kind::Checkpoint, "signedAt") => Pick::CheckpointSignedAt,
+        (Kind::Checkpoint, "signature") => Pick::CheckpointSignature,
+        (Kind::Checkpoint, "note") => Pick::CheckpointNote,
         _ => {
             // Validation admits only the schema's fields; a field added to the types but not
             // here is a bug, reported as one.
@@ -233,7 +248,22 @@ fn columns_of(slots: &[Slot]) -> Columns {
             Pick::RecordedBy(slots) => {
                 return columns.union(columns_of(slots)).with(Column::RecordedBy);
             }
-            Pick::Typename(_) | Pick::Cursor | Pick::Id | Pick::CreatedAt => return columns,
+            // A seal is read by the event's id, apart from the page's statement.
+            Pick::Typename(_)
+            | Pick::Cursor
+            | Pick::Id
+            | Pick::CreatedAt
+            | Pick::Seal(_)
+            | Pick::SealLeafIndex
+            | Pick::SealLeafHash
+            | Pick::SealInclusionProof
+            | Pick::SealCheckpoint(_)
+            | Pick::CheckpointSize
+            | Pick::CheckpointPreviousSize
+            | Pick::CheckpointRootHash
+            | Pick::CheckpointSignedAt
+            | Pick::CheckpointSignature
+            | Pick::CheckpointNote => return columns,
             Pick::TenantId => Column::TenantId,
             Pick::ProjectId => Column::ProjectId,
             Pick::Product => Column::Product,
@@ -264,6 +294,18 @@ fn columns_of(slots: &[Slot]) -> Columns {
 pub struct EdgesPlans(pub(super) Vec<(Name, Vec<Slot>)>);
 
 impl EdgesPlans {
+    /// Whether any edge selects its event's `seal` (the page then reads the seals too).
+    pub fn wants_seals(&self) -> bool {
+        fn any(slots: &[Slot]) -> bool {
+            slots.iter().any(|slot| match &slot.pick {
+                Pick::Seal(_) => true,
+                Pick::Node(inner) => any(inner),
+                _ => false,
+            })
+        }
+        self.0.iter().any(|(_, slots)| any(slots))
+    }
+
     /// The plans for the `edges` fields under `connection` (the `auditEvents` field).
     pub fn new(connection: &SelectionField<'_>) -> ServerResult<EdgesPlans> {
         let mut plans: Vec<(Name, Vec<Slot>)> = Vec::new();

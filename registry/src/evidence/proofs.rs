@@ -115,6 +115,60 @@ pub async fn seal_of(db: &impl ConnectionTrait, event_id: i64) -> Result<Option<
     }))
 }
 
+/// The seals of the events `ids` that are sealed, by event id: one read of their leaves, one of
+/// the latest checkpoint, one of every subtree their proofs need (a page's seals).
+pub async fn seals_of(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, Seal>, ApiError> {
+    let mut seals = HashMap::new();
+    if ids.is_empty() {
+        return Ok(seals);
+    }
+    let Some(checkpoint) = checkpoint(db, None).await? else {
+        return Ok(seals);
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT event_id, leaf_index, leaf_hash FROM audit_seal_leaf WHERE event_id = ANY($1)",
+            [ids.to_vec().into()],
+        ))
+        .await?;
+    let size = checkpoint.checkpoint.size;
+    let mut leaves = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (event, index, leaf_hash): (i64, i64, Vec<u8>) = (
+            row.try_get_by_index(0)?,
+            row.try_get_by_index(1)?,
+            row.try_get_by_index(2)?,
+        );
+        let index = u64::try_from(index).map_err(ApiError::internal)?;
+        if index < size {
+            leaves.push((event, index, hash(&leaf_hash)?));
+        }
+    }
+    let noted = Noting::default();
+    for (_, index, _) in &leaves {
+        merkle::inclusion_proof(&(&noted as &dyn DynStore), *index, size).map_err(refused)?;
+    }
+    let read = Read::fetch(db, &noted.0.into_inner()).await?;
+    for (event, index, leaf_hash) in leaves {
+        let inclusion =
+            merkle::inclusion_proof(&(&read as &dyn DynStore), index, size).map_err(refused)?;
+        seals.insert(
+            event,
+            Seal {
+                leaf_index: index,
+                leaf_hash,
+                checkpoint: checkpoint.clone(),
+                inclusion,
+            },
+        );
+    }
+    Ok(seals)
+}
+
 /// The consistency proof from the tree of `from` leaves to that of `to` leaves, both at most
 /// the latest checkpoint's size. `BAD_USER_INPUT` for sizes that make no proof.
 pub async fn consistency(
@@ -198,6 +252,9 @@ impl DynStore for Read {
 
 impl Read {
     async fn fetch(db: &impl ConnectionTrait, wanted: &[(u32, u64)]) -> Result<Read, ApiError> {
+        let mut wanted = wanted.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
         let mut found = HashMap::new();
         let leaves: Vec<i64> = wanted
             .iter()

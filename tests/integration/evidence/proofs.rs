@@ -217,14 +217,33 @@ async fn an_events_seal_proves_it_is_in_the_signed_log() {
     // Another tenant's event is not there to prove; a page carries no proofs.
     let other = app.gql_ok(&globex_key, SEAL, json!({"id": ids[0]})).await;
     assert_eq!(other["auditEvent"], Value::Null);
+    // A page carries the same seals as the events one by one (written by the page's own
+    // writer, read in three statements for the page).
     let page = app
-        .gql(
+        .gql_ok(
             &acme_key,
-            "{ auditEvents(first: 2) { edges { node { id seal { leafIndex } } } } }",
+            "{ auditEvents(first: 6) { edges { node { id action seal { __typename leafIndex \
+             leafHash inclusionProof checkpoint { __typename size previousSize rootHash \
+             signedAt signature note } } } } } }",
             json!({}),
         )
         .await;
-    assert_eq!(error_code(&page), "BAD_USER_INPUT", "{page}");
+    let edges = page["auditEvents"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 6);
+    for edge in edges {
+        let id = edge["node"]["id"].as_str().unwrap();
+        let one = app
+            .gql_ok(
+                &acme_key,
+                "query($id: ID!) { auditEvent(id: $id) { id action seal { __typename leafIndex \
+                 leafHash inclusionProof checkpoint { __typename size previousSize rootHash \
+                 signedAt signature note } } } }",
+                json!({"id": id}),
+            )
+            .await;
+        assert_eq!(edge["node"], one["auditEvent"], "event {id}");
+        assert!(edge["node"]["seal"]["leafHash"].is_string());
+    }
     // Without audit:read, none of it.
     let writer = app
         .issue_key(acme.id, "w", &[Scope::AuditWrite], Some("crm"))
