@@ -16,7 +16,7 @@ const DB = process.env.DATABASE_URL;
 const PSQL = path.join(process.env.LOCALPG_BINDIR ?? "", "psql");
 assert.ok(API && DB, "API_BIN and DATABASE_URL must be set");
 
-const { server, base } = await startApi(API, ["serve", "--bind", "127.0.0.1:0", "--migrate"], { ...process.env, RUST_LOG: "warn" });
+const { server, base } = await startApi(API, ["serve", "--bind", "127.0.0.1:0", "--migrate", "--seal-interval", "off"], { ...process.env, RUST_LOG: "warn" });
 
 let failed = 0;
 try {

@@ -25,7 +25,7 @@ const check = async (name, fn) => {
   console.log(`ok - ${name}`);
 };
 
-const { server, base } = await startApi(API, ["serve", "--bind", "127.0.0.1:0", "--migrate"], { ...process.env, RUST_LOG: "warn" });
+const { server, base } = await startApi(API, ["serve", "--bind", "127.0.0.1:0", "--migrate", "--seal-interval", "off"], { ...process.env, RUST_LOG: "warn" });
 
 try {
   execFileSync(PSQL, ["-X", "-q", "-c", "INSERT INTO tenants (slug, name) VALUES ('acme', 'Acme')", DB]);
