@@ -273,7 +273,15 @@ async fn verify_log(
     let (db, _cluster) = tool_db(&config).await?;
     let started = std::time::Instant::now();
     let mut last = std::time::Instant::now();
-    let result = registry::evidence::verify::verify_log(&db, &public, from, |leaves| {
+    // One snapshot for the whole run: leaves and checkpoints the sealer writes meanwhile are
+    // not half seen (a checkpoint read after its leaves were not would read as tampering).
+    let snapshot = sea_orm::TransactionTrait::begin_with_config(
+        &db,
+        Some(sea_orm::IsolationLevel::RepeatableRead),
+        Some(sea_orm::AccessMode::ReadOnly),
+    )
+    .await?;
+    let result = registry::evidence::verify::verify_log(&snapshot, &public, from, |leaves| {
         if last.elapsed() >= Duration::from_secs(1) {
             eprintln!(
                 "  {leaves} leaves verified ({:.0} a second)",
