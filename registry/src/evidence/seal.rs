@@ -347,7 +347,7 @@ pub(crate) async fn right_edge_of(
 }
 
 /// Appends leaf `index` (`hash`) to the right edge, noting every subtree it completes.
-fn append(
+pub(crate) fn append(
     frontier: &mut [Option<Hash>],
     index: u64,
     hash: Hash,

@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use uuid::Uuid;
 
 use super::leaf::LEAF_COLUMNS;
-use super::merkle::{Hash, hex, node_hash};
+use super::merkle::{Hash, hex};
 use super::proofs::{CHECKPOINT_COLUMNS, StoredCheckpoint, checkpoint_of};
 use super::seal::leaf_of_at;
 use super::signing;
@@ -168,6 +168,7 @@ pub async fn verify_log(
         (size, previous) = (start, start);
     }
     let mut checkpoints = Checkpoints::new(size);
+    let mut completed = Vec::new();
     loop {
         let rows = db
             .query_all_raw(Statement::from_sql_and_values(
@@ -232,7 +233,9 @@ pub async fn verify_log(
             } else {
                 return Ok(Err(Problem::Deleted { event, leaf: index }));
             };
-            append(&mut frontier, index, hash);
+            // The subtrees it completes are the sealer's to store; here they are dropped.
+            super::seal::append(&mut frontier, index, hash, &mut completed);
+            completed.clear();
             size = index + 1;
             report.leaves += 1;
             // Every checkpoint at this size.
@@ -311,17 +314,6 @@ fn check(stored: &StoredCheckpoint, public: &[u8; 32], previous: u64) -> Result<
         });
     }
     Ok(())
-}
-
-fn append(frontier: &mut [Option<Hash>], index: u64, hash: Hash) {
-    let (mut current, mut level, mut at) = (hash, 0usize, index);
-    while at & 1 == 1 {
-        let left = frontier[level].take().unwrap_or(current);
-        current = node_hash(&left, &current);
-        level += 1;
-        at >>= 1;
-    }
-    frontier[level] = Some(current);
 }
 
 /// The checkpoints in order of size, read a page at a time.

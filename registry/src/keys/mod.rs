@@ -245,22 +245,7 @@ pub async fn rotate(
         ));
     }
     let txn = caller.begin(db).await?;
-    let current = ApiKeys::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .filter(|key| caller.reaches(key.tenant_id) && (caller.is_platform() || !is_platform(key)))
-        .ok_or_else(|| ApiError::NotFound(format!("no API key {id}")))?;
-    if !caller.covers(
-        current.scopes.iter().map(String::as_str),
-        current.product.as_deref(),
-    ) {
-        return Err(ApiError::Forbidden(
-            "a key can rotate only keys whose scopes it holds itself (and, bound to a product, \
-             only keys of that product)"
-                .to_owned(),
-        ));
-    }
+    let current = covered_key(&txn, caller, id, "rotate").await?;
     let now = Utc::now();
     if current.revoked_at.is_some() {
         return Err(ApiError::bad_input(
@@ -360,22 +345,7 @@ pub async fn revoke(
 ) -> Result<api_keys::Model, ApiError> {
     caller.require(Scope::KeysWrite)?;
     let txn = caller.begin(db).await?;
-    let current = ApiKeys::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .filter(|key| caller.reaches(key.tenant_id) && (caller.is_platform() || !is_platform(key)))
-        .ok_or_else(|| ApiError::NotFound(format!("no API key {id}")))?;
-    if !caller.covers(
-        current.scopes.iter().map(String::as_str),
-        current.product.as_deref(),
-    ) {
-        return Err(ApiError::Forbidden(
-            "a key can revoke only keys whose scopes it holds itself (and, bound to a product, \
-             only keys of that product)"
-                .to_owned(),
-        ));
-    }
+    let current = covered_key(&txn, caller, id, "revoke").await?;
     if current.revoked_at.is_some() {
         return Err(ApiError::bad_input("id", "the key is already revoked"));
     }
@@ -398,6 +368,33 @@ pub async fn revoke(
     txn.commit().await?;
     auth.forget_key(id);
     Ok(revoked)
+}
+
+/// The key `id`, locked for a change by `caller` in `txn`, if `caller` may `verb` it: a key out
+/// of reach, and a platform key for a caller that is not one, is `NOT_FOUND` as an unknown id
+/// is; a key that `caller` does not cover ([`Principal::covers`]) is `FORBIDDEN`.
+async fn covered_key(
+    txn: &sea_orm::DatabaseTransaction,
+    caller: &Principal,
+    id: Uuid,
+    verb: &str,
+) -> Result<api_keys::Model, ApiError> {
+    let key = ApiKeys::find_by_id(id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .filter(|key| caller.reaches(key.tenant_id) && (caller.is_platform() || !is_platform(key)))
+        .ok_or_else(|| ApiError::NotFound(format!("no API key {id}")))?;
+    if !caller.covers(
+        key.scopes.iter().map(String::as_str),
+        key.product.as_deref(),
+    ) {
+        return Err(ApiError::Forbidden(format!(
+            "a key can {verb} only keys whose scopes it holds itself (and, bound to a product, \
+             only keys of that product)"
+        )));
+    }
+    Ok(key)
 }
 
 /// Whether `key` is an operators' key (holds `platform`). Such keys belong to their home tenant
