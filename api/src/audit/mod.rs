@@ -2,6 +2,7 @@
 //! pages read column by column. Writing it is the registry's (`registry::audit`).
 
 pub mod cursor;
+pub mod export;
 pub mod external_id;
 pub mod filter;
 pub mod free_text;

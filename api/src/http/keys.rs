@@ -141,7 +141,7 @@ fn as_json(v: &Verification) -> Value {
 
 /// A registry error as a REST answer: its code's status (or `status`), `Retry-After` when rate
 /// limited, and `{code, message, field}`.
-fn rest_error(status_override: Option<StatusCode>, error: ApiError) -> Response {
+pub(crate) fn rest_error(status_override: Option<StatusCode>, error: ApiError) -> Response {
     error.log_internal("in a REST request");
     let code = error.code();
     let mut body = json!({"code": code.as_str(), "message": error.message()});

@@ -1,10 +1,11 @@
 //! The HTTP surface: `POST/GET /graphql`, the playground at `/`, `/healthz`, `/readyz`,
-//! `/metrics`, `POST /v1/keys/verify`, `/.well-known/audit-log-key`, and Retraced's publisher endpoints under `/publisher/v1/project/{project}/`.
+//! `/metrics`, `POST /v1/keys/verify`, `GET|POST /v1/audit/export`, `/.well-known/audit-log-key`, and Retraced's publisher endpoints under `/publisher/v1/project/{project}/`.
 //! Every response carries an `x-request-id`; every log line of a request carries it too.
 
 mod documents;
 pub mod errors;
 mod evidence;
+mod export;
 pub(crate) mod graphql;
 mod guard;
 mod health;
@@ -86,6 +87,7 @@ pub fn routes(
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(health::metrics))
         .at("/v1/keys/verify", post(keys::verify))
+        .at("/v1/audit/export", get(export::get).post(export::post))
         .at("/.well-known/audit-log-key", get(evidence::public_key))
         // Retraced's browser widget calls these from other origins.
         .nest("/publisher/v1/project", publisher().with(Cors::new()))

@@ -65,7 +65,7 @@ fn split(n: u64) -> u64 {
 
 /// `MTH(D[start:end])`, for a range the RFC's recursion reaches (its start aligned to every
 /// complete subtree inside it).
-fn range_hash<S: Subtrees>(store: &S, start: u64, end: u64) -> Result<Hash, S::Error> {
+pub fn range_hash<S: Subtrees>(store: &S, start: u64, end: u64) -> Result<Hash, S::Error> {
     let n = end - start;
     if n.is_power_of_two() {
         let level = n.trailing_zeros();
@@ -164,6 +164,103 @@ fn subproof_into<S: Subtrees>(
         proof.push(range_hash(store, start, start + k)?);
     }
     Ok(())
+}
+
+/// Which leaves a multiproof is for: whether any lies in `start..end`.
+pub trait Members {
+    /// Whether a member lies in `start..end`.
+    fn any(&self, start: u64, end: u64) -> bool;
+}
+
+/// A multiproof's walk: the ranges of the tree of `size` leaves whose hashes, with the
+/// members' leaf hashes, give its root, in the order a verifier takes them
+/// ([`multiproof_root`]); [`MultiproofRanges::next`] gives them one at a time.
+///
+/// The tree is walked as RFC 9162 splits it, left before right, from the root down: a range
+/// holding no member is needed whole (its hash is the next of the proof), a single leaf that
+/// is a member is the member's, and any other range is split. A hash shared by several
+/// members' paths is therefore written once. The ranges are those the RFC's recursion
+/// reaches, so [`range_hash`] gives each one's hash. None are needed when every leaf is a
+/// member; one (the whole tree) when none is.
+#[derive(Debug, Clone)]
+pub struct MultiproofRanges {
+    stack: Vec<(u64, u64)>,
+}
+
+impl MultiproofRanges {
+    /// The walk of the tree of `size` leaves.
+    pub fn new(size: u64) -> MultiproofRanges {
+        MultiproofRanges {
+            stack: if size == 0 { vec![] } else { vec![(0, size)] },
+        }
+    }
+
+    /// The next range whose hash the proof needs, for `members`.
+    pub fn next(&mut self, members: &impl Members) -> Option<(u64, u64)> {
+        while let Some((start, end)) = self.stack.pop() {
+            if !members.any(start, end) {
+                return Some((start, end));
+            }
+            if end - start == 1 {
+                continue;
+            }
+            let k = split(end - start);
+            self.stack.push((start + k, end));
+            self.stack.push((start, start + k));
+        }
+        None
+    }
+}
+
+/// Why a multiproof does not lead to a root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultiproofError {
+    /// The proof ran out of hashes.
+    Short,
+    /// Hashes were left over.
+    Long,
+    /// A member is outside the tree, or repeated, or the members are not in leaf order.
+    Members,
+}
+
+/// The root of the tree of `size` leaves from `members` (leaf index and leaf hash, in leaf
+/// order, without repeats) and the multiproof's hashes in order (RFC 9162's tree hash, walked
+/// as [`MultiproofRanges`] describes).
+pub fn multiproof_root(
+    size: u64,
+    members: &[(u64, Hash)],
+    proof: &mut impl Iterator<Item = Hash>,
+) -> Result<Hash, MultiproofError> {
+    if members.windows(2).any(|w| w[0].0 >= w[1].0) || members.last().is_some_and(|m| m.0 >= size) {
+        return Err(MultiproofError::Members);
+    }
+    if size == 0 {
+        return Ok(empty_root());
+    }
+    let root = walk(0, size, members, proof)?;
+    match proof.next() {
+        Some(_) => Err(MultiproofError::Long),
+        None => Ok(root),
+    }
+}
+
+fn walk(
+    start: u64,
+    end: u64,
+    members: &[(u64, Hash)],
+    proof: &mut impl Iterator<Item = Hash>,
+) -> Result<Hash, MultiproofError> {
+    if members.is_empty() {
+        return proof.next().ok_or(MultiproofError::Short);
+    }
+    if end - start == 1 {
+        return Ok(members[0].1);
+    }
+    let k = start + split(end - start);
+    let cut = members.partition_point(|m| m.0 < k);
+    let left = walk(start, k, &members[..cut], proof)?;
+    let right = walk(k, end, &members[cut..], proof)?;
+    Ok(node_hash(&left, &right))
 }
 
 /// Leaf hashes held in memory, complete subtrees hashed on demand (for small trees and tests).

@@ -10,6 +10,7 @@
 //! Sealing (the background sealer, checkpoints, signing) is not built yet; see
 //! docs/evidence.md.
 
+pub mod export;
 pub mod leaf;
 pub mod merkle;
 pub mod proofs;

@@ -191,7 +191,7 @@ pub async fn consistency(
 
 /// Runs `proof` twice: over a store noting what it is asked for, then over those subtrees as
 /// read from the database.
-async fn prove<F>(db: &impl ConnectionTrait, proof: F) -> Result<Vec<Hash>, ApiError>
+pub(crate) async fn prove<F>(db: &impl ConnectionTrait, proof: F) -> Result<Vec<Hash>, ApiError>
 where
     F: Fn(&dyn DynStore) -> Result<Vec<Hash>, ProofError<Missing>>,
 {

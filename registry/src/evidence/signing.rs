@@ -152,7 +152,13 @@ impl LogKey {
 
     /// The signature of `checkpoint`'s note.
     pub fn sign(&self, checkpoint: &Checkpoint) -> [u8; 64] {
-        self.0.sign(checkpoint.note().as_bytes()).to_bytes()
+        self.sign_text(&checkpoint.note())
+    }
+
+    /// The signature of a text whose first line names what it is (a checkpoint's note, an
+    /// export's statement), so that no signature of one kind passes for the other.
+    pub fn sign_text(&self, text: &str) -> [u8; 64] {
+        self.0.sign(text.as_bytes()).to_bytes()
     }
 }
 
@@ -172,13 +178,18 @@ pub fn parse_public_pem(text: &str) -> Option<[u8; 32]> {
 
 /// Whether `signature` is `public`'s signature of `checkpoint`.
 pub fn verify(public: &[u8; 32], checkpoint: &Checkpoint, signature: &[u8]) -> bool {
+    verify_text(public, &checkpoint.note(), signature)
+}
+
+/// Whether `signature` is `public`'s signature of `text` ([`LogKey::sign_text`]).
+pub fn verify_text(public: &[u8; 32], text: &str, signature: &[u8]) -> bool {
     let (Ok(key), Ok(signature)) = (
         VerifyingKey::from_bytes(public),
         Signature::from_slice(signature),
     ) else {
         return false;
     };
-    key.verify(checkpoint.note().as_bytes(), &signature).is_ok()
+    key.verify(text.as_bytes(), &signature).is_ok()
 }
 
 fn pem(label: &str, der: &[u8]) -> String {

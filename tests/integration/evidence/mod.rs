@@ -3,6 +3,7 @@
 //! (RFC 9162's iterative verification algorithms of sections 2.1.3.2 and 2.1.4.2, and a naive
 //! tree hash over byte slices), and the leaf encoding.
 
+mod export;
 mod proofs;
 mod seal;
 mod verify_log;

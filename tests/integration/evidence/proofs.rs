@@ -25,14 +25,14 @@ fn hash(text: &Value) -> Hash {
 const SEAL: &str = "query($id: ID!) { auditEvent(id: $id) { id action seal {
   leafIndex leafHash inclusionProof checkpoint { size previousSize rootHash signedAt signature note } } } }";
 
-async fn sealing_app() -> TestApp {
+pub(super) async fn sealing_app() -> TestApp {
     let mut settings = TestApp::settings();
     settings.seal.every = Some(Duration::from_millis(100));
     settings.seal.key = Some(std::sync::Arc::new(LogKey::generate()));
     TestApp::spawn(settings).await
 }
 
-async fn record(app: &TestApp, key: &str, action: &str) -> String {
+pub(super) async fn record(app: &TestApp, key: &str, action: &str) -> String {
     let data = app
         .gql_ok(
             key,
@@ -43,7 +43,7 @@ async fn record(app: &TestApp, key: &str, action: &str) -> String {
     data["recordAuditEvent"]["id"].as_str().unwrap().to_owned()
 }
 
-async fn sealed(app: &TestApp, key: &str, id: &str) -> Value {
+pub(super) async fn sealed(app: &TestApp, key: &str, id: &str) -> Value {
     for _ in 0..100 {
         let data = app.gql_ok(key, SEAL, json!({"id": id})).await;
         if !data["auditEvent"]["seal"].is_null() {
