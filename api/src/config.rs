@@ -21,6 +21,7 @@
 //! | `--outbound-allow-private` | `API_OUTBOUND_ALLOW_PRIVATE` | on in dev mode, off with `DATABASE_URL` (private and loopback addresses allowed) |
 //! | `--seal-interval D` | `API_SEAL_INTERVAL` | `10s` (`1s`, `1m`, ...; `off`: no sealing) |
 //! | `--signing-key PATH` | `API_SIGNING_KEY` | none (dev mode: one under target/pg; production needs one to seal) |
+//! | `--seal-witness PATH` | `API_SEAL_WITNESS` | `<signing key>.checkpoint` (dev mode: in memory) |
 //! | (none) | `RUST_LOG` | `info,sqlx=warn,sea_orm=warn` |
 
 use std::net::SocketAddr;
@@ -119,6 +120,11 @@ pub struct ServeConfig {
     /// --generate PATH` makes one). Dev mode makes one under target/pg when unset.
     #[arg(long, env = "API_SIGNING_KEY")]
     pub signing_key: Option<std::path::PathBuf>,
+    /// Where the sealer keeps the last checkpoint it signed, outside the database, to refuse
+    /// to sign a log rewritten behind its back. Default: beside --signing-key
+    /// (`<key>.checkpoint`); dev mode keeps it in memory only.
+    #[arg(long, env = "API_SEAL_WITNESS")]
+    pub seal_witness: Option<std::path::PathBuf>,
 }
 
 /// `--seal-interval`: a duration, or none (`off`).
@@ -283,9 +289,20 @@ impl ServeConfig {
         } else {
             registry::evidence::signing::LogKey::load_or_create(&path)?
         };
+        let witness = match (&self.seal_witness, &self.signing_key) {
+            (Some(path), _) => Some(path.clone()),
+            (None, Some(key)) => Some(key.with_extension("checkpoint")),
+            (None, None) => None,
+        };
+        let witness = match witness {
+            Some(path) => registry::evidence::seal::Witness::file(&path)
+                .map_err(|e| anyhow::anyhow!("the seal witness: {e}"))?,
+            None => registry::evidence::seal::Witness::in_memory(),
+        };
         Ok(registry::evidence::seal::SealSettings {
             every: Some(every),
             key: Some(std::sync::Arc::new(key)),
+            witness: std::sync::Arc::new(witness),
             ..Default::default()
         })
     }

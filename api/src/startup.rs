@@ -176,11 +176,21 @@ async fn sealer(state: AppState) {
         return;
     };
     loop {
-        match registry::evidence::seal::seal_all(&state.db, &key, state.seal.batch).await {
+        match registry::evidence::seal::seal_all_witnessed(
+            &state.db,
+            &key,
+            state.seal.batch,
+            &state.seal.witness,
+        )
+        .await
+        {
             Ok(0) => {}
             Ok(sealed) => {
                 tracing::debug!(sealed, "audit log sealed");
                 state.metrics.sealed(sealed);
+            }
+            Err(e @ registry::ApiError::Conflict { .. }) => {
+                tracing::error!(error = %e, "the audit log was changed behind the sealer's back")
             }
             Err(e) => tracing::warn!(error = %e, detail = ?e, "sealing the audit log failed"),
         }

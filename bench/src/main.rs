@@ -10,6 +10,7 @@
 //!    server's peak RSS and key-cache hit rate, the plans, into target/bench/.
 
 mod checks;
+mod export;
 mod runners;
 mod setup;
 
@@ -290,7 +291,7 @@ async fn main() -> Result<()> {
     // across runs (`api verify-log --signing-key` … or the public half), and the log sealed
     // up before anything is measured (the first time: the whole data set).
     let seal_key = workspace_root().join("target/pg/bench-audit-log-key.pem");
-    if jobs.iter().any(|j| j.sealing) {
+    if jobs.iter().any(|j| j.sealing) || wanted("X1") {
         registry::evidence::signing::LogKey::load_or_create(&seal_key)?;
         let started = std::time::Instant::now();
         let (child, _, _) = setup::start_sealing_server(&bins, &url, &seal_key)?;
@@ -401,6 +402,13 @@ async fn main() -> Result<()> {
             eprintln!(" round {} of {}", round + 1, args.rounds);
         }
     }
+    // X1: exports against COPY, through a sealing server of its own (the log is sealed up).
+    let export = if wanted("X1") {
+        eprintln!("-- X1 (exports)");
+        Some(export::measure(&bins, &url, &seal_key, &subjects, &keys, args.rounds).await?)
+    } else {
+        None
+    };
     // S10's rows go, from the indexes too (`setup::remove_published`).
     setup::remove_published(&db).await?;
     let rss = peak_rss_mb(server.id());
@@ -488,6 +496,10 @@ async fn main() -> Result<()> {
             "S14full (every field of the answer, no target): server CPU {full:.0} µs/verify, {:+.0} µs on S9's.\n",
             full - s9
         ));
+    }
+    if let Some((line, entry)) = export {
+        table.push_str(&line);
+        summary.push(entry);
     }
     let rss_text = rss.map_or("unknown".to_owned(), |mb| format!("{mb:.1} MB"));
     let report = format!(

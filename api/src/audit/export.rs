@@ -3,7 +3,9 @@
 //! has cleared them since) with its leaf index, read as one stream.
 
 use entity::prelude::AuditLog;
-use sea_orm::sea_query::{Alias, Condition, Expr, JoinType, PostgresQueryBuilder, Query};
+use sea_orm::sea_query::{
+    Alias, Condition, Expr, JoinType, PostgresQueryBuilder, Query, SelectStatement,
+};
 use sea_orm::{DbBackend, Order, Statement};
 
 use super::store::AuditOrder;
@@ -21,11 +23,18 @@ fn columns() -> String {
     ) + ", l.leaf_index"
 }
 
-/// The export's statement for `condition` (a filter with the caller's reach) in `order`.
+/// The export's statement for `condition` (a filter with the caller's reach) in `order`
+/// ([`query`]).
+pub fn statement(condition: Condition, order: AuditOrder) -> Statement {
+    let (sql, values) = query(condition, order).build(PostgresQueryBuilder);
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// The export's SELECT for `condition` in `order`.
 ///
 /// `condition` names `audit_log`'s columns unqualified; the table is `a`, and the sealing
 /// table's columns are renamed so that none of them is ambiguous.
-pub fn statement(condition: Condition, order: AuditOrder) -> Statement {
+pub fn query(condition: Condition, order: AuditOrder) -> SelectStatement {
     let direction = match order {
         AuditOrder::NewestFirst => Order::Desc,
         AuditOrder::OldestFirst => Order::Asc,
@@ -50,6 +59,5 @@ pub fn statement(condition: Condition, order: AuditOrder) -> Statement {
         .cond_where(condition)
         .order_by_expr(Expr::cust("a.created_at"), direction.clone())
         .order_by_expr(Expr::cust("a.id"), direction);
-    let (sql, values) = query.build(PostgresQueryBuilder);
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    query
 }

@@ -6,7 +6,7 @@
 //! | field | written as |
 //! | --- | --- |
 //! | `id` | 8 bytes, big-endian two's complement |
-//! | `created_at` | microseconds since 1970-01-01T00:00:00Z, 8 bytes, big-endian |
+//! | `created_at` | microseconds since 1970-01-01T00:00:00Z, 8 bytes, big-endian (`infinity`: the largest value, `-infinity` the smallest) |
 //! | `tenant_id`, `project_id`, `recorded_by` | absent: `0x00`; present: `0x01` and the 16 bytes of the UUID |
 //! | every text | absent: `0x00`; present: `0x01`, its UTF-8 length as 4 bytes big-endian, the bytes |
 //!
@@ -70,7 +70,8 @@ pub struct Leaf {
 /// The SQL that reads an `audit_log` row (alias `a`) as a [`Leaf`]'s fields, in their order
 /// (`created_at` as microseconds, `metadata` and `source_ip` as PostgreSQL's text).
 pub const LEAF_COLUMNS: &str = "a.id, \
-    (extract(epoch FROM a.created_at) * 1000000)::bigint, \
+    CASE WHEN isfinite(a.created_at) THEN (extract(epoch FROM a.created_at) * 1000000)::bigint \
+    WHEN a.created_at > 'epoch' THEN 9223372036854775807 ELSE -9223372036854775808 END, \
     a.tenant_id, a.project_id, a.product, a.actor_id, a.actor_type, a.actor_name, a.action, \
     a.target_type, a.target_id, a.target_name, a.metadata::text, a.source_ip::text, \
     a.user_agent, a.recorded_by, a.recorded_by_name";

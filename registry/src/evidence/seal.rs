@@ -40,6 +40,8 @@ pub struct SealSettings {
     pub key: Option<std::sync::Arc<LogKey>>,
     /// Events per batch (and checkpoint).
     pub batch: u64,
+    /// The last checkpoint this server signed, kept outside the database.
+    pub witness: std::sync::Arc<Witness>,
 }
 
 impl Default for SealSettings {
@@ -49,8 +51,129 @@ impl Default for SealSettings {
             every: None,
             key: None,
             batch: 10_000,
+            witness: std::sync::Arc::new(Witness::in_memory()),
         }
     }
+}
+
+/// The last checkpoint the sealer signed, kept where the database cannot change it: in the
+/// process, and in a file when one is given (`--seal-witness`, by default beside the signing
+/// key). Before a pass appends anything it checks that the stored tree still extends that
+/// checkpoint (its size not smaller, its root at that size the same): someone with database
+/// access alone who deleted the newest checkpoints and leaves and changed the rows beneath them
+/// would otherwise have the sealer sign their version. A pass that finds the log rewritten
+/// seals nothing and says so, every time, until an operator looks (docs/evidence.md).
+///
+/// The file holds the checkpoint's signed note (five lines); it is trusted on first use: a
+/// server without one takes the database's log as it finds it.
+#[derive(Debug, Default)]
+pub struct Witness {
+    file: Option<std::path::PathBuf>,
+    last: std::sync::Mutex<Option<(u64, Hash)>>,
+}
+
+impl Witness {
+    /// Kept in the process only (tests, dev mode).
+    pub fn in_memory() -> Witness {
+        Witness::default()
+    }
+
+    /// Kept in the file `path` too, read now if it exists.
+    pub fn file(path: &std::path::Path) -> Result<Witness, String> {
+        let last = match std::fs::read_to_string(path) {
+            Ok(text) => Some(parse_note(&text).ok_or_else(|| {
+                format!(
+                    "{}: not a checkpoint's note (size and root on its second and third lines)",
+                    path.display()
+                )
+            })?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        Ok(Witness {
+            file: Some(path.to_owned()),
+            last: std::sync::Mutex::new(last),
+        })
+    }
+
+    /// The last checkpoint signed (size and root), if any.
+    pub fn last(&self) -> Option<(u64, Hash)> {
+        self.last.lock().ok().and_then(|l| *l)
+    }
+
+    /// Notes `checkpoint` as the last signed (in the file: written beside it, then renamed).
+    fn record(&self, checkpoint: &Checkpoint) -> Result<(), ApiError> {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((checkpoint.size, checkpoint.root));
+        }
+        if let Some(path) = &self.file {
+            let temporary = path.with_extension("checkpoint-new");
+            std::fs::write(&temporary, checkpoint.note())
+                .and_then(|()| std::fs::rename(&temporary, path))
+                .map_err(|e| {
+                    ApiError::internal(format!("writing the seal witness {}: {e}", path.display()))
+                })?;
+        }
+        Ok(())
+    }
+
+    /// `CONFLICT` unless the stored tree of `size` leaves, whose latest checkpoint has size
+    /// `checkpointed`, extends the last checkpoint signed.
+    async fn check(
+        &self,
+        db: &impl ConnectionTrait,
+        size: u64,
+        checkpointed: u64,
+    ) -> Result<(), ApiError> {
+        let Some((signed, root)) = self.last() else {
+            return Ok(());
+        };
+        let rewritten = |what: String| ApiError::Conflict {
+            field: None,
+            message: format!(
+                "the audit log in the database does not extend the last checkpoint this server \
+                 signed (size {signed}, root {}): {what}. Someone changed the sealed log; \
+                 sealing is stopped until an operator runs `api verify-log` and decides (see \
+                 docs/evidence.md, \"The sealer's witness\")",
+                super::merkle::hex(&root)
+            ),
+        };
+        if checkpointed < signed || size < signed {
+            return Err(rewritten(format!(
+                "its latest checkpoint is of size {checkpointed} and its tree has {size} leaves"
+            )));
+        }
+        let found = super::proofs::prove(db, |store| {
+            super::merkle::root(&store, signed)
+                .map(|root| vec![root])
+                .map_err(super::merkle::ProofError::Store)
+        })
+        .await?;
+        if found.first() != Some(&root) {
+            return Err(rewritten(format!(
+                "its tree of the first {signed} leaves has another root"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Size and root from a checkpoint's note.
+fn parse_note(text: &str) -> Option<(u64, Hash)> {
+    let mut lines = text.lines();
+    if lines.next()? != super::signing::LOG_NAME {
+        return None;
+    }
+    let size = lines.next()?.parse().ok()?;
+    let hex = lines.next()?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut root = [0u8; 32];
+    for (i, byte) in root.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some((size, root))
 }
 
 /// What a pass did.
@@ -71,8 +194,20 @@ pub enum Pass {
     },
 }
 
-/// One pass of at most `batch` events on `db` (see the module's documentation).
+/// One pass of at most `batch` events on `db` (see the module's documentation), with a
+/// witness of this call's own (tests, tools).
 pub async fn run_once(db: &impl Db, key: &LogKey, batch: u64) -> Result<Pass, ApiError> {
+    run_once_witnessed(db, key, batch, &Witness::in_memory()).await
+}
+
+/// One pass that first checks the stored log extends the last checkpoint `witness` saw, and
+/// notes its own checkpoint there.
+pub async fn run_once_witnessed(
+    db: &impl Db,
+    key: &LogKey,
+    batch: u64,
+    witness: &Witness,
+) -> Result<Pass, ApiError> {
     let txn = db.begin().await?;
     let locked: bool = one(
         &txn,
@@ -125,6 +260,26 @@ pub async fn run_once(db: &impl Db, key: &LogKey, batch: u64) -> Result<Pass, Ap
         .await?;
         txn.commit().await?;
         return Ok(Pass::Idle);
+    }
+    let checkpointed: i64 = one(
+        &txn,
+        "SELECT coalesce(max(size), 0) FROM audit_checkpoint",
+        [],
+    )
+    .await?
+    .try_get_by_index(0)?;
+    if let Err(refused) = witness
+        .check(
+            &txn,
+            u64::try_from(size).map_err(ApiError::internal)?,
+            u64::try_from(checkpointed).map_err(ApiError::internal)?,
+        )
+        .await
+    {
+        // Now, not when the dropped transaction's connection is next used: until then it
+        // holds the sealer's lock, and the next pass would find it busy.
+        txn.rollback().await?;
+        return Err(refused);
     }
     let late_count = late.len() as u64;
     let mut leaves = Vec::with_capacity(late.len() + fresh.len());
@@ -223,6 +378,7 @@ pub async fn run_once(db: &impl Db, key: &LogKey, batch: u64) -> Result<Pass, Ap
     ))
     .await?;
     txn.commit().await?;
+    witness.record(&checkpoint)?;
     Ok(Pass::Sealed {
         leaves: leaves.len() as u64,
         size: new_size,
@@ -254,11 +410,22 @@ pub async fn mark_pruned(
     Ok(done.rows_affected())
 }
 
-/// Passes until nothing is left (or another process seals): the sealer's tick.
+/// Passes until nothing is left (or another process seals), with a witness of this call's own.
 pub async fn seal_all(db: &impl Db, key: &LogKey, batch: u64) -> Result<u64, ApiError> {
+    seal_all_witnessed(db, key, batch, &Witness::in_memory()).await
+}
+
+/// Passes until nothing is left (or another process seals), each checked against `witness`:
+/// the server's sealer's tick.
+pub async fn seal_all_witnessed(
+    db: &impl Db,
+    key: &LogKey,
+    batch: u64,
+    witness: &Witness,
+) -> Result<u64, ApiError> {
     let mut sealed = 0;
     loop {
-        match run_once(db, key, batch).await? {
+        match run_once_witnessed(db, key, batch, witness).await? {
             Pass::Sealed { leaves, .. } => sealed += leaves,
             Pass::Busy | Pass::Idle => return Ok(sealed),
         }

@@ -62,6 +62,21 @@ pub enum Problem {
         /// The sealed value.
         sealed: Uuid,
     },
+    /// A sealed event's tenant or project was set to NULL while that tenant or project still
+    /// exists (the schema clears it only when it is deleted).
+    #[error(
+        "event {event} (leaf {leaf}) no longer names its {what} {sealed}, which still exists: the reference was cleared by hand, not by deleting the {what}"
+    )]
+    Cleared {
+        /// The event.
+        event: i64,
+        /// Its leaf.
+        leaf: u64,
+        /// `tenant` or `project`.
+        what: &'static str,
+        /// The sealed value.
+        sealed: Uuid,
+    },
     /// A sealed event's row is gone (and it was not pruned on purpose).
     #[error("event {event} (leaf {leaf}) was deleted from audit_log after it was sealed")]
     Deleted {
@@ -175,7 +190,11 @@ pub async fn verify_log(
                 DbBackend::Postgres,
                 format!(
                     "SELECT l.leaf_index, l.event_id, l.tenant_id, l.project_id, l.leaf_hash, \
-                     l.pruned_at IS NOT NULL, a.id IS NOT NULL, {LEAF_COLUMNS} \
+                     l.pruned_at IS NOT NULL, a.id IS NOT NULL, \
+                     a.tenant_id IS NULL AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = l.tenant_id), \
+                     a.project_id IS NULL AND EXISTS \
+                         (SELECT 1 FROM tenant_projects p WHERE p.id = l.project_id), \
+                     {LEAF_COLUMNS} \
                      FROM audit_seal_leaf l LEFT JOIN audit_log a ON a.id = l.event_id \
                      WHERE l.leaf_index >= $1 ORDER BY l.leaf_index LIMIT $2"
                 ),
@@ -202,12 +221,27 @@ pub async fn verify_log(
             let (pruned, present): (bool, bool) =
                 (row.try_get_by_index(5)?, row.try_get_by_index(6)?);
             let hash = if present {
-                let mut leaf = leaf_of_at(&row, 7)?;
-                for (what, now, sealed) in [
-                    ("tenant", &mut leaf.tenant_id, sealed_tenant),
-                    ("project", &mut leaf.project_id, sealed_project),
+                let (tenant_lives, project_lives): (Option<bool>, Option<bool>) =
+                    (row.try_get_by_index(7)?, row.try_get_by_index(8)?);
+                let mut leaf = leaf_of_at(&row, 9)?;
+                for (what, now, sealed, lives) in [
+                    ("tenant", &mut leaf.tenant_id, sealed_tenant, tenant_lives),
+                    (
+                        "project",
+                        &mut leaf.project_id,
+                        sealed_project,
+                        project_lives,
+                    ),
                 ] {
                     match (*now, sealed) {
+                        (None, Some(sealed)) if lives == Some(true) => {
+                            return Ok(Err(Problem::Cleared {
+                                event,
+                                leaf: index,
+                                what,
+                                sealed,
+                            }));
+                        }
                         // Cleared by the schema (its tenant or project deleted): as sealed.
                         (None, sealed) => *now = sealed,
                         (Some(a), Some(b)) if a != b => {

@@ -126,6 +126,36 @@ async fn every_kind_of_tampering_is_caught_and_named() {
         })
     );
 
+    // A tenant cleared by hand while the tenant still exists (the schema clears it only when
+    // the tenant is deleted, which verifies: see above).
+    let (db, acme, _) = sealed_log(&key).await;
+    let event = id_of(&db, 1).await;
+    db.exec(&format!(
+        "UPDATE audit_log SET tenant_id = NULL WHERE id = {event}"
+    ))
+    .await;
+    assert_eq!(
+        verify(&db, &key, None).await,
+        Err(Problem::Cleared {
+            event,
+            leaf: 1,
+            what: "tenant",
+            sealed: acme
+        })
+    );
+
+    // An event dated at infinity by hand: named as an edit, not a failure of the verifier.
+    let (db, _, _) = sealed_log(&key).await;
+    let event = id_of(&db, 5).await;
+    db.exec(&format!(
+        "UPDATE audit_log SET created_at = 'infinity' WHERE id = {event}"
+    ))
+    .await;
+    assert_eq!(
+        verify(&db, &key, None).await,
+        Err(Problem::Edited { event, leaf: 5 })
+    );
+
     // A deleted row.
     let (db, _, _) = sealed_log(&key).await;
     let event = id_of(&db, 24).await;
@@ -192,4 +222,91 @@ async fn every_kind_of_tampering_is_caught_and_named() {
         Err(Problem::Signature { size: 10 }),
         "another key's signatures do not pass"
     );
+}
+
+/// The attack `verify-log` alone cannot see: with database access, the newest checkpoint, its
+/// leaves and subtrees deleted, a row beneath them changed, and the server's sealer left to sign
+/// the changed tail. The sealer's witness (the last checkpoint it signed, kept in a file) makes
+/// it refuse, also after a restart; an honest log keeps sealing.
+#[tokio::test]
+async fn the_sealer_refuses_to_sign_a_tail_rewritten_behind_its_back() {
+    use registry::ApiError;
+    use registry::evidence::seal::{Witness, seal_all_witnessed};
+    let key = LogKey::generate();
+    let db = TestDb::migrated().await;
+    let acme = tests::fixtures::insert_tenant(&db.db, "acme")
+        .await
+        .unwrap();
+    let path = std::env::temp_dir().join(format!("witness-{}.checkpoint", uuid::Uuid::new_v4()));
+    let witness = Witness::file(&path).unwrap();
+    insert_events(&db, acme.id, 10).await;
+    assert_eq!(
+        seal_all_witnessed(&db.db, &key, 100, &witness)
+            .await
+            .unwrap(),
+        10
+    );
+    insert_events(&db, acme.id, 5).await;
+    assert_eq!(
+        seal_all_witnessed(&db.db, &key, 100, &witness)
+            .await
+            .unwrap(),
+        5
+    );
+    let note = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        note.starts_with("tenant-registry audit log v1\n15\n"),
+        "{note}"
+    );
+
+    // The tail rewritten: the last batch's checkpoint, leaves and subtrees gone, a row of it
+    // changed, and something new to seal.
+    let changed = id_of(&db, 12).await;
+    db.exec("DELETE FROM audit_checkpoint WHERE size = 15")
+        .await;
+    db.exec("DELETE FROM audit_seal_leaf WHERE leaf_index >= 10")
+        .await;
+    db.exec("DELETE FROM audit_seal_node WHERE (idx + 1) * (1 << level) > 10")
+        .await;
+    db.exec(&format!(
+        "UPDATE audit_log SET action = 'crm.forged' WHERE id = {changed}"
+    ))
+    .await;
+    insert_events(&db, acme.id, 1).await;
+    // Without the witness the rewritten log would be sealed and would verify; with it, nothing
+    // is signed.
+    let refused = seal_all_witnessed(&db.db, &key, 100, &witness).await;
+    assert!(
+        matches!(&refused, Err(ApiError::Conflict { message, .. }) if message.contains("size 15")),
+        "{refused:?}"
+    );
+    let restarted = Witness::file(&path).unwrap();
+    let again = seal_all_witnessed(&db.db, &key, 100, &restarted).await;
+    assert!(again.is_err(), "{again:?} {:?}", restarted.last());
+    let checkpoints: i64 = db
+        .value("SELECT count(*) FROM audit_checkpoint", vec![])
+        .await;
+    assert_eq!(checkpoints, 1);
+    // A witness of an honest log lets every pass through.
+    let honest = TestDb::migrated().await;
+    let globex = tests::fixtures::insert_tenant(&honest.db, "globex")
+        .await
+        .unwrap();
+    insert_events(&honest, globex.id, 3).await;
+    let fresh = Witness::in_memory();
+    assert_eq!(
+        seal_all_witnessed(&honest.db, &key, 100, &fresh)
+            .await
+            .unwrap(),
+        3
+    );
+    insert_events(&honest, globex.id, 4).await;
+    assert_eq!(
+        seal_all_witnessed(&honest.db, &key, 100, &fresh)
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(fresh.last().map(|l| l.0), Some(7));
+    let _ = std::fs::remove_file(&path);
 }
