@@ -256,6 +256,76 @@ fn production_mode_issue_key_and_schema() {
                 .contains("already has an API key with this name")
     );
 
+    // An export, downloaded gzip-compressed as a client would, checked offline by
+    // `api verify-export` with the served key; one byte changed in it is refused.
+    psql(
+        &url,
+        "INSERT INTO audit_log (tenant_id, action, product) \
+         SELECT id, 'crm.deal.exported', 'crm' FROM tenants WHERE slug = 'acme'",
+    );
+    let export = dir.join("acme.ndjson.gz");
+    let mut verified = None;
+    for _ in 0..50 {
+        let fetched = Command::new("curl")
+            .args([
+                "-sS",
+                "--fail-with-body",
+                "-H",
+                "Accept-Encoding: gzip",
+                "-o",
+            ])
+            .arg(&export)
+            .args(["-H", &format!("Authorization: Bearer {key}")])
+            .arg(format!("{base}/v1/audit/export?format=ndjson"))
+            .output()
+            .expect("curl");
+        assert!(fetched.status.success(), "{fetched:?}");
+        let out = Command::new(API)
+            .args(["verify-export"])
+            .arg(&export)
+            .arg("--public-key")
+            .arg(&public_path)
+            .output()
+            .expect("api verify-export");
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && said.contains("verifies: 1 ndjson rows") {
+            verified = Some(said);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(
+        verified.is_some(),
+        "the export of the sealed event never verified"
+    );
+    let mut plain = Vec::new();
+    {
+        use std::io::Read as _;
+        flate2::read::GzDecoder::new(std::fs::File::open(&export).expect("export"))
+            .read_to_end(&mut plain)
+            .expect("gzip");
+    }
+    let text = String::from_utf8(plain).expect("utf-8");
+    assert!(text.contains("crm.deal.exported"), "{text}");
+    let changed = dir.join("changed.ndjson");
+    std::fs::write(
+        &changed,
+        text.replacen("crm.deal.exported", "crm.deal.exporteD", 1),
+    )
+    .expect("write");
+    let out = Command::new(API)
+        .args(["verify-export"])
+        .arg(&changed)
+        .arg("--public-key")
+        .arg(&public_path)
+        .output()
+        .expect("api verify-export");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("does NOT verify") && said.contains("SHA-256"),
+        "{said}"
+    );
+
     assert_eq!(sigterm(&mut child), Some(0));
 
     // A tenant being deleted (the server, whose worker would finish it, is stopped).
