@@ -35,7 +35,19 @@ pub fn empty_root() -> Hash {
 
 /// Lower-case hex, as the API writes hashes.
 pub fn hex(hash: &[u8]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = Vec::with_capacity(hash.len() * 2);
+    hex_into(&mut out, hash);
+    // Only ASCII digits were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends `bytes` in lower-case hex to `out` (an export's proof: millions of hashes).
+pub fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 15)]);
+    }
 }
 
 /// Hashes of complete subtrees aligned to their size: `perfect(level, index)` is the tree hash

@@ -250,16 +250,62 @@ impl DynStore for Read {
     }
 }
 
+/// A run of wanted subtrees of one level this dense or denser (wanted ones per index of its
+/// span) is read as a range of the index, in one scan, rather than looked up one by one: an
+/// export's proof wants millions of hashes close together, a seal's a few far apart.
+const RANGE_DENSITY: u64 = 2;
+
 impl Read {
     async fn fetch(db: &impl ConnectionTrait, wanted: &[(u32, u64)]) -> Result<Read, ApiError> {
         let mut wanted = wanted.to_vec();
         wanted.sort_unstable();
         wanted.dedup();
-        let mut found = HashMap::new();
-        let leaves: Vec<i64> = wanted
+        let mut found = HashMap::with_capacity(wanted.len());
+        let (mut lookups, mut lookup_levels): (Vec<i64>, Vec<i16>) = (Vec::new(), Vec::new());
+        for level_run in wanted.chunk_by(|a, b| a.0 == b.0) {
+            let level = level_run[0].0;
+            let (first, last) = (level_run[0].1, level_run[level_run.len() - 1].1);
+            let span = last - first + 1;
+            if span > RANGE_DENSITY * level_run.len() as u64 {
+                for (_, index) in level_run {
+                    lookups.push(*index as i64);
+                    lookup_levels.push(level as i16);
+                }
+                continue;
+            }
+            let statement = if level == 0 {
+                Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT 0::smallint, leaf_index, leaf_hash FROM audit_seal_leaf \
+                     WHERE leaf_index BETWEEN $1 AND $2",
+                    [(first as i64).into(), (last as i64).into()],
+                )
+            } else {
+                Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT level, idx, hash FROM audit_seal_node \
+                     WHERE level = $1 AND idx BETWEEN $2 AND $3",
+                    [
+                        (level as i16).into(),
+                        (first as i64).into(),
+                        (last as i64).into(),
+                    ],
+                )
+            };
+            let keep: std::collections::HashSet<u64> = level_run.iter().map(|w| w.1).collect();
+            for row in db.query_all_raw(statement).await? {
+                let (index, bytes): (i64, Vec<u8>) =
+                    (row.try_get_by_index(1)?, row.try_get_by_index(2)?);
+                if keep.contains(&(index as u64)) {
+                    found.insert((level, index as u64), hash(&bytes)?);
+                }
+            }
+        }
+        let leaves: Vec<i64> = lookups
             .iter()
-            .filter(|(level, _)| *level == 0)
-            .map(|(_, index)| *index as i64)
+            .zip(&lookup_levels)
+            .filter(|(_, level)| **level == 0)
+            .map(|(index, _)| *index)
             .collect();
         if !leaves.is_empty() {
             let rows = db
@@ -275,27 +321,30 @@ impl Read {
                 found.insert((0, index as u64), hash(&bytes)?);
             }
         }
-        let (levels, indexes): (Vec<i16>, Vec<i64>) = wanted
-            .iter()
-            .filter(|(level, _)| *level > 0)
-            .map(|(level, index)| (*level as i16, *index as i64))
-            .unzip();
-        if !levels.is_empty() {
+        // Level by level, each an index scan of the sorted ids (a join with unnest planned
+        // worse).
+        let mut at = 0;
+        while at < lookups.len() {
+            let level = lookup_levels[at];
+            let run = lookup_levels[at..]
+                .iter()
+                .take_while(|l| **l == level)
+                .count();
+            let ids = lookups[at..at + run].to_vec();
+            at += run;
+            if level == 0 {
+                continue;
+            }
             let rows = db
                 .query_all_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
-                    "SELECT n.level, n.idx, n.hash FROM audit_seal_node n \
-                     JOIN unnest($1::smallint[], $2::bigint[]) AS w (level, idx) \
-                     ON n.level = w.level AND n.idx = w.idx",
-                    [levels.into(), indexes.into()],
+                    "SELECT idx, hash FROM audit_seal_node WHERE level = $1 AND idx = ANY($2)",
+                    [level.into(), ids.into()],
                 ))
                 .await?;
             for row in rows {
-                let (level, index, bytes): (i16, i64, Vec<u8>) = (
-                    row.try_get_by_index(0)?,
-                    row.try_get_by_index(1)?,
-                    row.try_get_by_index(2)?,
-                );
+                let (index, bytes): (i64, Vec<u8>) =
+                    (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
                 found.insert((level as u32, index as u64), hash(&bytes)?);
             }
         }
