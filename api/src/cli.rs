@@ -186,6 +186,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         request_timeout: config.request_timeout(),
         max_body_bytes: MAX_BODY_BYTES,
         trust_request_id: config.trust_request_id,
+        max_exports: config.max_exports.max(1),
     };
     let app = Application::build(db, config.settings(settings, seal))
         .await

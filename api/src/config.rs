@@ -21,6 +21,7 @@
 //! | `--outbound-allow-private` | `API_OUTBOUND_ALLOW_PRIVATE` | on in dev mode, off with `DATABASE_URL` (private and loopback addresses allowed) |
 //! | `--seal-interval D` | `API_SEAL_INTERVAL` | `10s` (`1s`, `1m`, ...; `off`: no sealing) |
 //! | `--signing-key PATH` | `API_SIGNING_KEY` | none (dev mode: one under target/pg; production needs one to seal) |
+//! | `--max-exports N` | `API_MAX_EXPORTS` | `2` |
 //! | `--seal-witness PATH` | `API_SEAL_WITNESS` | `<signing key>.checkpoint` (dev mode: in memory) |
 //! | (none) | `RUST_LOG` | `info,sqlx=warn,sea_orm=warn` |
 
@@ -112,6 +113,11 @@ pub struct ServeConfig {
     /// sets it; otherwise every request gets an id of the server's own.
     #[arg(long, env = "API_TRUST_REQUEST_ID")]
     pub trust_request_id: bool,
+    /// Exports of the audit log (`/v1/audit/export`) that may run at once; one more is refused
+    /// with RATE_LIMITED and Retry-After. Each holds up to two of the pool's connections while
+    /// its client reads.
+    #[arg(long, env = "API_MAX_EXPORTS", default_value_t = 2)]
+    pub max_exports: usize,
     /// How often the audit log is sealed into its signed Merkle tree (a checkpoint each time
     /// there is something new): a duration (1s, 10s, 1m) or `off`.
     #[arg(long, env = "API_SEAL_INTERVAL", default_value = "10s", value_parser = parse_interval)]

@@ -96,6 +96,7 @@ impl Application {
             seal,
         } = settings;
         let state = AppState {
+            exports: Arc::new(tokio::sync::Semaphore::new(http.max_exports.max(1))),
             deletions: Arc::new(Deletions::new(db.clone(), deletions)),
             auth: Arc::new(Authenticator::new(db.clone(), auth)),
             reads: Arc::new(ReadConnections::like_pool(&db)),

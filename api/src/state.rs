@@ -40,6 +40,9 @@ pub struct AppState {
     pub lifecycle: LifecycleSettings,
     /// The audit log's sealer and its key.
     pub seal: registry::evidence::seal::SealSettings,
+    /// Exports running now, at most `--max-exports` (each holds up to two of the pool's
+    /// connections for as long as its client reads).
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

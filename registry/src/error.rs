@@ -128,6 +128,15 @@ pub enum ApiError {
         /// How long until another attempt is allowed.
         retry_after: std::time::Duration,
     },
+    /// As many of some long-running work (exports of the audit log) are running as the server
+    /// allows at once. Code `RATE_LIMITED` (HTTP 429 with `Retry-After`); the message says what.
+    #[error("{message}")]
+    Busy {
+        /// What is busy and what to do.
+        message: String,
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
     /// The database cannot be reached right now. Code `UNAVAILABLE`; retrying later may work.
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
@@ -174,7 +183,7 @@ impl ApiError {
             ApiError::TenantFrozen(_) => Code::TenantFrozen,
             ApiError::TenantArchived(_) => Code::TenantArchived,
             ApiError::Conflict { .. } => Code::Conflict,
-            ApiError::RateLimited { .. } => Code::RateLimited,
+            ApiError::RateLimited { .. } | ApiError::Busy { .. } => Code::RateLimited,
             ApiError::Unavailable => Code::Unavailable,
             ApiError::Timeout => Code::Timeout,
             ApiError::Internal(_) => Code::Internal,
@@ -194,7 +203,9 @@ impl ApiError {
     /// For `RATE_LIMITED`: the whole seconds to wait (at least 1), for `Retry-After`.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            ApiError::RateLimited { retry_after } => Some(retry_secs(retry_after)),
+            ApiError::RateLimited { retry_after } | ApiError::Busy { retry_after, .. } => {
+                Some(retry_secs(retry_after))
+            }
             _ => None,
         }
     }

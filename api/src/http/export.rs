@@ -203,6 +203,8 @@ async fn export(req: &Request, state: &AppState, ask: Ask) -> Response {
 }
 
 struct Started {
+    /// The export's place among those running (`--max-exports`), held until it ends.
+    _place: tokio::sync::OwnedSemaphorePermit,
     caller: Arc<Principal>,
     txn: DatabaseTransaction,
     checkpoint: StoredCheckpoint,
@@ -224,6 +226,16 @@ async fn start(req: &Request, state: &AppState, ask: &Ask) -> Result<Started, Ap
         })?
         .0;
     let condition = condition(state, &caller, &filter).await?;
+    let place = state
+        .exports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Busy {
+            message: "as many exports of the audit log are running as this server allows at once \
+                  (--max-exports); retry after the time in Retry-After"
+                .into(),
+            retry_after: std::time::Duration::from_secs(10),
+        })?;
     if state.seal.key.is_none() {
         return Err(not_sealed(
             "this server does not sign the audit log, so it cannot sign an export: start it with \
@@ -250,6 +262,7 @@ async fn start(req: &Request, state: &AppState, ask: &Ask) -> Result<Started, Ap
         )
     })?;
     Ok(Started {
+        _place: place,
         caller,
         txn,
         checkpoint,
@@ -363,6 +376,7 @@ async fn produce(
     tx: mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
 ) {
     let Started {
+        _place,
         caller,
         txn,
         checkpoint,

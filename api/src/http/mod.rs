@@ -47,6 +47,8 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Keep a client's `x-request-id` (behind a proxy that sets it).
     pub trust_request_id: bool,
+    /// Exports of the audit log that may run at once (`--max-exports`).
+    pub max_exports: usize,
 }
 
 impl Default for HttpSettings {
@@ -58,6 +60,7 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(30),
             max_body_bytes: MAX_BODY_BYTES,
             trust_request_id: false,
+            max_exports: 2,
         }
     }
 }

@@ -428,6 +428,21 @@ async fn an_export_is_the_search_proven_and_signed_and_every_change_to_it_is_nam
         (400, Some("filter.sourceIp")),
         "{body}"
     );
+    // As many exports running as the server allows: the next is refused, with when to retry.
+    let places = app.state.exports.clone().try_acquire_many_owned(2).unwrap();
+    let refused = app
+        .http()
+        .get(app.url("/v1/audit/export?format=ndjson"))
+        .bearer_auth(&acme_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 429);
+    assert_eq!(refused.headers()["retry-after"], "10");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "RATE_LIMITED");
+    assert!(body["message"].as_str().unwrap().contains("--max-exports"));
+    drop(places);
     let response = app
         .http()
         .post(app.url("/v1/audit/export"))
