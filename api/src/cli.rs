@@ -68,6 +68,13 @@ pub enum Cmd {
         /// serves it). Unset: the public half of --signing-key, or dev mode's key.
         #[arg(long, value_name = "PATH")]
         public_key: Option<std::path::PathBuf>,
+        /// A checkpoint known from outside the database, as a file holding its note (the
+        /// sealer's witness file, or a checkpoint's `note` an auditor kept, from
+        /// `auditCheckpoint` or an export's manifest): the log's root at its size must be its
+        /// root. Repeatable. Unset: the server's witness file (beside --signing-key, or
+        /// --seal-witness), when there is one.
+        #[arg(long, value_name = "PATH")]
+        witness: Vec<std::path::PathBuf>,
     },
     /// Check an export of the audit log (`GET /v1/audit/export`) offline: the manifest's
     /// signature, that the rows are the ones the server wrote (count, order, bytes), the
@@ -133,7 +140,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::VerifyLog {
             from_checkpoint,
             public_key,
-        }) => verify_log(cli.serve, from_checkpoint, public_key).await,
+            witness,
+        }) => verify_log(cli.serve, from_checkpoint, public_key, witness).await,
         Some(Cmd::VerifyExport { file, public_key }) => verify_export(&file, &public_key),
         Some(Cmd::Serve(config)) => serve(config).await,
         None => serve(cli.serve).await,
@@ -320,7 +328,32 @@ async fn verify_log(
     config: ServeConfig,
     from: Option<u64>,
     public_key: Option<std::path::PathBuf>,
+    witnesses: Vec<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
+    let witnesses = if witnesses.is_empty() {
+        config
+            .seal_witness_path()
+            .filter(|path| path.exists())
+            .into_iter()
+            .collect()
+    } else {
+        witnesses
+    };
+    let mut known = Vec::new();
+    for path in &witnesses {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        known.push(
+            registry::evidence::seal::parse_note(&text).with_context(|| {
+                format!(
+                    "{}: not a checkpoint's note (five lines: the log's name, size, root, time, \
+                 previous size)",
+                    path.display()
+                )
+            })?,
+        );
+        eprintln!("checking against the checkpoint in {}", path.display());
+    }
     use registry::evidence::signing::LogKey;
     let public = match public_key {
         Some(path) => read_public_key(&path)?,
@@ -343,15 +376,21 @@ async fn verify_log(
         Some(sea_orm::AccessMode::ReadOnly),
     )
     .await?;
-    let result = registry::evidence::verify::verify_log(&snapshot, &public, from, |leaves| {
-        if last.elapsed() >= Duration::from_secs(1) {
-            eprintln!(
-                "  {leaves} leaves verified ({:.0} a second)",
-                leaves as f64 / started.elapsed().as_secs_f64()
-            );
-            last = std::time::Instant::now();
-        }
-    })
+    let result = registry::evidence::verify::verify_log_against(
+        &snapshot,
+        &public,
+        from,
+        &known,
+        |leaves| {
+            if last.elapsed() >= Duration::from_secs(1) {
+                eprintln!(
+                    "  {leaves} leaves verified ({:.0} a second)",
+                    leaves as f64 / started.elapsed().as_secs_f64()
+                );
+                last = std::time::Instant::now();
+            }
+        },
+    )
     .await
     .map_err(|e| anyhow::anyhow!(e.message()))?;
     match result {

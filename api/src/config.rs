@@ -279,6 +279,16 @@ impl ServeConfig {
         })
     }
 
+    /// Where the sealer keeps its witness: `--seal-witness`, or beside `--signing-key`; none in
+    /// dev mode (kept in memory).
+    pub fn seal_witness_path(&self) -> Option<std::path::PathBuf> {
+        match (&self.seal_witness, &self.signing_key) {
+            (Some(path), _) => Some(path.clone()),
+            (None, Some(key)) => Some(key.with_extension("checkpoint")),
+            (None, None) => None,
+        }
+    }
+
     /// The sealer's settings: its interval and key (dev mode makes its key on first use).
     /// Sealing without a key is an error that says how to get one.
     pub fn seal(&self) -> anyhow::Result<registry::evidence::seal::SealSettings> {
@@ -295,12 +305,7 @@ impl ServeConfig {
         } else {
             registry::evidence::signing::LogKey::load_or_create(&path)?
         };
-        let witness = match (&self.seal_witness, &self.signing_key) {
-            (Some(path), _) => Some(path.clone()),
-            (None, Some(key)) => Some(key.with_extension("checkpoint")),
-            (None, None) => None,
-        };
-        let witness = match witness {
+        let witness = match self.seal_witness_path() {
             Some(path) => registry::evidence::seal::Witness::file(&path)
                 .map_err(|e| anyhow::anyhow!("the seal witness: {e}"))?,
             None => registry::evidence::seal::Witness::in_memory(),

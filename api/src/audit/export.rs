@@ -4,7 +4,7 @@
 
 use entity::prelude::AuditLog;
 use sea_orm::sea_query::{
-    Alias, Condition, Expr, JoinType, PostgresQueryBuilder, Query, SelectStatement,
+    Alias, Asterisk, Condition, Expr, JoinType, PostgresQueryBuilder, Query, SelectStatement,
 };
 use sea_orm::{DbBackend, Order, Statement};
 
@@ -32,8 +32,10 @@ pub fn statement(condition: Condition, order: AuditOrder) -> Statement {
 
 /// The export's SELECT for `condition` in `order`.
 ///
-/// `condition` names `audit_log`'s columns unqualified; the table is `a`, and the sealing
-/// table's columns are renamed so that none of them is ambiguous.
+/// `condition` is written for `audit_log` as the page statements use it (columns unqualified,
+/// or qualified with the table's name, as a metadata filter's term lookup does), so it filters
+/// `audit_log` in a subquery of its own, which PostgreSQL flattens; the result is `a`, and the
+/// sealing table's columns are renamed so that none of them is ambiguous.
 pub fn query(condition: Condition, order: AuditOrder) -> SelectStatement {
     let direction = match order {
         AuditOrder::NewestFirst => Order::Desc,
@@ -46,17 +48,18 @@ pub fn query(condition: Condition, order: AuditOrder) -> SelectStatement {
         .expr_as(Expr::cust("s.project_id"), Alias::new("sealed_project"))
         .from_as(Alias::new("audit_seal_leaf"), Alias::new("s"))
         .and_where(Expr::cust("s.event_id = a.id"));
+    let mut events = Query::select();
+    events.column(Asterisk).from(AuditLog).cond_where(condition);
     let mut query = Query::select();
     query
         .expr(Expr::cust(columns()))
-        .from_as(AuditLog, Alias::new("a"))
+        .from_subquery(events, Alias::new("a"))
         .join_lateral(
             JoinType::LeftJoin,
             sealed,
             Alias::new("l"),
             Condition::all().add(Expr::cust("TRUE")),
         )
-        .cond_where(condition)
         .order_by_expr(Expr::cust("a.created_at"), direction.clone())
         .order_by_expr(Expr::cust("a.id"), direction);
     query

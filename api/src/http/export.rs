@@ -23,7 +23,7 @@ use poem::{Body, Request, Response, handler};
 use registry::ApiError;
 use registry::audit::RequestMeta;
 use registry::auth::Principal;
-use registry::evidence::export::{ExportRecord, Exporter, Format, record_export};
+use registry::evidence::export::{ExportRecord, ExportStage, Exporter, Format, record_export};
 use registry::evidence::proofs::{StoredCheckpoint, checkpoint};
 use registry::evidence::seal::leaf_of_at;
 use sea_orm::{
@@ -57,8 +57,16 @@ pub async fn get(req: &Request, state: Data<&AppState>) -> Response {
         let mut format = None;
         let mut filter = None;
         let mut order = None;
+        let mut seen = Vec::new();
         for (name, value) in url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         {
+            if seen.contains(&name) {
+                return Err(ApiError::bad_input(
+                    &name,
+                    format!("the parameter {name:?} is given twice"),
+                ));
+            }
+            seen.push(name.clone());
             match name.as_ref() {
                 "format" => format = Some(Value::String(value.into_owned())),
                 "order" => order = Some(Value::String(value.into_owned())),
@@ -80,6 +88,17 @@ pub async fn get(req: &Request, state: Data<&AppState>) -> Response {
         ask_of(format, filter, order)
     })();
     match ask {
+        // HEAD: what GET would answer with, without reading (or recording) an export.
+        Ok(ask) if req.method() == poem::http::Method::HEAD => {
+            match authorized(req, &state).await {
+                Ok(_) => Response::builder()
+                    .status(StatusCode::OK)
+                    .content_type(ask.format.media_type())
+                    .header(header::CACHE_CONTROL, "no-store")
+                    .finish(),
+                Err(e) => rest_error(None, e),
+            }
+        }
         Ok(ask) => export(req, &state, ask).await,
         Err(e) => refuse(req, &state, e).await,
     }
@@ -187,11 +206,57 @@ fn ask_of(
             ));
         }
     };
+    check_filter(&filter)?;
     Ok(Ask {
         format,
         filter,
         order,
     })
+}
+
+/// How deep a filter may nest (a metadata containment is the only nesting it has); the export's
+/// audit event holds the filter one level down, within the metadata's own limit.
+const MAX_FILTER_DEPTH: usize = 32;
+
+/// What GraphQL's validation does for `filter` and more, before anything runs: no member the
+/// filter type does not have (GraphQL refuses them; a member misspelt would otherwise export
+/// everything under a manifest that names it), no NUL in any text (PostgreSQL cannot take one),
+/// and a bounded depth (the filter is recorded in the export's audit event).
+fn check_filter(filter: &Value) -> Result<(), ApiError> {
+    static KNOWN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    // The input type's own field names: its value with every field unset names them all.
+    let known = KNOWN.get_or_init(|| match AuditEventFilter::default().to_value() {
+        async_graphql::Value::Object(fields) => fields.keys().map(|k| k.to_string()).collect(),
+        _ => Vec::new(),
+    });
+    if let Value::Object(members) = filter
+        && let Some(unknown) = members.keys().find(|k| !known.contains(k))
+    {
+        return Err(ApiError::bad_input(
+            &format!("filter.{unknown}"),
+            format!(
+                "the filter has no member {unknown:?}; its members are {}",
+                known.join(", ")
+            ),
+        ));
+    }
+    fn walk(value: &Value, depth: usize) -> Result<(), &'static str> {
+        if depth > MAX_FILTER_DEPTH {
+            return Err("the filter nests too deeply");
+        }
+        match value {
+            Value::String(text) if text.contains('\0') => Err("a text in the filter holds NUL"),
+            Value::Array(items) => items.iter().try_for_each(|v| walk(v, depth + 1)),
+            Value::Object(members) => members.iter().try_for_each(|(k, v)| {
+                if k.contains('\0') {
+                    return Err("a name in the filter holds NUL");
+                }
+                walk(v, depth + 1)
+            }),
+            _ => Ok(()),
+        }
+    }
+    walk(filter, 0).map_err(|why| ApiError::bad_input("filter", why))
 }
 
 /// The export, or the error that stops it before its first byte.
@@ -209,6 +274,8 @@ struct Started {
     txn: DatabaseTransaction,
     checkpoint: StoredCheckpoint,
     statement: sea_orm::Statement,
+    /// The export's `audit.export_started` event, recorded before its first byte.
+    started_event: i64,
 }
 
 async fn start(req: &Request, state: &AppState, ask: &Ask) -> Result<Started, ApiError> {
@@ -261,12 +328,29 @@ async fn start(req: &Request, state: &AppState, ask: &Ask) -> Result<Started, Ap
              --seal-interval of the first event",
         )
     })?;
+    // Evidence before the first byte of it leaves: the export's start is recorded (on the
+    // primary, in a transaction of its own) or the export does not begin.
+    let started_event = record_export(
+        &state.db,
+        &caller,
+        &prologue::meta(req),
+        ExportRecord {
+            stage: ExportStage::Started,
+            format: ask.format,
+            filter: ask.filter.clone(),
+            rows: 0,
+            checkpoint_size: checkpoint.checkpoint.size,
+            started_event: None,
+        },
+    )
+    .await?;
     Ok(Started {
         _place: place,
         caller,
         txn,
         checkpoint,
         statement: statement(condition, ask.order),
+        started_event,
     })
 }
 
@@ -287,10 +371,9 @@ fn not_sealed(message: &str) -> ApiError {
 }
 
 fn respond(req: &Request, state: &AppState, ask: Ask, started: Started) -> Response {
-    let gzip = req.header(header::ACCEPT_ENCODING).is_some_and(|v| {
-        v.split(',')
-            .any(|e| e.split(';').next().is_some_and(|e| e.trim() == "gzip"))
-    });
+    let gzip = req
+        .header(header::ACCEPT_ENCODING)
+        .is_some_and(accepts_gzip);
     let (tx, rx) = mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let meta = prologue::meta(req);
     let name = format!(
@@ -326,6 +409,25 @@ fn respond(req: &Request, state: &AppState, ask: Ask, started: Started) -> Respo
     response.body(body)
 }
 
+/// Whether an `Accept-Encoding` value accepts gzip: named (any case) without `q=0`.
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|coding| {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        name.eq_ignore_ascii_case("gzip") && !refused
+    })
+}
+
+/// How long a client may leave the export's bytes unread before the export is given up (its
+/// snapshot and connections are the server's to free).
+const STALL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Where the export's bytes go: compressed or not, into the response's channel.
 struct Sink {
     gzip: Option<GzEncoder<Vec<u8>>>,
@@ -344,7 +446,11 @@ impl Sink {
                 std::mem::take(encoder.get_mut())
             }
         };
-        out.is_empty() || self.tx.send(Ok(out)).await.is_ok()
+        out.is_empty()
+            || matches!(
+                tokio::time::timeout(STALL, self.tx.send(Ok(out))).await,
+                Ok(Ok(()))
+            )
     }
 
     async fn finish(mut self) -> bool {
@@ -357,7 +463,26 @@ impl Sink {
         true
     }
 
-    async fn fail(self) {
+    /// Ends a failed export: a last line that says so (a client that reads the body as it came
+    /// sees the file is incomplete even if the transfer ends cleanly), then an error, which
+    /// aborts the transfer.
+    async fn fail(mut self, format: Format) {
+        let line = match format {
+            Format::Ndjson => {
+                "{\"error\":{\"code\":\"INTERNAL\",\"message\":\"the export failed midway: \
+                 this file is incomplete and has no manifest; export again\"}}\n"
+            }
+            Format::Csv => {
+                "# tenant-registry error: the export failed midway: this file is incomplete and \
+                 has no manifest; export again\n"
+            }
+        };
+        if self.send(line.as_bytes().to_vec()).await
+            && let Some(encoder) = self.gzip.take()
+            && let Ok(rest) = encoder.finish()
+        {
+            let _ = self.tx.send(Ok(rest)).await;
+        }
         let _ = self
             .tx
             .send(Err(std::io::Error::other("the export failed midway")))
@@ -365,7 +490,8 @@ impl Sink {
     }
 }
 
-/// Writes the export into `tx`, records it, and ends the snapshot.
+/// Writes the export into `tx` (rows, then the manifest), records how it ended
+/// (`audit.exported`), and ends the snapshot.
 async fn produce(
     state: AppState,
     format: Format,
@@ -381,6 +507,7 @@ async fn produce(
         txn,
         checkpoint,
         statement,
+        started_event,
     } = started;
     let size = checkpoint.checkpoint.size;
     let mut sink = Sink {
@@ -389,60 +516,63 @@ async fn produce(
     };
     let mut exporter = Exporter::new(format, checkpoint);
     let outcome = rows(&txn, statement, &mut exporter, &mut sink).await;
-    let complete = matches!(outcome, Ok(true));
-    if let Err(e) = &outcome {
-        e.log_internal("while exporting the audit log");
-    }
-    let recorded = record_export(
+    let rows_sent = exporter.rows();
+    let outcome = match outcome {
+        Ok(true) => manifest(&state, &txn, exporter, &filter, started_event, &mut sink).await,
+        other => other,
+    };
+    let _ = txn.rollback().await;
+    let complete = match outcome {
+        Ok(true) => sink.finish().await,
+        Ok(false) => false,
+        Err(e) => {
+            tracing::error!(error = %e, detail = ?e, "an export of the audit log failed midway");
+            sink.fail(format).await;
+            false
+        }
+    };
+    let ended = record_export(
         &state.db,
         &caller,
         &meta,
         ExportRecord {
+            stage: ExportStage::Ended { complete },
             format,
-            filter: filter.clone(),
-            rows: exporter.rows(),
+            filter,
+            rows: rows_sent,
             checkpoint_size: size,
-            complete,
+            started_event: Some(started_event),
         },
     )
     .await;
-    let event_id = match (complete, recorded) {
-        (true, Ok(id)) => id,
-        (false, Ok(_)) => {
-            if outcome.is_err() {
-                sink.fail().await;
-            }
-            return;
-        }
-        (_, Err(e)) => {
-            e.log_internal("while recording an export of the audit log");
-            sink.fail().await;
-            return;
-        }
-    };
-    let Some(key) = state.seal.key.clone() else {
-        sink.fail().await;
-        return;
-    };
+    if let Err(e) = ended {
+        // Its start is recorded; that it ended is not.
+        tracing::error!(error = %e, detail = ?e, started_event, "recording the end of an export of the audit log failed");
+    }
+}
+
+/// Writes the manifest; `Ok(false)` when the client left before its end.
+async fn manifest(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    exporter: Exporter,
+    filter: &Value,
+    started_event: i64,
+    sink: &mut Sink,
+) -> Result<bool, ApiError> {
+    let key = state
+        .seal
+        .key
+        .clone()
+        .ok_or_else(|| ApiError::internal("an export began without a signing key"))?;
     let filter_text = filter.to_string();
-    let mut manifest = exporter.manifest(&key, &filter_text, Utc::now(), event_id);
-    loop {
-        match manifest.next_chunk(&txn, &state.db).await {
-            Ok(Some(chunk)) => {
-                if !sink.send(chunk).await {
-                    return;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                e.log_internal("while writing an export's manifest");
-                sink.fail().await;
-                return;
-            }
+    let mut manifest = exporter.manifest(&key, &filter_text, Utc::now(), started_event);
+    while let Some(chunk) = manifest.next_chunk(txn, &state.db).await? {
+        if !sink.send(chunk).await {
+            return Ok(false);
         }
     }
-    sink.finish().await;
-    let _ = txn.rollback().await;
+    Ok(true)
 }
 
 /// Streams the rows; `Ok(false)` when the client left before the end.

@@ -8,7 +8,7 @@
 //! [`ManifestWriter`] the manifest (its proof read in batches, so memory stays flat but for a
 //! bit per leaf of the log); [`verify_export`] checks a file with nothing but the public key.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::ConnectionTrait;
@@ -208,6 +208,7 @@ impl Exporter {
         let statement = Statement {
             format: self.format,
             rows: self.rows,
+            not_sealed: self.not_sealed,
             rows_sha256: self.hasher.finalize().into(),
             filter_sha256: Sha256::digest(filter.as_bytes()).into(),
             size: self.checkpoint.checkpoint.size,
@@ -330,6 +331,7 @@ async fn hashes_of(
 struct Statement {
     format: Format,
     rows: u64,
+    not_sealed: u64,
     rows_sha256: Hash,
     filter_sha256: Hash,
     size: u64,
@@ -341,10 +343,11 @@ struct Statement {
 impl Statement {
     fn text(&self) -> String {
         format!(
-            "{STATEMENT_NAME}\nformat {}\nrows {}\nrows-sha256 {}\nfilter-sha256 {}\n\
-             checkpoint {} {}\nexported-at {}\nexport-event {}\n",
+            "{STATEMENT_NAME}\nformat {}\nrows {}\nnot-sealed {}\nrows-sha256 {}\n\
+             filter-sha256 {}\ncheckpoint {} {}\nexported-at {}\nexport-event {}\n",
             self.format.as_str(),
             self.rows,
+            self.not_sealed,
             hex(&self.rows_sha256),
             hex(&self.filter_sha256),
             self.size,
@@ -356,24 +359,41 @@ impl Statement {
     }
 }
 
-/// What an `audit.exported` event says.
+/// Which of an export's two events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportStage {
+    /// `audit.export_started`, recorded before the first byte is sent (or the export does not
+    /// begin): an export leaves evidence even if the server stops midway.
+    Started,
+    /// `audit.exported`, recorded when it ended; `complete`: every byte, the manifest's last
+    /// included, was handed to the connection (a client that stops reading, or a failure,
+    /// makes it false; bytes handed over are not proof that the client read them).
+    Ended {
+        /// Whether the whole file was sent.
+        complete: bool,
+    },
+}
+
+/// What an export's events say.
 #[derive(Debug, Clone)]
 pub struct ExportRecord {
+    /// Started or ended.
+    pub stage: ExportStage,
     /// The export's format.
     pub format: Format,
     /// The filter as the caller gave it.
     pub filter: serde_json::Value,
-    /// Rows sent.
+    /// Rows sent (0 when it starts).
     pub rows: u64,
     /// The checkpoint the rows are proven against.
     pub checkpoint_size: u64,
-    /// False for an export cut short (the client left, or the database failed midway):
-    /// evidence taken leaves evidence even then.
-    pub complete: bool,
+    /// For the end: the id of the export's `audit.export_started` event (the manifest's
+    /// `exportEvent`).
+    pub started_event: Option<i64>,
 }
 
-/// Records the export as an audit event (`audit.exported`) made by `caller`, in its tenant,
-/// and returns the event's id.
+/// Records an export's start or end as an audit event made by `caller`, in its tenant, and
+/// returns the event's id.
 pub async fn record_export(
     db: &impl ConnectionTrait,
     caller: &Principal,
@@ -381,12 +401,38 @@ pub async fn record_export(
     export: ExportRecord,
 ) -> Result<i64, ApiError> {
     let ExportRecord {
+        stage,
         format,
         filter,
         rows,
         checkpoint_size,
-        complete,
+        started_event,
     } = export;
+    let (action, mut metadata) = match stage {
+        ExportStage::Started => (
+            "audit.export_started",
+            serde_json::json!({
+                "crud": "r",
+                "format": format.as_str(),
+                "filter": filter,
+                "checkpointSize": checkpoint_size,
+            }),
+        ),
+        ExportStage::Ended { complete } => (
+            "audit.exported",
+            serde_json::json!({
+                "crud": "r",
+                "format": format.as_str(),
+                "filter": filter,
+                "rows": rows,
+                "checkpointSize": checkpoint_size,
+                "complete": complete,
+            }),
+        ),
+    };
+    if let (Some(id), Some(object)) = (started_event, metadata.as_object_mut()) {
+        object.insert("startedEvent".into(), serde_json::json!(id.to_string()));
+    }
     let event = Event {
         tenant_id: Some(caller.tenant_id),
         actor: Actor {
@@ -394,20 +440,13 @@ pub async fn record_export(
             name: Some(caller.key_name.clone()),
             kind: Some("service".into()),
         },
-        action: "audit.exported".into(),
+        action: action.into(),
         target: Target {
             id: Some(format!("checkpoint-{checkpoint_size}")),
             kind: Some("audit_export".into()),
             name: Some(format!("{} export", format.as_str())),
         },
-        metadata: serde_json::json!({
-            "crud": "r",
-            "format": format.as_str(),
-            "filter": filter,
-            "rows": rows,
-            "checkpointSize": checkpoint_size,
-            "complete": complete,
-        }),
+        metadata,
         source_ip: meta.ip.map(ipnetwork::IpNetwork::from),
         user_agent: meta
             .user_agent
@@ -729,17 +768,35 @@ pub fn verify_export(
     let mut pending: Option<(u64, Vec<u8>)> = None;
     let mut rows = 0u64;
     loop {
-        // One record: a line, or for CSV as many lines as a quoted field spans.
+        // One record: a line, or for CSV as many lines as a quoted field spans. A row is at
+        // most MAX_ROW bytes; only the last line, the manifest, may be longer (its proof).
         let mut record = Vec::new();
         let first_line = line_no + 1;
+        let mut quotes = 0usize;
         loop {
-            let read = input.read_until(b'\n', &mut record).map_err(io)?;
+            let before = record.len();
+            let read = (&mut input)
+                .take(MAX_ROW as u64 + 1)
+                .read_until(b'\n', &mut record)
+                .map_err(io)?;
             if read == 0 {
                 break;
             }
+            if record.len() > MAX_ROW {
+                if !long_line_is_manifest(&record) {
+                    return Err(ExportProblem::BadRow {
+                        row: rows + 1,
+                        line: first_line,
+                        why: format!("longer than {MAX_ROW} bytes, and not the manifest"),
+                    });
+                }
+                if !record.ends_with(b"\n") {
+                    input.read_until(b'\n', &mut record).map_err(io)?;
+                }
+            }
             line_no += 1;
-            let quotes = record.iter().filter(|b| **b == b'"').count();
-            if format != Some(Format::Csv) || quotes % 2 == 0 {
+            quotes += record[before..].iter().filter(|b| **b == b'"').count();
+            if format != Some(Format::Csv) || quotes.is_multiple_of(2) {
                 break;
             }
         }
@@ -803,6 +860,7 @@ pub fn verify_export(
     let expected = Statement {
         format,
         rows,
+        not_sealed: m.not_sealed,
         rows_sha256,
         filter_sha256: Sha256::digest(m.filter.get().as_bytes()).into(),
         size: m.checkpoint.size,
@@ -815,6 +873,17 @@ pub fn verify_export(
             .parse()
             .map_err(|_| bad("exportEvent is not an id"))?,
     };
+    // Every value as the server writes it, so that what the verifier prints is what was signed
+    // (`+12`, an offset, upper-case hex would parse to the same statement).
+    let micros = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
+    if m.exported_at != micros(expected.exported_at)
+        || m.export_event != expected.event_id.to_string()
+        || m.checkpoint.root_hash != hex(&root)
+    {
+        return Err(bad(
+            "exportedAt, exportEvent or rootHash is not written as the server writes it",
+        ));
+    }
     if expected.text() != m.statement {
         let signed = m.statement.lines().collect::<Vec<_>>();
         let found = expected.text();
@@ -852,7 +921,9 @@ pub fn verify_export(
     };
     let checkpoint_signature =
         unhex(&m.checkpoint.signature).ok_or_else(|| bad("the checkpoint's signature"))?;
-    if checkpoint.note() != m.checkpoint.note || !verify(public, &checkpoint, &checkpoint_signature)
+    if checkpoint.note() != m.checkpoint.note
+        || m.checkpoint.signed_at != micros(checkpoint.signed_at)
+        || !verify(public, &checkpoint, &checkpoint_signature)
     {
         return Err(ExportProblem::Checkpoint(checkpoint.size));
     }
@@ -895,6 +966,14 @@ pub fn verify_export(
         export_event: m.export_event,
         not_sealed: m.not_sealed,
     })
+}
+
+/// The longest row `verify_export` reads (a row's fields are bounded far below this).
+const MAX_ROW: usize = 4 << 20;
+
+/// Whether a line longer than a row can be starts as a manifest does.
+fn long_line_is_manifest(line: &[u8]) -> bool {
+    line.starts_with(b"{\"manifest\":") || line.starts_with(CSV_MANIFEST_PREFIX.as_bytes())
 }
 
 /// A row's leaf index and leaf hash.

@@ -158,8 +158,8 @@ impl Witness {
     }
 }
 
-/// Size and root from a checkpoint's note.
-fn parse_note(text: &str) -> Option<(u64, Hash)> {
+/// Size and root from a checkpoint's note (the sealer's witness file, a checkpoint's `note`).
+pub fn parse_note(text: &str) -> Option<(u64, Hash)> {
     let mut lines = text.lines();
     if lines.next()? != super::signing::LOG_NAME {
         return None;

@@ -149,6 +149,30 @@ pub enum Problem {
     /// `--from-checkpoint` names no checkpoint.
     #[error("there is no checkpoint of size {0} to start from")]
     NoStart(u64),
+    /// A checkpoint known from outside the database (`--witness`: the sealer's witness file,
+    /// or any checkpoint's note an auditor kept) is not the log's at its size: the log was
+    /// rewritten, and its checkpoints signed again.
+    #[error(
+        "the log's first {size} leaves do not have the root of the checkpoint known from outside the database ({expected}; the log gives {found}): the sealed log was rewritten and signed again"
+    )]
+    Rewritten {
+        /// The known checkpoint's size.
+        size: u64,
+        /// Its root.
+        expected: String,
+        /// The root of the log's leaves at that size, as recomputed.
+        found: String,
+    },
+    /// The log holds fewer leaves than a checkpoint known from outside the database.
+    #[error(
+        "the sealed log holds {leaves} leaves, fewer than the checkpoint of size {size} known from outside the database: leaves were removed"
+    )]
+    Truncated {
+        /// The known checkpoint's size.
+        size: u64,
+        /// The leaves there are.
+        leaves: u64,
+    },
 }
 
 /// Verifies the log on `db` with `public` (32 bytes), from the checkpoint of size `from` (its
@@ -158,8 +182,40 @@ pub async fn verify_log(
     db: &impl ConnectionTrait,
     public: &[u8; 32],
     from: Option<u64>,
+    progress: impl FnMut(u64),
+) -> Result<Result<Report, Problem>, ApiError> {
+    verify_log_against(db, public, from, &[], progress).await
+}
+
+/// [`verify_log`], and the log's root at each of `known` (size and root: checkpoints kept
+/// outside the database, such as the sealer's witness or a checkpoint from an export's
+/// manifest) recomputed from the rows and compared; one the log is too short for is a
+/// problem. A known checkpoint below `from` is compared with the stored tree instead.
+pub async fn verify_log_against(
+    db: &impl ConnectionTrait,
+    public: &[u8; 32],
+    from: Option<u64>,
+    known: &[(u64, Hash)],
     mut progress: impl FnMut(u64),
 ) -> Result<Result<Report, Problem>, ApiError> {
+    let rewritten = |size: u64, expected: &Hash, found: &Hash| Problem::Rewritten {
+        size,
+        expected: hex(expected),
+        found: hex(found),
+    };
+    if let Some(start) = from {
+        for (size, root) in known.iter().filter(|(size, _)| *size <= start && *size > 0) {
+            let found = super::proofs::prove(db, |store| {
+                super::merkle::root(&store, *size)
+                    .map(|root| vec![root])
+                    .map_err(super::merkle::ProofError::Store)
+            })
+            .await?;
+            if found.first() != Some(root) {
+                return Ok(Err(rewritten(*size, root, &found[0])));
+            }
+        }
+    }
     let mut report = Report::default();
     let mut frontier: Vec<Option<Hash>> = vec![None; 64];
     let (mut size, mut previous) = (0u64, 0u64);
@@ -272,6 +328,12 @@ pub async fn verify_log(
             completed.clear();
             size = index + 1;
             report.leaves += 1;
+            for (_, root) in known.iter().filter(|(at, _)| *at == size) {
+                let found = super::seal::root_of(&frontier);
+                if &found != root {
+                    return Ok(Err(rewritten(size, root, &found)));
+                }
+            }
             // Every checkpoint at this size.
             while let Some(checkpoint) = checkpoints.next_at_most(db, size).await? {
                 if checkpoint.checkpoint.size != size {
@@ -298,6 +360,12 @@ pub async fn verify_log(
             }
         }
         progress(report.leaves);
+    }
+    if let Some((at, _)) = known.iter().find(|(at, _)| *at > size) {
+        return Ok(Err(Problem::Truncated {
+            size: *at,
+            leaves: size,
+        }));
     }
     if let Some(beyond) = checkpoints.next_at_most(db, u64::MAX).await? {
         return Ok(Err(Problem::Beyond {

@@ -319,6 +319,22 @@ async fn an_export_is_the_search_proven_and_signed_and_every_change_to_it_is_nam
         check(&moved.concat(), &public),
         Err(ExportProblem::Rows(_))
     ));
+    // A count or an id rewritten in the manifest, even to the same value, is refused.
+    let line = String::from_utf8(manifest_line[0].to_vec()).unwrap();
+    for (from, to) in [
+        ("\"notSealed\":0", "\"notSealed\":12345"),
+        (
+            &format!("\"exportEvent\":\"{}\"", m["exportEvent"].as_str().unwrap()),
+            &format!(
+                "\"exportEvent\":\"+{}\"",
+                m["exportEvent"].as_str().unwrap()
+            ),
+        ),
+    ] {
+        assert!(line.contains(from), "{from}");
+        let forged = [rows.concat(), line.replacen(from, to, 1).into_bytes()].concat();
+        assert!(check(&forged, &public).is_err(), "{to}");
+    }
     let mut other_filter = manifest.clone();
     other_filter["manifest"]["filter"] = json!({"actions": ["crm.a1"]});
     let forged = [rows.concat(), format!("{other_filter}\n").into_bytes()].concat();
@@ -374,6 +390,36 @@ async fn an_export_is_the_search_proven_and_signed_and_every_change_to_it_is_nam
     );
     assert_eq!(exports[1]["node"]["metadata"]["complete"], json!(true));
     assert_eq!(exports[0]["node"]["metadata"]["rows"], json!(rows.len()));
+    // Each began with an event of its own, before its first byte: the manifest names it, and
+    // the end names it too.
+    let starts = app
+        .gql_ok(
+            &auditor,
+            r#"{ auditEvents(filter: {actions: ["audit.export_started"]}, order: OLDEST_FIRST) { edges { node { id metadata } } } }"#,
+            json!({}),
+        )
+        .await;
+    let starts = starts["auditEvents"]["edges"].as_array().unwrap().clone();
+    assert_eq!(starts.len(), 2, "{starts:#?}");
+    assert_eq!(starts[0]["node"]["id"], m["exportEvent"]);
+    assert_eq!(
+        exports[0]["node"]["metadata"]["startedEvent"],
+        starts[0]["node"]["id"]
+    );
+
+    // A metadata filter (its terms looked up by the page statements' own condition) with a
+    // tenant's key: the same rows as the search.
+    let by_metadata =
+        url::form_urlencoded::byte_serialize(br#"{"metadata":{"n":1.0}}"#).collect::<String>();
+    let (status, file) = export(
+        &app,
+        &acme_key,
+        &format!("format=ndjson&filter={by_metadata}"),
+        false,
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&file));
+    assert_eq!(check(&file, &public).unwrap().rows, 6);
 
     // A row changed in the database after it was sealed is exported as it now reads, and the
     // file's rows no longer lead to the signed root.
@@ -390,7 +436,66 @@ async fn an_export_is_the_search_proven_and_signed_and_every_change_to_it_is_nam
         Err(ExportProblem::NotInLog(_))
     ));
 
-    // Refusals: no key, no audit:read, a malformed request, another tenant's events.
+    // HEAD answers as GET would, without an export.
+    let head = app
+        .http()
+        .head(app.url("/v1/audit/export?format=csv"))
+        .bearer_auth(&acme_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status().as_u16(), 200);
+    assert!(
+        head.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    // gzip only when accepted: any case, not with q=0.
+    for (accept, gzipped) in [
+        ("GZIP", true),
+        ("gzip;q=0", false),
+        ("br, gzip;q=0.5", true),
+    ] {
+        let response = app
+            .http()
+            .get(app.url("/v1/audit/export?format=csv"))
+            .bearer_auth(&acme_key)
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers().get("content-encoding").is_some(),
+            gzipped,
+            "{accept}"
+        );
+        let _ = response.bytes().await;
+    }
+
+    // Refusals: no key, no audit:read, a malformed request, another tenant's events, a member
+    // the filter does not have, NUL, a parameter twice.
+    for (query, field) in [
+        (r#"{"action_prefix":"crm."}"#, "filter.action_prefix"),
+        (r#"{"actionPrefix":"a\u0000"}"#, "filter"),
+    ] {
+        let encoded = url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>();
+        let (status, body) = export(
+            &app,
+            &acme_key,
+            &format!("format=ndjson&filter={encoded}"),
+            false,
+        )
+        .await;
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (400, Some(field)),
+            "{body}"
+        );
+    }
+    let (status, body) = export(&app, &acme_key, "format=csv&format=ndjson", false).await;
+    assert_eq!((status, json_code(&body)), (400, "BAD_USER_INPUT".into()));
     let (status, _) = export(&app, "nope", "format=ndjson", false).await;
     assert_eq!(status, 401);
     let (status, body) = export(&app, &writer, "format=ndjson", false).await;
@@ -454,6 +559,22 @@ async fn an_export_is_the_search_proven_and_signed_and_every_change_to_it_is_nam
     assert_eq!(response.status().as_u16(), 200);
     let posted = response.bytes().await.unwrap();
     assert_eq!(check(&posted, &public).unwrap().rows, 6);
+}
+
+#[test]
+fn the_verifier_refuses_rows_too_long_and_reads_an_open_quote_in_linear_time() {
+    let public = LogKey::generate().public_bytes();
+    let long = vec![b'a'; 5 << 20];
+    assert!(matches!(
+        check(&long, &public),
+        Err(ExportProblem::BadRow { .. })
+    ));
+    let mut open = registry::evidence::export::CSV_HEADER.as_bytes().to_vec();
+    open.push(b'"');
+    open.extend(std::iter::repeat_n(b'\n', 200_000));
+    let started = std::time::Instant::now();
+    assert!(check(&open, &public).is_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
 fn json_code(body: &[u8]) -> String {

@@ -287,6 +287,24 @@ async fn the_sealer_refuses_to_sign_a_tail_rewritten_behind_its_back() {
         .value("SELECT count(*) FROM audit_checkpoint", vec![])
         .await;
     assert_eq!(checkpoints, 1);
+    // A sealer without that witness (a server that lost it) signs the rewritten tail, and the
+    // log then verifies on its own; against the witness (`api verify-log --witness`) it does not.
+    assert_eq!(seal_all(&db.db, &key, 100).await.unwrap(), 6);
+    assert!(verify(&db, &key, None).await.is_ok());
+    let known = registry::evidence::seal::parse_note(&note).unwrap();
+    let against = registry::evidence::verify::verify_log_against(
+        &db.db,
+        &key.public_bytes(),
+        None,
+        &[known],
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(against, Err(Problem::Rewritten { size: 15, .. })),
+        "{against:?}"
+    );
     // A witness of an honest log lets every pass through.
     let honest = TestDb::migrated().await;
     let globex = tests::fixtures::insert_tenant(&honest.db, "globex")
