@@ -40,7 +40,7 @@ recorded_by,recorded_by_name\n";
 pub const CSV_MANIFEST_PREFIX: &str = "# tenant-registry manifest: ";
 
 /// Proof hashes read per statement while the manifest is written.
-const PROOF_BATCH: usize = 16_384;
+const PROOF_BATCH: usize = 4096;
 
 /// An export's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
