@@ -16,6 +16,11 @@ ci:
 db-up:
     cargo run -q -p localpg -- up
 
+# Start a streaming standby of the dev cluster (made on first use with pg_basebackup -R) and
+# print its URL; `cargo run -q -p localpg -- --name dev-standby down` stops it.
+db-standby:
+    cargo run -q -p localpg -- standby
+
 # Stop the dev cluster, keeping its data.
 db-down:
     cargo run -q -p localpg -- down

@@ -11,8 +11,8 @@ use std::time::SystemTime;
 
 use crate::os_user::RunAs;
 use crate::process::{
-    SUPERUSER, THROWAWAY_PREFIX, command_error, init, read_state, running, spawn_watchdog, start,
-    sweep_abandoned,
+    SUPERUSER, THROWAWAY_PREFIX, base_backup, command_error, init, read_state, running,
+    spawn_watchdog, start, sweep_abandoned,
 };
 use crate::root::ClusterRoot;
 use crate::{Binaries, Error, Result};
@@ -36,6 +36,8 @@ pub struct Cluster {
     port: u16,
     password: String,
     started_here: bool,
+    /// What happens when this process exits, for a cluster it started (none: attached).
+    lifetime: Option<Lifetime>,
     /// Holds the write end of a pipe whose other end a small `sh` process reads. When this
     /// process exits in any way (even SIGKILL), the kernel closes the pipe and that watchdog
     /// stops the server (and, for throwaway clusters, deletes them).
@@ -62,6 +64,7 @@ impl Cluster {
             dir,
             port,
             started_here: true,
+            lifetime: Some(Lifetime::Throwaway),
             _watchdog: Some(watchdog),
         })
     }
@@ -95,8 +98,127 @@ impl Cluster {
             dir,
             port,
             started_here: true,
+            lifetime: Some(lifetime),
             _watchdog: watchdog,
         })
+    }
+
+    /// A streaming standby of this cluster (which must be running), made now with
+    /// `pg_basebackup -R` and started on a free port: a hot standby that replays the primary's
+    /// WAL as it comes and answers reads. It is named `<this cluster's name>-standby` (or
+    /// `-standby-2`, …, for more) and kept as `lifetime` says; a throwaway primary's standby
+    /// is a throwaway.
+    pub fn standby(&self, lifetime: Lifetime) -> Result<Cluster> {
+        let run_as = RunAs::detect()?;
+        let bin = Binaries::locate()?;
+        let root = self
+            .dir
+            .parent()
+            .ok_or_else(|| Error::State(format!("{} has no parent", self.dir.display())))?;
+        let base = self
+            .dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::State(format!("{} has no name", self.dir.display())))?;
+        let root = ClusterRoot::new(root);
+        let mut n = 1;
+        let dir = loop {
+            let name = match n {
+                1 => format!("{base}-standby"),
+                n => format!("{base}-standby-{n}"),
+            };
+            let dir = root.cluster_dir(run_as, &name)?;
+            if !dir.join("data").exists() {
+                break dir;
+            }
+            if let Some((_, port)) = running(&dir) {
+                // A standby of a persistent cluster already running: attach to it.
+                if !base.starts_with(THROWAWAY_PREFIX) {
+                    return Cluster::attached(dir, port);
+                }
+            } else if !base.starts_with(THROWAWAY_PREFIX) {
+                // Made before and stopped: start it again, pointed at the primary's port of
+                // now (it catches up from the primary).
+                crate::process::point_standby_at(&dir, self.port)?;
+                return Cluster::start_existing(&bin, run_as, dir, lifetime);
+            }
+            n += 1;
+        };
+        base_backup(&bin, run_as, &self.dir, self.port, &dir)?;
+        let lifetime = if base.starts_with(THROWAWAY_PREFIX) {
+            Lifetime::Throwaway
+        } else {
+            lifetime
+        };
+        Cluster::start_existing(&bin, run_as, dir, lifetime)
+    }
+
+    fn start_existing(
+        bin: &Binaries,
+        run_as: RunAs,
+        dir: PathBuf,
+        lifetime: Lifetime,
+    ) -> Result<Cluster> {
+        let (pid, port) = start(bin, run_as, &dir)?;
+        let watchdog = match lifetime {
+            Lifetime::Detached => None,
+            other => Some(spawn_watchdog(pid, &dir, other)?),
+        };
+        Ok(Cluster {
+            password: read_state(&dir)?.password,
+            dir,
+            port,
+            started_here: true,
+            lifetime: Some(lifetime),
+            _watchdog: watchdog,
+        })
+    }
+
+    /// Stops this cluster's server now (fast shutdown), keeping its data: a test stopping a
+    /// standby to see reads go elsewhere, then [`Cluster::restart`].
+    pub fn stop(&self) -> Result<()> {
+        let run_as = RunAs::detect()?;
+        let bin = Binaries::locate()?;
+        let out = run_as
+            .command(bin.program("pg_ctl"))
+            .args(["stop", "-w", "-m", "fast", "-D"])
+            .arg(self.dir.join("data"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(Error::io("running pg_ctl stop"))?;
+        if !out.status.success() {
+            return Err(command_error(
+                "pg_ctl stop",
+                &out.status,
+                &out.stderr,
+                &self.dir,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts this cluster's server again after [`Cluster::stop`], on the same port, with a
+    /// new watchdog for the new server (the old one, watching a server that is gone, is
+    /// stopped without acting).
+    pub fn restart(&mut self) -> Result<()> {
+        let run_as = RunAs::detect()?;
+        let bin = Binaries::locate()?;
+        crate::process::start_on(&bin, run_as, &self.dir, self.port)?;
+        if let Some(mut old) = self._watchdog.take() {
+            let _ = old.kill();
+            let _ = old.wait();
+        }
+        if let (Some(lifetime), Some((pid, _))) = (self.lifetime, running(&self.dir))
+            && lifetime != Lifetime::Detached
+        {
+            self._watchdog = Some(spawn_watchdog(pid, &self.dir, lifetime)?);
+        }
+        Ok(())
+    }
+
+    /// Whether this cluster is a standby (it has `standby.signal`).
+    pub fn is_standby(&self) -> bool {
+        self.dir.join("data/standby.signal").exists()
     }
 
     /// The named persistent cluster if it is running, without starting it.
@@ -144,6 +266,7 @@ impl Cluster {
             dir,
             port,
             started_here: false,
+            lifetime: None,
             _watchdog: None,
         })
     }

@@ -27,6 +27,10 @@ struct Cli {
 enum Cmd {
     /// Start the cluster (creating it on first use) and leave it running; print its URL.
     Up,
+    /// Start a streaming standby of the cluster (which must be running), made on first use
+    /// with `pg_basebackup -R` as the cluster `<name>-standby`, and leave it running; print its
+    /// URL. Stop it with `localpg --name <name>-standby down`.
+    Standby,
     /// Stop the cluster, keeping its data.
     Down,
     /// Stop the cluster and delete it, data included (the next `up` starts afresh).
@@ -70,6 +74,28 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
                 cluster.dir().display()
             );
             println!("{}", cluster.url("postgres"));
+        }
+        Cmd::Standby => {
+            let primary = Cluster::find_running(&root, &cli.name)?.with_context(|| {
+                format!(
+                    "cluster {:?} is not running: start it with `localpg --name {} up` first",
+                    cli.name, cli.name
+                )
+            })?;
+            let standby = primary
+                .standby(Lifetime::Detached)
+                .context("starting the standby")?;
+            let verb = if standby.started_here() {
+                "started"
+            } else {
+                "already running"
+            };
+            eprintln!(
+                "standby of {:?} {verb} in {}",
+                cli.name,
+                standby.dir().display()
+            );
+            println!("{}", standby.url("postgres"));
         }
         Cmd::Down => {
             if Cluster::stop_persistent(&root, &cli.name).context("stopping the dev cluster")? {

@@ -89,6 +89,98 @@ pub(crate) fn init(bin: &Binaries, run_as: RunAs, dir: &Path, lifetime: Lifetime
     write_private(&dir.join("cluster.json"), &json)
 }
 
+/// Makes `dir` a streaming standby of the running cluster `primary_dir` on `primary_port`:
+/// `pg_basebackup -R` (a base backup with the WAL it needs, `standby.signal`, and the
+/// primary's connection in `postgresql.auto.conf`, its password included), and the primary's
+/// `cluster.json`, as the standby has the same superuser.
+pub(crate) fn base_backup(
+    bin: &Binaries,
+    run_as: RunAs,
+    primary_dir: &Path,
+    primary_port: u16,
+    dir: &Path,
+) -> Result<()> {
+    ensure_dir(run_as, dir)?;
+    let state = read_state(primary_dir)?;
+    // The password reaches pg_basebackup in a file of the server's user only, not in its
+    // arguments or environment (both readable in /proc), and stays: `-R` names the file in
+    // the standby's primary_conninfo, which the standby connects with. Any port: the primary
+    // listens on another one at each start ([`point_standby_at`]).
+    let passfile = dir.join(PASSFILE);
+    write_private(
+        &passfile,
+        &format!("127.0.0.1:*:*:{}:{}\n", state.superuser, state.password),
+    )?;
+    run_as.give(&passfile)?;
+    let out = run_as
+        .command(bin.program("pg_basebackup"))
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args([
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
+            "-h",
+            "127.0.0.1",
+        ])
+        .args([
+            "-p",
+            &primary_port.to_string(),
+            "-U",
+            &state.superuser,
+            "-w",
+        ])
+        .env("PGPASSFILE", &passfile)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(Error::io("running pg_basebackup"));
+    let out = out?;
+    if !out.status.success() {
+        return Err(command_error(
+            "pg_basebackup",
+            &out.status,
+            &out.stderr,
+            dir,
+        ));
+    }
+    let json = serde_json::to_string_pretty(&state).map_err(|e| Error::State(e.to_string()))?;
+    write_private(&dir.join("cluster.json"), &json)
+}
+
+/// The standby's password file for its primary, beside its data.
+const PASSFILE: &str = "primary.pgpass";
+
+/// Points the stopped standby in `dir` at its primary's port now (`primary_conninfo` in
+/// `postgresql.auto.conf`, which `pg_basebackup -R` wrote with the port of then).
+pub(crate) fn point_standby_at(dir: &Path, primary_port: u16) -> Result<()> {
+    let path = dir.join("data/postgresql.auto.conf");
+    let text =
+        std::fs::read_to_string(&path).map_err(Error::io(format!("reading {}", path.display())))?;
+    let pointed: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if !line.starts_with("primary_conninfo") {
+                return line.to_owned();
+            }
+            line.split(' ')
+                .map(|word| {
+                    if word.starts_with("port=") {
+                        format!("port={primary_port}")
+                    } else {
+                        word.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    std::fs::write(&path, pointed.join("\n") + "\n")
+        .map_err(Error::io(format!("writing {}", path.display())))
+}
+
 /// Starts the server on a free port; retries when another process takes the port first.
 pub(crate) fn start(bin: &Binaries, run_as: RunAs, dir: &Path) -> Result<(u32, u16)> {
     let log = dir.join("postgres.log");
@@ -124,6 +216,26 @@ pub(crate) fn start(bin: &Binaries, run_as: RunAs, dir: &Path) -> Result<(u32, u
             return Err(command_error("pg_ctl start", &out.status, &out.stderr, dir));
         }
     }
+}
+
+/// Starts the server again on `port` (after a stop: its watchdog still watches the old pid,
+/// and a restarted server is stopped by whoever stops it, or by the throwaway root's sweep).
+pub(crate) fn start_on(bin: &Binaries, run_as: RunAs, dir: &Path, port: u16) -> Result<()> {
+    let out = run_as
+        .command(bin.program("pg_ctl"))
+        .args(["start", "-w", "-t", "60", "-s", "-D"])
+        .arg(dir.join("data"))
+        .arg("-l")
+        .arg(dir.join("postgres.log"))
+        .args(["-o", &format!("-p {port}")])
+        .stdin(Stdio::null())
+        .process_group(0)
+        .output()
+        .map_err(Error::io("running pg_ctl start"))?;
+    if !out.status.success() {
+        return Err(command_error("pg_ctl start", &out.status, &out.stderr, dir));
+    }
+    Ok(())
 }
 
 /// The postmaster's pid and port, if the cluster in `dir` is running.

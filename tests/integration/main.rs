@@ -19,6 +19,7 @@ mod landed_migrations;
 mod manage;
 mod migrations;
 mod plans;
+mod replicas;
 mod retraced;
 mod search_language;
 mod seeding;
