@@ -6,7 +6,9 @@
 //!
 //! The rows and the manifest's proofs are read in one REPEATABLE READ snapshot, proven
 //! against the latest checkpoint in it: events not sealed by then are left out (the manifest
-//! counts them). Every export is recorded as an `audit.exported` event, also one cut short.
+//! counts them). Every export is recorded twice: `audit.export_started` before its first byte
+//! (or it does not begin), `audit.exported` when it ends, also when it was cut short. At most
+//! `--max-exports` run at once, and a client that stops reading for a minute is given up.
 
 use std::io::Write;
 use std::sync::Arc;
