@@ -85,6 +85,18 @@ impl TestApp {
         &self.client
     }
 
+    /// The body of `GET path` (no key: `/metrics`, `/.well-known/audit-log-key`), as text.
+    pub async fn text(&self, path: &str) -> String {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("a text body")
+    }
+
     /// POSTs a GraphQL operation with `key`; the whole JSON response.
     pub async fn gql(&self, key: &str, query: &str, variables: Value) -> Value {
         self.client

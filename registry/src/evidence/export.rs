@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::leaf::Leaf;
 use super::merkle::{
     self, Hash, Members, MultiproofError, MultiproofRanges, ProofError, hex, hex_into,
-    multiproof_root,
+    multiproof_root, unhex, unhex_hash,
 };
 use super::proofs::{StoredCheckpoint, prove};
 use super::signing::{Checkpoint, LogKey, verify, verify_text};
@@ -714,7 +714,7 @@ fn hashes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error>
         ) -> Result<Vec<Hash>, A::Error> {
             let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
             while let Some(text) = seq.next_element::<&str>()? {
-                out.push(unhex32(text).ok_or_else(|| {
+                out.push(unhex_hash(text).ok_or_else(|| {
                     serde::de::Error::custom("a proof hash is not 64 hex digits")
                 })?);
             }
@@ -733,20 +733,6 @@ struct ManifestCheckpoint {
     signed_at: String,
     note: String,
     signature: String,
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn unhex32(text: &str) -> Option<Hash> {
-    unhex(text).and_then(|b| Hash::try_from(b.as_slice()).ok())
 }
 
 /// Checks an export read from `input` with the log's public key `public`, offline: the
@@ -855,7 +841,7 @@ pub fn verify_export(
         return Err(ExportProblem::Signature);
     }
     // The statement is signed: every fact below is compared with it.
-    let root = unhex32(&m.checkpoint.root_hash).ok_or_else(|| bad("rootHash is not a hash"))?;
+    let root = unhex_hash(&m.checkpoint.root_hash).ok_or_else(|| bad("rootHash is not a hash"))?;
     let rows_sha256: Hash = hasher.finalize().into();
     let expected = Statement {
         format,

@@ -41,6 +41,22 @@ pub fn hex(hash: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// The bytes of hex `text` (either case), or `None` when it is not hex.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// A hash in hex (64 digits), or `None`.
+pub fn unhex_hash(text: &str) -> Option<Hash> {
+    unhex(text).and_then(|b| Hash::try_from(b.as_slice()).ok())
+}
+
 /// Appends `bytes` in lower-case hex to `out` (an export's proof: millions of hashes).
 pub fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

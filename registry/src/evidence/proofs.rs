@@ -189,6 +189,21 @@ pub async fn consistency(
     prove(db, |store| merkle::consistency_proof(&store, from, to)).await
 }
 
+/// The root of the stored tree of its first `size` leaves (from the stored subtrees: O(log n)
+/// reads), as the sealer's witness and `verify-log --from-checkpoint` compare it.
+pub async fn stored_root(db: &impl ConnectionTrait, size: u64) -> Result<Hash, ApiError> {
+    let found = prove(db, |store| {
+        merkle::root(&store, size)
+            .map(|root| vec![root])
+            .map_err(ProofError::Store)
+    })
+    .await?;
+    found
+        .first()
+        .copied()
+        .ok_or_else(|| ApiError::internal("no root from the stored tree"))
+}
+
 /// Runs `proof` twice: over a store noting what it is asked for, then over those subtrees as
 /// read from the database.
 pub(crate) async fn prove<F>(db: &impl ConnectionTrait, proof: F) -> Result<Vec<Hash>, ApiError>

@@ -143,13 +143,7 @@ impl Witness {
                 "its latest checkpoint is of size {checkpointed} and its tree has {size} leaves"
             )));
         }
-        let found = super::proofs::prove(db, |store| {
-            super::merkle::root(&store, signed)
-                .map(|root| vec![root])
-                .map_err(super::merkle::ProofError::Store)
-        })
-        .await?;
-        if found.first() != Some(&root) {
+        if super::proofs::stored_root(db, signed).await? != root {
             return Err(rewritten(format!(
                 "its tree of the first {signed} leaves has another root"
             )));
@@ -165,14 +159,7 @@ pub fn parse_note(text: &str) -> Option<(u64, Hash)> {
         return None;
     }
     let size = lines.next()?.parse().ok()?;
-    let hex = lines.next()?;
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut root = [0u8; 32];
-    for (i, byte) in root.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    let root = super::merkle::unhex_hash(lines.next()?)?;
     Some((size, root))
 }
 

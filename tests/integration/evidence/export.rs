@@ -11,13 +11,13 @@ use registry::evidence::export::{ExportProblem, verify_export};
 use registry::evidence::merkle::{
     Hash, InMemory, MultiproofRanges, leaf_hash, multiproof_root, range_hash,
 };
-use registry::evidence::signing::{LogKey, parse_public_pem, verify_text};
+use registry::evidence::signing::{LogKey, verify_text};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tests::app::TestApp;
 
-use super::proofs::{record, sealed, sealing_app};
+use super::proofs::{record, sealed, sealing_app, unhex};
 use super::{h, naive_root};
 
 // ---- the multiproof, against a tree hash written here ----
@@ -147,13 +147,6 @@ fn check(
     verify_export(file, public, |_| {})
 }
 
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 async fn leaf_hashes(app: &TestApp, size: u64) -> Vec<Hash> {
     app.db
         .db
@@ -186,17 +179,7 @@ async fn an_export_is_the_search_proven_and_signed_and_every_change_to_it_is_nam
     let auditor = app
         .issue_key(acme.id, "auditor", &[Scope::AuditRead], None)
         .await;
-    let public = parse_public_pem(
-        &app.http()
-            .get(app.url("/.well-known/audit-log-key"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let public = super::proofs::served_public_key(&app).await;
     // Metadata that JSON libraries like to rewrite: the export carries PostgreSQL's text.
     let mut last = String::new();
     for i in 0..6 {

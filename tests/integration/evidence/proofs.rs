@@ -11,7 +11,7 @@ use tests::app::{TestApp, error_code};
 
 use super::{verify_consistency, verify_inclusion};
 
-fn unhex(text: &str) -> Vec<u8> {
+pub(super) fn unhex(text: &str) -> Vec<u8> {
     (0..text.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
@@ -30,6 +30,11 @@ pub(super) async fn sealing_app() -> TestApp {
     settings.seal.every = Some(Duration::from_millis(100));
     settings.seal.key = Some(std::sync::Arc::new(LogKey::generate()));
     TestApp::spawn(settings).await
+}
+
+/// The public key the app serves at `/.well-known/audit-log-key`.
+pub(super) async fn served_public_key(app: &TestApp) -> [u8; 32] {
+    parse_public_pem(&app.text("/.well-known/audit-log-key").await).unwrap()
 }
 
 pub(super) async fn record(app: &TestApp, key: &str, action: &str) -> String {
@@ -79,18 +84,7 @@ async fn an_events_seal_proves_it_is_in_the_signed_log() {
             Some("crm"),
         )
         .await;
-    let public = {
-        let pem = app
-            .http()
-            .get(app.url("/.well-known/audit-log-key"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        parse_public_pem(&pem).unwrap()
-    };
+    let public = served_public_key(&app).await;
     let mut ids = Vec::new();
     for i in 0..6 {
         ids.push(record(&app, &acme_key, &format!("crm.a{i}")).await);

@@ -393,27 +393,11 @@ async fn the_server_seals_what_is_published_and_serves_its_public_key() {
     assert_eq!(sealed, 5, "sealed within a few intervals");
     let (checkpoint, signature, _) = checkpoints(&app.db).await.pop().unwrap();
     assert_eq!(checkpoint.size, 5);
-    let served = app
-        .http()
-        .get(app.url("/.well-known/audit-log-key"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let served = app.text("/.well-known/audit-log-key").await;
     assert_eq!(served, key.public_pem());
     let public = registry::evidence::signing::parse_public_pem(&served).unwrap();
     assert!(verify(&public, &checkpoint, &signature));
-    let metrics = app
-        .http()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.text("/metrics").await;
     assert!(
         metrics.contains("tenant_registry_audit_events_sealed_total 5"),
         "{metrics}"

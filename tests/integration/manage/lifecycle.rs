@@ -528,15 +528,7 @@ async fn the_servers_clock_passes_at_start_and_counts_its_moves() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let metrics = app
-        .http()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.text("/metrics").await;
     assert!(
         metrics.contains("tenant_registry_lifecycle_moves_total{move=\"trial_expired\"} 1"),
         "{metrics}"

@@ -217,16 +217,7 @@ async fn a_tenant_with_more_events_than_the_bound_is_deleted_in_stages() {
             .is_none()
     );
     assert_eq!(TenantDeletions::find().all(db).await.unwrap().len(), 0);
-    let metrics = ops
-        .app
-        .http()
-        .get(ops.app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = ops.app.text("/metrics").await;
     for line in [
         "tenant_registry_deletion_events_cleared_total 10",
         "tenant_registry_tenants_deleted_in_stages_total 1",
